@@ -1,0 +1,1 @@
+"""Host-side tools for the multiprise: CLI, virtual board, reference server."""
