@@ -1,0 +1,148 @@
+"""The application: one asyncio loop with a task per concern, and a watchdog over them."""
+import gc
+import sys
+import time
+
+import machine
+
+import firmware
+from firmware import early, store
+from firmware.log import log
+
+STATE = "state.json"
+HEALTHY_AFTER_S = 60
+
+cfg = None  # the validated configuration
+outlets = None  # the arbiter
+bus = None  # the I2C bus, or None
+rtc = None  # the RTC chip's driver, or None
+saved = None  # the state as last written
+wdt = None
+tasks = {}
+stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0}
+
+
+def setup(restart=False):
+    """Bring the board up from its configuration (the bring-up code is dropped afterwards)."""
+    from firmware import bringup
+
+    ok = bringup.setup(restart)
+    if ok and not tasks:
+        bringup.power_on()
+    firmware.drop("bringup")
+    gc.collect()
+    return ok
+
+
+def command(line, source):
+    """Run one command-interface line; the interpreter of commands is loaded for it and dropped after."""
+    from firmware import commands
+
+    try:
+        return commands.run(line, source)
+    finally:
+        firmware.drop("commands")
+
+
+def save_state():
+    """Write the state if it changed since the last write (atomic replace)."""
+    global saved
+    snap = {"want": [1 if w else 0 for w in outlets.want]}
+    if snap != saved:
+        store.save(STATE, snap)
+        saved = snap
+        stats["state_writes"] += 1
+
+
+async def _saver():
+    import asyncio
+
+    while True:
+        await asyncio.sleep(cfg["save_interval_s"])
+        save_state()
+
+
+async def _watchdog():
+    """Feed the hardware watchdog only while the loop runs and every task is alive."""
+    global wdt
+    import asyncio
+
+    wdt = machine.WDT()
+    t0 = time.ticks_ms()
+    healthy = False
+    while True:
+        dead = [name for name, t in tasks.items() if t.done()]
+        if dead:
+            log("app: task %s stopped: the watchdog will reset the board" % ", ".join(dead))
+            return
+        wdt.feed()
+        if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
+            healthy = True
+            early.boot_count(0)
+        gc.collect()
+        free = gc.mem_free()
+        stats["heap_min"] = min(stats["heap_min"] or free, free)
+        await asyncio.sleep(1)
+
+
+async def _guard(name, coro):
+    try:
+        await coro
+    except Exception as e:
+        log("app: task %s died: %r" % (name, e))
+
+
+def _report(i, on, why):
+    log("outlet %d %s (%s)" % (i + 1, "on" if on else "off", why))
+
+
+async def _main(t0):
+    import asyncio
+
+    from firmware import console, wifi
+
+    outlets.listeners.append(_report)
+    for name, coro in (("outlets", outlets.run()), ("saver", _saver()), ("console", console.run()),
+                       ("wifi", wifi.keep(cfg["wifi"]))):
+        tasks[name] = asyncio.create_task(_guard(name, coro))
+    stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    gc.collect()
+    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
+    await _watchdog()
+    while True:  # a task died: stop feeding and let the watchdog reset the board
+        await asyncio.sleep(1)
+
+
+def run():
+    t0 = time.ticks_ms()
+    from firmware import VERSION
+
+    log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), early.boot_count()))
+    try:
+        if not setup(True):  # first, while the heap is still in one piece
+            return
+        import asyncio
+
+        asyncio.run(_main(t0))
+    except KeyboardInterrupt:
+        stop()
+        log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
+    except Exception as e:
+        sys.print_exception(e)
+        log("app: crashed (%r): resetting" % e)
+        time.sleep(1)
+        machine.reset()
+
+
+def stop():
+    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once."""
+    if wdt:
+        wdt.deinit()
+    early.boot_count(0)
+    if outlets:
+        outlets.wake = None
+        outlets.settle()
+        save_state()
+    import asyncio
+
+    asyncio.new_event_loop()

@@ -1,0 +1,64 @@
+"""First thing at every reset: the safe-mode button, relays to their off level, the boot counter."""
+import machine
+import micropython
+
+try:
+    micropython.alloc_emergency_exception_buf(100)
+except AttributeError:  # ports without hard IRQs (the unix port of the virtual board)
+    pass
+
+RELAYS = "relays.json"  # the relay wiring of the last good configuration, for this moment before it is read
+MAX_FAILED_BOOTS = 3
+safe = None  # why the app is not started, or None
+
+
+def relays_off(wiring):
+    """Drive every relay to its off level: {"gpio": [[pin, off_level], ...]} or {"pcf": [scl, sda, addr, off_byte]}."""
+    for pin, level in wiring.get("gpio", ()):
+        machine.Pin(pin, machine.Pin.OUT, value=level)
+    pcf = wiring.get("pcf")
+    if pcf:
+        try:
+            machine.SoftI2C(scl=machine.Pin(pcf[0]), sda=machine.Pin(pcf[1])).writeto(pcf[2], bytes((pcf[3],)))
+        except OSError:
+            print("early: relay expander not answering at 0x%02x" % pcf[2])
+
+
+def boot_count(value=None):
+    """Boots in a row that did not stay up (kept in RTC memory: survives resets, not power cuts)."""
+    rtc = machine.RTC()
+    if value is not None:
+        rtc.memory(b"mp" + bytes((min(value, 255),)))
+        return value
+    m = rtc.memory()
+    return m[2] if len(m) > 2 and m[:2] == b"mp" else 0
+
+
+def _start():
+    global safe
+    wiring = None
+    try:
+        import json
+
+        with open(RELAYS) as f:
+            wiring = json.load(f)
+    except (OSError, ValueError):
+        pass
+    # The button is read before the relays are driven: on the seed wiring it shares GPIO0 with outlet 5.
+    button = wiring.get("button") if wiring else 0
+    held = button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+    if wiring:
+        relays_off(wiring)
+    failed = boot_count()
+    boot_count(failed + 1)
+    if held:
+        safe = "the FLASH button was held at boot"
+    elif failed >= MAX_FAILED_BOOTS:
+        safe = "%d boots in a row failed within 60 s" % failed
+    if safe:
+        boot_count(0)
+        print("multiprise: SAFE MODE (%s): app not started, outlets off, REPL free. Reset to try again." % safe)
+
+
+_start()
+del _start

