@@ -2,9 +2,13 @@
 VERSION = "0.1.0"
 
 
-def drop(name):
-    """Forget a module loaded for a moment, so its code leaves the heap (the package holds it too)."""
+def drop(*names):
+    """Forget modules loaded for a moment (e.g. "config", "drivers.ds3231"), so their code leaves the heap:
+    the parent package holds a reference too."""
     import sys
 
-    sys.modules.pop("firmware." + name, None)
-    globals().pop(name, None)
+    for name in names:
+        parent, _, leaf = ("firmware." + name).rpartition(".")
+        sys.modules.pop(parent + "." + leaf, None)
+        if parent in sys.modules:
+            sys.modules[parent].__dict__.pop(leaf, None)

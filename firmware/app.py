@@ -1,12 +1,14 @@
 """The application: one asyncio loop with a task per concern, and a watchdog over them."""
 import gc
+import json
+import os
 import sys
 import time
 
 import machine
 
 import firmware
-from firmware import early, store
+from firmware import early
 from firmware.log import log
 
 STATE = "state.json"
@@ -15,11 +17,10 @@ HEALTHY_AFTER_S = 60
 cfg = None  # the validated configuration
 outlets = None  # the arbiter
 bus = None  # the I2C bus, or None
-rtc = None  # the RTC chip's driver, or None
 saved = None  # the state as last written
 wdt = None
 tasks = {}
-stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0}
+stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0}
 
 
 def setup(restart=False):
@@ -34,14 +35,30 @@ def setup(restart=False):
     return ok
 
 
-def command(line, source):
-    """Run one command-interface line; the interpreter of commands is loaded for it and dropped after."""
-    from firmware import commands
+def rtc():
+    """The RTC chip's driver, loaded for the moment it is used (drop it with firmware.drop), or None."""
+    kind = cfg["board"]["rtc"]
+    if not kind:
+        return None
+    mod = __import__("firmware.drivers." + kind, None, None, [kind.upper()])
+    return getattr(mod, kind.upper())(bus)
 
+
+def load(path, default=None):
+    """A JSON file from flash, or default when it is missing or unreadable."""
     try:
-        return commands.run(line, source)
-    finally:
-        firmware.drop("commands")
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def save(path, obj):
+    """Replace a JSON file atomically: a temp file renamed over the old one (power-loss safe on LittleFS)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
 
 
 def save_state():
@@ -49,7 +66,7 @@ def save_state():
     global saved
     snap = {"want": [1 if w else 0 for w in outlets.want]}
     if snap != saved:
-        store.save(STATE, snap)
+        save(STATE, snap)
         saved = snap
         stats["state_writes"] += 1
 
@@ -114,7 +131,7 @@ async def _main(t0):
 
 
 def run():
-    t0 = time.ticks_ms()
+    stats["t0"] = t0 = time.ticks_ms()
     from firmware import VERSION
 
     log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), early.boot_count()))

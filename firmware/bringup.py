@@ -6,7 +6,7 @@ from machine import Pin, SoftI2C
 
 import firmware
 
-from firmware import app, early, store
+from firmware import app, early
 from firmware.log import log
 
 CONFIG = "config.json"
@@ -27,7 +27,7 @@ def config():
             sha = hexlify(hashlib.sha256(f.read()).digest()).decode()
     except OSError:
         sha = None
-    cache = store.load(VALID) if sha else None
+    cache = app.load(VALID) if sha else None
     if cache and cache.get("sha") == sha:
         return cache["cfg"], [], cache["warnings"], False
     from firmware import config
@@ -35,7 +35,7 @@ def config():
     c, errors, warnings = config.load(CONFIG)
     firmware.drop("config")
     if c:
-        store.save(VALID, {"sha": sha, "cfg": c, "warnings": warnings})
+        app.save(VALID, {"sha": sha, "cfg": c, "warnings": warnings})
     gc.collect()
     return c, errors, warnings, True
 
@@ -63,11 +63,10 @@ def setup(restart=False):
     b = c["board"]
     app.bus = bus = SoftI2C(scl=Pin(b["i2c"]["scl"]), sda=Pin(b["i2c"]["sda"]), freq=b["i2c"]["freq"]) if b["i2c"] else None
     w = wiring(b)
-    if store.load(early.RELAYS) != w:
-        store.save(early.RELAYS, w)
+    if app.load(early.RELAYS) != w:
+        app.save(early.RELAYS, w)
     app.outlets = Outlets(relays(b, bus), [o["name"] for o in c["outlets"]], c["stagger_ms"])
-    app.rtc = rtc(b, bus)
-    app.saved = store.load(app.STATE)
+    app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
     app.cfg = c
@@ -92,16 +91,6 @@ def relays(b, bus):
     from firmware.drivers.pcf8574 import PCF8574
 
     return ExpanderRelays(PCF8574(bus, b["expander"]), b["relays"], b["active_low"])
-
-
-def rtc(b, bus):
-    if b["rtc"] == "ds3231":
-        from firmware.drivers.ds3231 import DS3231 as chip
-    elif b["rtc"] == "ds1307":
-        from firmware.drivers.ds1307 import DS1307 as chip
-    else:
-        return None
-    return chip(bus)
 
 
 def wiring(b):

@@ -1,12 +1,13 @@
 """The serial console: lines typed on the UART while the app runs go to the command interface."""
 import asyncio
+import gc
 import sys
 
 MAX_LINE = 80
 
 
 async def run():
-    from firmware import app
+    from firmware import commands
 
     r = asyncio.StreamReader(sys.stdin)
     line = ""
@@ -17,8 +18,9 @@ async def run():
         elif c in "\r\n":
             if line.strip():
                 sys.stdout.write("\n")
+                gc.collect()
                 try:
-                    reply = app.command(line, "serial")
+                    reply = commands.run(line, "serial")
                 except Exception as e:  # bad input never stops the console
                     reply = "error: %r" % e
                 if reply:

@@ -1,7 +1,7 @@
 """Timestamped console lines; the last few are kept in RAM to be shown later."""
 import time
 
-KEEP = 20
+KEEP = 12
 ring = []
 
 

@@ -1,13 +1,14 @@
 """Relay banks: outlets on GPIO pins, or on a PCF8574 expander. set(i, on) is all the arbiter needs."""
-from machine import Pin, Signal
+from machine import Pin
 
 
 class GpioRelays:
     def __init__(self, pins, active_low):
-        self.s = [Signal(Pin(p, Pin.OUT, value=1 if low else 0), invert=low) for p, low in zip(pins, active_low)]
+        self.pins = [Pin(p, Pin.OUT, value=1 if low else 0) for p, low in zip(pins, active_low)]
+        self.low = active_low
 
     def set(self, i, on):
-        self.s[i].value(on)
+        self.pins[i].value(bool(on) != self.low[i])
 
 
 class ExpanderRelays:

@@ -1,11 +1,11 @@
 """Helpers for debugging at the serial REPL: from firmware.repl import *"""
-from firmware import app
+from firmware import app, commands
 
 
 def _do(line, save=False):
     if app.outlets is None and not app.setup():
         return
-    print(app.command(line, "repl"))
+    print(commands.run(line, "repl"))
     if save:
         app.save_state()
 

@@ -1,22 +1,23 @@
-# The wire to the bench: one request line, one answer line. Hardware objects are proxies:
-# every method call travels to the bench, which holds the behaviour, so the device heap stays the firmware's.
+# The wire to the bench: one request line, one answer line. Hardware objects are proxies: every method
+# call travels to the bench, which holds the behaviour, so the device heap stays the firmware's.
+# Names are kept few and short: each identifier here is a qstr the real board has in ROM.
 import os
 import socket
 
-_s = socket.socket()
-_s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
-_p = 0
+s = socket.socket()
+s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
+p = 0
 
 
-def call(req):
-    global _p
-    while _p:  # a Ctrl-C landed while we waited: drop that answer first
-        _s.readline()
-        _p -= 1
-    _s.write(req + "\n")
-    _p = 1
-    r = _s.readline().decode()[:-1]
-    _p = 0
+def call(q):
+    global p
+    while p:  # a Ctrl-C landed while we waited: drop that answer first
+        s.readline()
+        p -= 1
+    s.write(q + "\n")
+    p = 1
+    r = s.readline().decode()[:-1]
+    p = 0
     if r[0] == "-":
         raise OSError(int(r[1:]))
     if r[0] == "!":
@@ -24,21 +25,21 @@ def call(req):
     return r
 
 
-def _enc(v):
+def e(v):
     if v is None:
         return "n"
     if isinstance(v, str):
         return "s" + v.encode().hex()
     if isinstance(v, (list, tuple)):
-        return "t" + ",".join(_enc(x) for x in v)
+        return "t" + ",".join(e(x) for x in v)
     if isinstance(v, Hw):
-        return "h%d" % v._h
+        return "h%d" % v.h
     if isinstance(v, (int, bool)):  # MicroPython's bool is no int for isinstance()
         return "i%d" % v
     return "b" + bytes(v).hex()
 
 
-def _dec(t):
+def d(t):
     k, v = t[0], t[1:]
     if k == "i":
         return int(v)
@@ -47,22 +48,21 @@ def _dec(t):
     if k == "s":
         return bytes.fromhex(v).decode()
     if k in "tl":
-        r = [_dec(x) for x in v.split(",")] if v else []
+        r = [d(x) for x in v.split(",")] if v else []
         return r if k == "l" else tuple(r)
-    return None
 
 
-def invoke(head, a, kw):
-    r = call(" ".join([head] + [_enc(x) for x in a] + [k + "=" + _enc(v) for k, v in kw.items()])).split()
-    for fill in r[1:]:  # "N=HEX": the bench wrote into positional buffer N
-        n, h = fill.split("=")
-        a[int(n)][:] = bytes.fromhex(h)
-    return _dec(r[0])
+def go(q, a, kw):
+    r = call(" ".join([q] + [e(x) for x in a] + [k + "=" + e(v) for k, v in kw.items()])).split()
+    for f in r[1:]:  # "N=HEX": the bench wrote into positional buffer N
+        n, x = f.split("=")
+        a[int(n)][:] = bytes.fromhex(x)
+    return d(r[0])
 
 
 class Hw:
-    def __init__(self, kind, a, kw):
-        self._h = invoke("new " + kind, a, kw)
+    def __init__(self, k, a, kw):
+        self.h = go("new " + k, a, kw)
 
     def __getattr__(self, m):
-        return lambda *a, **kw: invoke("%d %s" % (self._h, m), a, kw)
+        return lambda *a, **kw: go("%d %s" % (self.h, m), a, kw)

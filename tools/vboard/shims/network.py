@@ -1,13 +1,8 @@
 # ESP8266 `network` on the virtual board: the radio is the bench's.
-from _wire import Hw, invoke
+from _wire import Hw
 
 STA_IF, AP_IF = 0, 1
 STAT_IDLE, STAT_CONNECTING, STAT_WRONG_PASSWORD, STAT_NO_AP_FOUND, STAT_CONNECT_FAIL, STAT_GOT_IP = 0, 1, 2, 3, 4, 5
-AUTH_OPEN, AUTH_WEP, AUTH_WPA_PSK, AUTH_WPA2_PSK, AUTH_WPA_WPA2_PSK = 0, 1, 2, 3, 4
-
-
-def hostname(*a):
-    return invoke("f hostname", a, {})
 
 
 def WLAN(i=STA_IF):
