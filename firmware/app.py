@@ -152,14 +152,18 @@ def run():
 
 
 def stop():
-    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once."""
+    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
+    and give the loop's memory to the REPL (its compiler needs it)."""
     if wdt:
         wdt.deinit()
     early.boot_count(0)
+    tasks.clear()
     if outlets:
         outlets.wake = None
+        outlets.listeners.clear()
         outlets.settle()
         save_state()
-    import asyncio
-
-    asyncio.new_event_loop()
+    for name in [m for m in sys.modules if m.startswith("asyncio")]:
+        del sys.modules[name]
+    firmware.drop("console", "wifi")
+    gc.collect()

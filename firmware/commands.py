@@ -52,13 +52,16 @@ def line_of(i):
 
 
 def status():
-    from firmware import VERSION, wifi
+    import sys
 
+    from firmware import VERSION
+
+    wifi = sys.modules.get("firmware.wifi")
     t = time.localtime()
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
     head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s, %d-%02d-%02d %02d:%02d:%02d UTC" % (
         app.cfg["name"], VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(), app.stats["heap_min"],
-        wifi.state, t[0], t[1], t[2], t[3], t[4], t[5])
+        wifi.state if wifi else "stopped", t[0], t[1], t[2], t[3], t[4], t[5])
     if app.outlets.fault:
         head += "\nfault: " + app.outlets.fault
     return "\n".join([head] + [line_of(i) for i in range(len(app.outlets))])

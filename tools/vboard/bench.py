@@ -532,6 +532,34 @@ class Bench:
         """Hold every answer on the wire for `seconds`: the firmware's loop blocks like on a stuck bus."""
         self.stall_until = time.monotonic() + seconds
 
+    def interrupt(self, timeout=5.0):
+        """Ctrl-C, as a person at the serial port: stop main.py and wait for the REPL prompt."""
+        m0 = self.serial.mark()
+        self.serial.write(b"\r\x03")
+        self.serial.expect(r">>> $", timeout, since=m0)
+
+    def exec(self, code, timeout=10.0):
+        """Run code in the raw REPL (interrupting main.py first if it runs); return its output.
+        Raises RuntimeError with the device's traceback if the code raised."""
+        if not self._raw:
+            self.interrupt(timeout)
+            m0 = self.serial.mark()
+            self.serial.write(b"\x01")
+            self.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", timeout, since=m0)
+        m0 = self.serial.mark()
+        self.serial.write(code.encode() + b"\x04")
+        m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
+        out, err = m.group(1).decode(), m.group(2).decode()
+        if err:
+            raise RuntimeError("device raised:\n" + err)
+        return out
+
+    def friendly(self):
+        """Leave the raw REPL for the friendly one (Ctrl-B)."""
+        m0 = self.serial.mark()
+        self.serial.write(b"\r\x02")
+        self.serial.expect(r">>> $", 5, since=m0)
+
     def command(self, line, expect=None, timeout=5.0):
         """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first reply line."""
         m0 = self.serial.mark()

@@ -1,0 +1,45 @@
+"""Fixtures that start virtual boards (the real firmware on the real MicroPython) and always clean them up."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.build import make_board  # noqa: E402
+from tools.vboard.bench import Bench  # noqa: E402
+
+LAB = {"ssid": "multiprise-lab", "password": "lab-password"}
+
+
+@pytest.fixture
+def vboard(tmp_path):
+    """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap="40k", start=True) -> Bench.
+
+    The board folder is tmp_path/flash-N; config None leaves no config.json on the board."""
+    benches = []
+
+    def make(config=None, wiring="seed", rtc="ds3231", heap="40k", start=True, **kw):
+        d = tmp_path / ("flash-%d" % len(benches))
+        d.mkdir()
+        make_board(d, config)
+        b = Bench(d, wiring=wiring, rtc=rtc, heap=heap, **kw)
+        benches.append(b)
+        if start:
+            b.start()
+        return b
+
+    yield make
+    for b in benches:
+        b.stop()
+
+
+def ready(bench, timeout=10.0, since=0):
+    """Wait for the app's ready line; return the match (group 1: free heap in bytes)."""
+    return bench.serial.expect(r"app: ready in \d+ ms, (\d+) bytes free", timeout, since=since)
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
