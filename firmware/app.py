@@ -76,17 +76,19 @@ async def _saver():
 
     while True:
         await asyncio.sleep(cfg["save_interval_s"])
-        save_state()
+        try:
+            save_state()
+        except OSError as e:  # flash full or failing: the outlets keep working, the log says why
+            log("state: cannot write state.json (%r)" % e)
 
 
 async def _watchdog():
     """Feed the hardware watchdog only while the loop runs and every task is alive."""
-    global wdt
     import asyncio
 
-    wdt = machine.WDT()
     t0 = time.ticks_ms()
     healthy = False
+    tick = 0
     while True:
         dead = [name for name, t in tasks.items() if t.done()]
         if dead:
@@ -96,9 +98,11 @@ async def _watchdog():
         if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
             healthy = True
             early.boot_count(0)
-        gc.collect()
-        free = gc.mem_free()
-        stats["heap_min"] = min(stats["heap_min"] or free, free)
+        if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
+            gc.collect()
+            free = gc.mem_free()
+            stats["heap_min"] = min(stats["heap_min"] or free, free)
+        tick += 1
         await asyncio.sleep(1)
 
 
@@ -114,16 +118,20 @@ def _report(i, on, why):
 
 
 async def _main(t0):
+    global wdt
     import asyncio
 
     from firmware import console, wifi
 
+    wdt = machine.WDT()  # armed before the board says it is ready
     outlets.listeners.append(_report)
     for name, coro in (("outlets", outlets.run()), ("saver", _saver()), ("console", console.run()),
                        ("wifi", wifi.keep(cfg["wifi"]))):
         tasks[name] = asyncio.create_task(_guard(name, coro))
+    await asyncio.sleep_ms(0)  # every task takes its first step (and its memory) before we say ready
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
     gc.collect()
+    stats["heap_min"] = gc.mem_free()
     log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
     await _watchdog()
     while True:  # a task died: stop feeding and let the watchdog reset the board

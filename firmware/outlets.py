@@ -9,6 +9,7 @@ import time
 
 SAFETY = 1  # hold bits, strongest first
 SHED = 2
+POLL_MS = 20  # how soon the loop's task notices a decision
 HOLDS = ((SAFETY, "safety"), (SHED, "shed"))
 
 
@@ -25,7 +26,7 @@ class Outlets:
         self.stagger = stagger_ms
         self.last_on = time.ticks_add(time.ticks_ms(), -stagger_ms)
         self.listeners = []  # fn(i, on, reason) after each relay change
-        self.wake = None  # an asyncio.Event once the loop runs; without it, changes apply at once
+        self.wake = None  # True while the loop's task applies changes; otherwise they apply at once
         self.fault = None  # why the relays could not be driven, if they could not
 
     def __len__(self):
@@ -45,14 +46,12 @@ class Outlets:
         """Why outlet i is in its state, in words."""
         if self.want[i] and self.hold[i]:
             return "held off: " + ", ".join(name for bit, name in HOLDS if self.hold[i] & bit)
-        if self.want[i] and not self.on[i]:
-            return "switching on (%s)" % self.why[i]
+        if self.want[i] != self.on[i]:
+            return "%s, switching %s" % (self.why[i], "on" if self.want[i] else "off")
         return self.why[i]
 
     def _changed(self):
-        if self.wake:
-            self.wake.set()
-        else:
+        if not self.wake:
             self.settle()
 
     def step(self):
@@ -100,17 +99,11 @@ class Outlets:
             time.sleep_ms(wait)
 
     async def run(self):
-        """The task that applies decisions inside the asyncio loop."""
+        """The task that applies decisions inside the asyncio loop. It looks every POLL_MS for work rather
+        than waiting on an asyncio.Event, which would cost a kilobyte of heap for little gain."""
         import asyncio
 
-        self.wake = asyncio.Event()
-        try:
-            while True:
-                wait = self.step()
-                if wait is None:
-                    await self.wake.wait()
-                    self.wake.clear()
-                else:
-                    await asyncio.sleep_ms(wait)
-        finally:
-            self.wake = None
+        self.wake = True
+        while True:
+            wait = self.step()
+            await asyncio.sleep_ms(POLL_MS if wait is None else min(wait, POLL_MS))

@@ -22,7 +22,8 @@ from . import hw
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
-PWRON_RESET, WDT_RESET, SOFT_RESET = hw.PWRON_RESET, hw.WDT_RESET, hw.SOFT_RESET
+PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_RESET, HARD_RESET = (
+    hw.PWRON_RESET, hw.WDT_RESET, hw.EXCEPTION_RESET, hw.SOFT_RESET, hw.HARD_RESET)
 WDT_TIMEOUT = 5.0
 
 # The two reference wirings of HARDWARE.md, as the bench builds them.
@@ -170,6 +171,7 @@ class Bench:
         self.relay_state = [False] * len(self.relay_wires)
         self.relay_history = []  # (monotonic time, outlet index from 0, on)
         self.spi_devices = {}  # cs gpio -> device with transfer(bytes) -> bytes
+        self.faults = {}  # (peripheral class, method) -> exception the device gets instead of an answer
         # radio
         self.ap = {"ssid": ssid, "password": password, "up": True, "rssi": -58, "since": 0.0}
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
@@ -182,6 +184,7 @@ class Bench:
         self.wdt_on = False
         self.wdt_fed = 0.0
         self.wdt_resets = 0
+        self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
         self.stall_until = 0.0
         self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
         # device process
@@ -334,9 +337,14 @@ class Bench:
                 self.relay_history += [(now, i, True), (now + 0.002, i, False)]
 
     def _reap(self, proc):
-        proc.wait()
+        code = proc.wait()
         with self.lock:
             if proc is not self.proc or self._expect_exit or self._closed:
+                return
+            if code != 0:  # the interpreter died (a fatal error): the chip takes an exception reset
+                self.crashes += 1
+                self.serial.feed(b"\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n")
+                self.reset(EXCEPTION_RESET)
                 return
             # The interpreter ended by itself (Ctrl-D at the REPL, sys.exit): a soft reboot.
             raw = self._raw
@@ -443,7 +451,11 @@ class Bench:
                 h = len(handles) + 1
                 handles[h] = hw.KINDS[a[1]](self, *args, **kw)
                 return "i%d" % h
-            r = getattr(handles[int(a[0])], a[1])(*args, **kw)
+            obj = handles[int(a[0])]
+            fault = self.faults.get((type(obj).__name__, a[1]))
+            if fault:
+                raise fault
+            r = getattr(obj, a[1])(*args, **kw)
         if isinstance(r, hw.Into):
             return "n " + " ".join("%d=%s" % (i, bytes(d).hex()) for i, d in r.fills)
         return hw.encode(r)

@@ -10,7 +10,7 @@ import time
 from .chips import Nack
 
 ENODEV, EIO, ETIMEDOUT = 19, 5, 110
-PWRON_RESET, WDT_RESET, SOFT_RESET = 0, 1, 4
+PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_RESET, HARD_RESET = 0, 1, 2, 4, 6
 EPOCH2000 = 946684800
 
 
@@ -79,21 +79,21 @@ class SoftI2C:
     def _dev(self, addr):
         dev = self.b.buses.get(self.key, {}).get(addr)
         if dev is None:
-            raise OSError(ENODEV)
+            raise OSError(ENODEV, "ENODEV")
         return dev
 
     def _write(self, addr, data):
         try:
             self._dev(addr).write(bytes(data))
         except Nack:
-            raise OSError(ENODEV)
+            raise OSError(ENODEV, "ENODEV")
         self.b.update_relays()
 
     def _read(self, addr, n):
         try:
             return self._dev(addr).read(n)
         except Nack:
-            raise OSError(ENODEV)
+            raise OSError(ENODEV, "ENODEV")
 
     def scan(self):
         return sorted(a for a, d in self.b.buses.get(self.key, {}).items() if getattr(d, "_powered", True))
@@ -226,7 +226,7 @@ class WLAN:
 
     def connect(self, ssid=None, key=None, **kw):
         if self.i or not self.b.sta["active"]:
-            raise OSError(EIO)
+            raise OSError(EIO, "EIO")
         self.b.sta.update(ssid=ssid, key=key or "", since=time.monotonic())
 
     def disconnect(self):

@@ -65,4 +65,8 @@ class Hw:
         self.h = go("new " + k, a, kw)
 
     def __getattr__(self, m):
+        # Never answer for special names: a __del__ found here would make every proxy a finalised object,
+        # and the collector would run Python code with the heap locked.
+        if m[0] == "_":
+            raise AttributeError(m)
         return lambda *a, **kw: go("%d %s" % (self.h, m), a, kw)

@@ -1,0 +1,44 @@
+"""tools/benchmarks.py: `make bench --quick` on a fresh build measures everything and writes its JSON."""
+import argparse
+import json
+
+import pytest
+
+from tools import benchmarks
+
+PREFIXES = ("mpy_bytes.", "heap_kept.", "qstr.", "heap.", "boot_ms.", "flash_writes_per_hour.")
+POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.app", "heap_kept.asyncio",
+            "heap_kept.total", "qstr.n_qstr", "qstr.n_total_bytes", "heap.free_at_start", "heap.free_at_ready",
+            "heap.steady_free", "heap.min_seen", "heap.used", "boot_ms.first", "boot_ms.median", "boot_ms.max",
+            "flash_writes.toggling", "flash_writes_per_hour.toggling"]
+
+
+@pytest.mark.slow  # about 35 s: two 10 s windows of flash writes
+@pytest.mark.timeout(60)
+def test_quick_bench(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = benchmarks.main(argparse.Namespace(quick=True, out=str(out)))
+    printed = capsys.readouterr().out
+    assert rc == 0, printed
+    res = json.loads(out.read_text())
+    for key in POSITIVE:
+        assert key in res, (key, printed)
+    numbers = {k: v for k, v in res.items() if k != "_units"}
+    assert all(isinstance(v, (int, float)) for v in numbers.values())
+    for key in [k for k in numbers if k.startswith(PREFIXES[:5]) and not k.startswith("heap_kept_qstr.")]:
+        assert numbers[key] > 0, (key, numbers[key])
+    # every module of the firmware has its size and its heap cost
+    for name in ("app", "early", "bringup", "config", "commands", "console", "wifi", "outlets", "relays"):
+        assert "mpy_bytes.firmware/%s.py" % name in res
+        assert "heap_kept.firmware.%s" % name in res
+    # the units explain every prefix used
+    assert set(res["_units"]) == {k.split(".", 1)[0] for k in numbers}
+    # flash: nothing written while nothing changes, about one write per save interval while an outlet toggles
+    assert res["flash_writes.steady"] == 0
+    assert res["flash_writes_per_hour.steady"] == 0
+    assert res["flash_writes.toggling"] > 0
+    assert res["flash_writes.toggling"] <= res["window_s.toggling"] // benchmarks.SAVE_INTERVAL_S + 1
+    assert res["flash_writes.app_counter"] == res["flash_writes.seen_since_ready"]
+    # the running app leaves some heap, and uses less than the whole
+    assert 0 < res["heap.steady_free"] < res["heap.free_at_start"]
+    assert res["heap.used"] == res["heap.free_at_start"] - res["heap.steady_free"]

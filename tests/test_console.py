@@ -1,0 +1,243 @@
+"""The `multiprise sim` console: its commands act on a real virtual board, its screen shows the board's world."""
+import datetime
+import fcntl
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+
+import pyte
+import pytest
+from conftest import LAB, ROOT, ready
+
+from tools.vboard.console import (EXAMPLE_OUTLETS, Scrollback, example_config, handle, prepare, snapshot,
+                                  status_lines, text)
+
+NAMES = [name for name, _ in EXAMPLE_OUTLETS]
+
+
+def shown(bench):
+    return "\n".join(text(line) for line in status_lines(snapshot(bench, NAMES)))
+
+
+def eventually(check, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "still not true after %.1f s" % timeout
+        time.sleep(0.05)
+
+
+def board(vboard):
+    b = vboard(config=example_config("seed", LAB["ssid"], LAB["password"]))
+    ready(b)
+    b.wait_relays([False, False, False, False, True, False])  # the example's Router is on at power-on
+    return b
+
+
+def test_on_switches_the_outlet_and_the_status_shows_it(vboard):
+    b = board(vboard)
+    assert "3 Heater       off" in shown(b)
+    m0 = b.serial.mark()
+    assert handle(b, "on 3") == ""  # the board itself answers, on the serial output
+    b.wait_relays([False, False, True, False, True, False])
+    b.serial.expect(r"outlet 3 on \(serial\)", since=m0)
+    s = shown(b)
+    assert "3 Heater       ON" in s and "5 Router       ON" in s and "1 Lamp         off" in s
+    assert "socket://127.0.0.1:%d" % b.serial.port in s
+
+
+def test_unknown_console_command_gets_the_boards_error(vboard):
+    b = board(vboard)
+    m0 = b.serial.mark()
+    handle(b, "frobnicate 7")
+    b.serial.expect(r"error: unknown command 'frobnicate'; commands: on N\|all", since=m0)
+
+
+def test_wifi_down_and_up_show_in_the_status(vboard):
+    b = board(vboard)
+    b.serial.expect(r"wifi: connected to multiprise-lab", since=0)
+    assert "AP multiprise-lab up, board: got IP" in shown(b)
+    m0 = b.serial.mark()
+    assert "down" in handle(b, "wifi down")
+    eventually(lambda: "AP multiprise-lab DOWN, board: AP not found" in shown(b))
+    b.serial.expect(r"wifi: lost multiprise-lab", since=m0)
+    handle(b, "wifi up")
+    eventually(lambda: "AP multiprise-lab up, board: got IP" in shown(b), timeout=10)
+
+
+def test_cut_and_restore_the_power(vboard):
+    b = board(vboard)
+    assert "power cut" in handle(b, "cut")
+    assert not b.powered and b.relays() == [False] * 6
+    assert "power CUT" in shown(b) and "board: no power" in shown(b)
+    assert "no power" in handle(b, "on 2")
+    assert "already cut" in handle(b, "cut")
+    m0 = b.serial.mark()
+    assert "restored" in handle(b, "restore")
+    ready(b, since=m0)
+    b.wait_relays([False, False, False, False, True, False])  # Router's power-on is "on"
+    assert "power on" in shown(b) and "boots 3" in shown(b)
+
+
+def test_button_held_then_reset_gives_safe_mode(vboard):
+    b = board(vboard)
+    assert "safe mode" in handle(b, "button")
+    assert b.button and "FLASH button HELD" in shown(b)
+    m0 = b.serial.mark()
+    handle(b, "reset")
+    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\)", since=m0)
+    assert "released" in handle(b, "button")
+    assert not b.button and "FLASH button released" in shown(b)
+
+
+def test_time_and_jump_move_the_world_clock(vboard):
+    b = board(vboard)
+    target = datetime.datetime(2030, 1, 2, 3, 4, tzinfo=datetime.timezone.utc).timestamp()
+    assert "2030-01-02 03:04:00" in handle(b, "time 2030-01-02 03:04")
+    assert abs(b.clock.now() - target) < 2
+    assert "world 2030-01-02 03:04:0" in shown(b)
+    handle(b, "jump -90m")
+    assert abs(b.clock.now() - (target - 5400)) < 2
+    before = b.clock.now()
+    for bad in ("time tomorrow", "time 2030-13-01 00:00", "jump soon"):
+        assert "usage:" in handle(b, bad)
+    assert abs(b.clock.now() - before) < 2
+
+
+def test_serial_output_is_decoded_cleaned_and_bounded():
+    log = Scrollback(keep=2)
+    text_in = "outlet 1 on\r\nchauffe-eau \u00e9teint\r\n".encode()
+    for i in range(len(text_in)):  # worst case: one byte at a time, the é split in two
+        log.feed(text_in[i:i + 1])
+    log.feed(b"bad \xff byte\r\n>>> ab\x08 \x08")
+    assert [t for t, _ in log.view()] == ["chauffe-eau \u00e9teint", "bad \ufffd byte", ">>> a"]
+
+
+def test_a_persons_config_is_kept_and_a_wrong_wiring_is_pointed_out(tmp_path):
+    board_dir = tmp_path / "board"
+    board_dir.mkdir()
+    mine = {"board": {"profile": "expander"}, "outlets": [{"name": "Aquarium"}] + [{}] * 5}
+    (board_dir / "config.json").write_text(json.dumps(mine))
+    names, notes = prepare(board_dir, "seed", LAB)
+    assert json.loads((board_dir / "config.json").read_text()) == mine
+    assert names == ["Aquarium"] + ["Outlet %d" % n for n in range(2, 7)]
+    assert any("expander wiring but the bench is wired seed" in n for n in notes)
+    names, notes = prepare(tmp_path / "fresh", "expander", LAB)
+    assert names == NAMES and notes == []
+    assert json.loads((tmp_path / "fresh" / "config.json").read_text())["board"] == {"profile": "expander"}
+
+
+def sim(board_dir, **kw):
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", "sim", "--board", str(board_dir), "--port", "0"],
+                            cwd=str(ROOT), **kw)
+
+
+def test_without_a_terminal_commands_come_line_by_line(tmp_path):
+    proc = sim(tmp_path / "board", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+               text=True, bufsize=1)
+    seen = []
+
+    def wait_line(pattern, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                seen.append(lines.get(timeout=max(end - time.monotonic(), 0.01)))
+            except queue.Empty:
+                break
+            if re.search(pattern, seen[-1]):
+                return seen[-1]
+        raise AssertionError("never printed %r; printed:\n%s" % (pattern, "".join(seen)))
+
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        wait_line(r"^outlets  1 Lamp\s+off")
+        wait_line(r"app: ready in")
+        proc.stdin.write("on 4\n")
+        wait_line(r"outlet 4 on \(serial\)")
+        proc.stdin.write("cut\n")
+        wait_line(r"^power cut: the board is dead")
+        proc.stdin.write("quit\n")
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def _screen_text(screen):
+    return "\n".join(line.rstrip() for line in screen.display)
+
+
+@pytest.mark.parametrize("leave", [b"quit\r", b"\x03"], ids=["quit", "ctrl-c"])
+def test_the_console_in_a_terminal(tmp_path, leave):
+    """A person runs `multiprise sim` in a 100x30 terminal, types `on 2`, sees it, then quits (or Ctrl-C)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    typed = termios.tcgetattr(slave)
+
+    def terminal_of_its_own():  # the pty becomes the controlling terminal: Ctrl-C is a SIGINT
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # as in a person's shell, even when pytest runs in the background
+
+    # pyte emulates the Linux console; it lacks xterm's scroll-up (CSI S) that ncurses would use
+    env = dict(os.environ, TERM="linux", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    proc = sim(tmp_path / "board", stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=terminal_of_its_own)
+    screen = pyte.Screen(100, 30)
+    stream = pyte.ByteStream(screen)
+    lock = threading.Lock()
+
+    def pump():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            with lock:
+                stream.feed(data)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def wait_screen(pattern, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with lock:
+                now = _screen_text(screen)
+            if re.search(pattern, now):
+                return now
+            time.sleep(0.05)
+        raise AssertionError("screen never showed %r; it shows:\n%s" % (pattern, now))
+
+    try:
+        wait_screen(r"app: ready in \d+ ms")
+        before = wait_screen(r"5 Router\s+ON")
+        assert re.search(r"2 Desk\s+off", before) and before.rstrip().endswith("sim>")
+        port = int(re.search(r"mpremote connect socket://127\.0\.0\.1:(\d+)", before).group(1))
+        os.write(master, b"on 2\r")
+        wait_screen(r"2 Desk\s+ON")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as serial_client:  # what mpremote does
+            serial_client.sendall(b"on 3\r")
+            wait_screen(r"3 Heater\s+ON")
+        print(wait_screen(r"outlet 2 on \(serial\)"))
+        assert termios.tcgetattr(slave)[3] & termios.ECHO == 0  # curses has the terminal
+        os.write(master, leave)
+        assert proc.wait(timeout=5) == 0
+        cooked = termios.ECHO | termios.ICANON
+        assert termios.tcgetattr(slave)[3] & cooked == typed[3] & cooked  # the terminal is given back as it was
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(slave)
+        os.close(master)

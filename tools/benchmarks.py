@@ -1,0 +1,433 @@
+"""Measure the firmware on the virtual board: .mpy sizes, heap per module, the running app's heap,
+boot-to-ready time and flash writes; print a table and write build/bench.json.
+
+Every number is measured on this run (the real firmware on the real MicroPython unix port, 64-bit,
+heap capped at 40k: about 1.4x what the same code takes on the ESP8266, see PLATFORM.md).
+A step that fails is reported and skipped; the exit status is then non-zero.
+"""
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from tools.build import BUILD, IMAGE, build, make_board
+from tools.vboard.bench import Bench, free_at_start, heap_bytes
+
+HEAP = "40k"
+SAVE_INTERVAL_S = 5
+
+UNITS = {
+    "mpy_bytes": "size of the compiled .mpy on flash, bytes (key: source path)",
+    "heap_kept": "heap kept by importing the module (gc.collect(), mem_free() before and after), bytes,"
+                 " unix port 64-bit at heap 40k; total = all of them with the transient ones dropped",
+    "heap_kept_qstr": "the part of heap_kept that is the qstr pool growing (interned names, never freed; a module"
+                      " that makes the pool allocate its next, bigger chunk pays for all of it), bytes",
+    "heap_not_returned": "heap still held after dropping a module the firmware loads only for a moment"
+                         " (its qstrs stay interned for good), bytes",
+    "qstr": "micropython.qstr_info() after all imports: n_qstr (count), n_total_bytes (bytes)",
+    "heap": "free heap, bytes. The running app: free_at_start = a bare interpreter at the cap, free_at_ready ="
+            " the ready line (before its tasks first run), steady_free = status after the console's gc.collect(),"
+            " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free."
+            " The import board: free_after_imports and its largest_free_block (the biggest allocation possible)",
+    "boot_ms": "power_on() to the ready line on the host clock, ms (the virtual board: compare runs, not boards);"
+               " first = first boot after a config change, which validates it and resets once;"
+               " app_* = the firmware's own 'ready in N ms'",
+    "boots": "number of power cycles measured",
+    "flash_writes": "state.json writes (new inode) counted in the window",
+    "flash_writes_per_hour": "state.json writes per hour, extrapolated from the window",
+    "window_s": "length of the measurement window, s",
+}
+
+READY = r"app: ready in (\d+) ms, (\d+) bytes free"
+STATUS = r"heap (\d+) free \(min (\d+)\)"
+
+# In the order the firmware loads them (a boot that validates a changed config.json, then the loop), so each
+# line is the module's own cost; "-name" drops a module the way firmware.drop does, as the firmware does
+# (bring-up, validator, RTC drivers) or as it would at the REPL (firmware.repl).
+IMPORTS = [
+    "firmware", "firmware.early", "firmware.log", "firmware.app",
+    "firmware.bringup", "firmware.config", "-firmware.config",
+    "firmware.outlets", "firmware.relays", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
+    "-firmware.bringup",
+    "asyncio",
+    "asyncio.event",  # loaded lazily by asyncio.Event (outlets.run)
+    "asyncio.stream",  # loaded lazily by asyncio.StreamReader (console.run)
+    "firmware.commands", "firmware.console", "firmware.wifi",
+    "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
+    "firmware.repl", "-firmware.repl",
+]
+
+IMPORT_MAIN = '''\
+# bench: import the firmware modules one at a time and print what each keeps.
+import gc, sys, micropython
+
+
+def _free():
+    gc.collect()
+    gc.collect()
+    return gc.mem_free()
+
+
+def _drop(name):
+    sys.modules.pop(name, None)
+    parent, _, leaf = name.rpartition(".")
+    if parent in sys.modules:
+        sys.modules[parent].__dict__.pop(leaf, None)
+
+
+_f = _free()
+# boot.py already imported firmware.early: forget it (and the package) to measure them like the rest
+_drop("firmware.early")
+_drop("firmware")
+globals().pop("firmware", None)
+_start = _free()
+print("BENCH unloaded %d" % (_start - _f))
+micropython.qstr_info()
+for _name in IMPORTS:
+    try:
+        _f0 = _free()
+        if _name[0] == "-":
+            _drop(_name[1:])
+            print("BENCH returned %s %d" % (_name[1:], _free() - _f0))
+        else:
+            __import__(_name)
+            _f1 = _free()
+            print("BENCH kept %s %d %d" % (_name, _f0 - _f1, _f1))
+            micropython.qstr_info()
+    except BaseException as _e:
+        print("BENCH error %s %r" % (_name, _e))
+_end = _free()
+print("BENCH total %d %d" % (_start - _end, _end))
+micropython.qstr_info()
+micropython.mem_info()
+print("BENCH block %d" % (4 * (8 if sys.maxsize > 2 ** 32 else 4)))
+print("BENCH end")
+'''
+
+
+class Failed(Exception):
+    pass
+
+
+# ---- 1. sizes ---------------------------------------------------------------------------------
+
+def measure_sizes(res):
+    lib = IMAGE / "lib"
+    files = sorted(lib.rglob("*.mpy"))
+    if not files:
+        raise Failed("no .mpy under %s" % lib)
+    total = 0
+    for f in files:
+        src = f.relative_to(lib).with_suffix(".py").as_posix()
+        res["mpy_bytes." + src] = n = f.stat().st_size
+        total += n
+    res["mpy_bytes.total"] = total
+
+
+# ---- 2. heap per module ------------------------------------------------------------------------
+
+def measure_imports(res, tmp):
+    d = Path(tmp) / "imports"
+    d.mkdir()
+    make_board(d)
+    (d / "main.py").write_text("IMPORTS = %r\n" % (IMPORTS,) + IMPORT_MAIN)
+    b = Bench(d, heap=HEAP)
+    try:
+        b.device_heap()
+        b.start()
+        try:
+            b.serial.expect(r"BENCH end|\n>>> ", 30)
+        finally:
+            out = b.serial.text()
+    finally:
+        b.stop()
+    # what was printed counts even if the script stopped half-way
+    qstr, name = None, None
+    for line in out.splitlines():
+        m = re.search(r"BENCH kept (\S+) (-?\d+)", line)
+        if m:
+            name = m.group(1)
+            res["heap_kept." + name] = int(m.group(2))
+        m = re.search(r"n_total_bytes=(\d+)", line)
+        if m:
+            if name and qstr is not None:
+                res["heap_kept_qstr." + name] = int(m.group(1)) - qstr
+            qstr, name = int(m.group(1)), None
+        m = re.search(r"BENCH returned (\S+) (-?\d+)", line)
+        if m and "heap_kept." + m.group(1) in res:
+            res["heap_not_returned." + m.group(1)] = res["heap_kept." + m.group(1)] - int(m.group(2))
+    if "BENCH end" not in out:
+        raise Failed("the import script stopped:\n" + out[-1500:])
+    m = re.search(r"BENCH total (-?\d+) (\d+)", out)
+    res["heap_kept.total"] = int(m.group(1))
+    res["heap.free_after_imports"] = int(m.group(2))
+    last = re.findall(r"n_qstr=(\d+), n_str_data_bytes=\d+, n_total_bytes=(\d+)", out)[-1]  # after everything
+    res["qstr.n_qstr"], res["qstr.n_total_bytes"] = int(last[0]), int(last[1])
+    block = int(re.search(r"BENCH block (\d+)", out).group(1))
+    res["heap.largest_free_block_after_imports"] = int(re.search(r"max free sz: (\d+)", out).group(1)) * block
+    errors = re.findall(r"BENCH error (\S+) ([^\r\n]*)", out)
+    if errors:
+        raise Failed("import failed: " + "; ".join("%s: %s" % e for e in errors))
+
+
+# ---- 3-5. the running app: heap, flash writes, boot time ----------------------------------------
+
+class InodeWatch:
+    """Polls a file's (inode, mtime) every 5 ms in a thread: each change is one atomic-rename write."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.times = []
+        self._stop = threading.Event()
+        self._last = self._sig()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _sig(self):
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def _run(self):
+        while not self._stop.wait(0.005):
+            s = self._sig()
+            if s != self._last:
+                if s is not None:  # a file that vanishes is no write
+                    self.times.append(time.monotonic())
+                self._last = s
+
+    def count(self, t0, t1=float("inf")):
+        return sum(1 for t in list(self.times) if t0 <= t < t1)
+
+    def wait_change(self, after, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.count(after):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+
+
+def cmd(b, line, whole=False):
+    """Type a console command; its reply (up to outlet 6's line if whole), or Failed when it answers an error."""
+    out = b.command(line, expect=r"(?m)^(?:6 |error: )[^\n]*\n" if whole else None)
+    m = re.search(r"(?m)^error: [^\r\n]*", out)
+    if m:
+        raise Failed("%r answered %s" % (line, m.group(0)))
+    return out
+
+
+def status(b, seen):
+    """(free, min) from the status header; both go to seen."""
+    out = cmd(b, "status", whole=True)
+    m = re.search(STATUS, out)
+    if not m:
+        raise Failed("status without a heap figure: %r" % out)
+    n, low = int(m.group(1)), int(m.group(2))
+    seen += [n, low]
+    return n, low
+
+
+def measure_app(res, tmp, quick, failures):
+    d = Path(tmp) / "app"
+    d.mkdir()
+    make_board(d)
+    b = Bench(d, wiring="seed", heap=HEAP)
+    config = {"name": "bench", "board": {"profile": "seed"}, "save_interval_s": SAVE_INTERVAL_S,
+              "wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]}}  # the bench's access point
+    (d / "config.json").write_text(json.dumps(config))
+    watch = InodeWatch(d / "state.json")
+    window = 10 if quick else 30
+    try:
+        b.device_heap()  # calibrated once, outside the timing
+        res["heap.free_at_start"] = bare = free_at_start(heap_bytes(HEAP))
+
+        # first boot after a config change: validate, cache, reset, then ready
+        t0 = time.monotonic()
+        b.start()
+        m = b.serial.expect(READY, 20, since=0)
+        res["boot_ms.first"] = round((time.monotonic() - t0) * 1000)
+        res["heap.free_at_ready"] = int(m.group(2))
+        if "restarting to apply it" not in b.serial.text():
+            failures.append("app: the first boot did not validate and reset as expected")
+        t_ready, m_ready = time.monotonic(), m.end()
+
+        seen = []  # every heap figure status showed: free now, and the watchdog's minimum
+        step("app heap", failures, _heap, res, b, bare, quick, seen)
+        step("flash writes, toggling", failures, _toggling, res, b, watch, window, seen)
+        step("flash writes, steady", failures, _steady, res, b, watch, window, seen)
+        if seen:
+            res["heap.min_seen"] = min(x for x in seen if x)
+        step("app health", failures, _health, b, m_ready)
+        step("app counters", failures, _counters, res, b, watch, t_ready)
+        step("boot time", failures, _boots, res, b, 10)
+    finally:
+        watch.stop()
+        b.stop()
+
+
+def _heap(res, b, bare, quick, seen):
+    time.sleep(2 if quick else 4)  # Wi-Fi joined, console and its command module loaded
+    steady = []
+    for _ in range(3):
+        steady.append(status(b, seen)[0])
+        time.sleep(0.5)
+    res["heap.steady_free"] = statistics.median(steady)
+    res["heap.used"] = bare - res["heap.steady_free"]
+    for line in ("on all", "off all", "toggle 1", "toggle 2", "toggle 3", "on all", "toggle 4", "toggle 5",
+                 "toggle 6", "off all"):
+        cmd(b, line, whole="all" in line)
+    time.sleep(1)  # staggered switch-ons done, the watchdog sampled the heap
+    res["heap.free_after_activity"] = status(b, seen)[0]
+
+
+def _toggling(res, b, watch, window, seen):
+    """Outlet 1 toggled every second: about one write per save interval."""
+    errors = []
+    t0 = time.monotonic()
+    for k in range(window):
+        time.sleep(max(0.0, t0 + k - time.monotonic()))
+        try:
+            cmd(b, "toggle 1")
+            if k % 4 == 3:
+                status(b, seen)
+        except (Failed, TimeoutError) as e:  # keep the rhythm: the count of writes is still worth having
+            errors.append(str(e).splitlines()[0])
+    time.sleep(max(0.0, t0 + window - time.monotonic()))
+    t1 = time.monotonic()
+    n = watch.count(t0, t1)
+    res["window_s.toggling"] = window
+    res["flash_writes.toggling"] = n
+    res["flash_writes_per_hour.toggling"] = round(n * 3600 / window)
+    # the last toggle is saved at the next save tick (unless it restored the saved state): let that happen
+    watch.wait_change(t1, SAVE_INTERVAL_S + 1)
+    time.sleep(0.1)
+    if errors:
+        raise Failed("%d of %d commands failed, first: %s" % (len(errors), window, errors[0]))
+
+
+def _steady(res, b, watch, window, seen):
+    """Nothing changes: no write at all."""
+    t0 = time.monotonic()
+    time.sleep(window)
+    n = watch.count(t0, time.monotonic())
+    res["window_s.steady"] = window
+    res["flash_writes.steady"] = n
+    res["flash_writes_per_hour.steady"] = round(n * 3600 / window)
+    res["heap.free_at_end"] = status(b, seen)[0]
+
+
+def _health(b, since):
+    """Nothing went wrong on the console while measuring: no reset, no dead task, no MemoryError."""
+    bad = [line.strip() for line in b.serial.text(since).splitlines()
+           if re.search(r"MemoryError|Traceback|reset cause|died|stopped|crashed", line)]
+    if bad:
+        raise Failed("the console showed %d problem line(s) while measuring, first: %s" % (len(bad), bad[0]))
+
+
+def _counters(res, b, watch, t_ready):
+    # the firmware's own count of state writes, against the inodes seen since the ready line
+    seen = watch.count(t_ready)
+    out = b.exec("import firmware.app as a\nprint(a.stats['state_writes'])")
+    writes = int(out.split()[0])
+    res["flash_writes.app_counter"] = writes
+    res["flash_writes.seen_since_ready"] = seen
+    if writes != seen:
+        raise Failed("the app counted %d state writes, the flash saw %d new inodes" % (writes, seen))
+
+
+def _boots(res, b, cycles):
+    host, app = [], []
+    for _ in range(cycles):
+        b.power_cut()
+        m0 = b.serial.mark()
+        t0 = time.monotonic()
+        b.power_on()
+        m = b.serial.expect(READY, 10, since=m0)
+        host.append((time.monotonic() - t0) * 1000)
+        app.append(int(m.group(1)))
+        if "restarting to apply it" in b.serial.text(m0):
+            raise Failed("the validated config was validated again at power-on")
+    res["boots"] = cycles
+    res["boot_ms.median"] = round(statistics.median(host))
+    res["boot_ms.max"] = round(max(host))
+    res["boot_ms.app_median"] = statistics.median(app)
+    res["boot_ms.app_max"] = max(app)
+
+
+# ---- the table ----------------------------------------------------------------------------------
+
+def step(name, failures, fn, *a):
+    try:
+        fn(*a)
+        return True
+    except Exception as e:
+        why = "%s: %s" % (type(e).__name__, e) if isinstance(e, (Failed, TimeoutError)) else traceback.format_exc()
+        print("bench: %s FAILED: %s" % (name, why.rstrip()), flush=True)
+        failures.append("%s: %s" % (name, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        return False
+
+
+def table(res):
+    lines = []
+    prefixes = []
+    for k in res:
+        p = k.split(".", 1)[0]
+        if p not in prefixes and not k.startswith("_"):
+            prefixes.append(p)
+    width = max(len(k) for k in res) + 2
+    for p in prefixes:
+        lines.append("")
+        lines.append("%s: %s" % (p, UNITS.get(p, "")))
+        for k, v in res.items():
+            if k.split(".", 1)[0] == p:
+                lines.append("  %-*s %10s" % (width, k.split(".", 1)[1] if "." in k else k,
+                                                 ("%.1f" % v).rstrip("0").rstrip(".") if isinstance(v, float) else v))
+    return "\n".join(lines)
+
+
+def main(args):
+    quick = getattr(args, "quick", False)
+    out = Path(getattr(args, "out", None) or BUILD / "bench.json")
+    t0 = time.monotonic()
+    res = {}
+    failures = []
+    print("bench: building", flush=True)
+    if not step("build", failures, build):
+        print("bench: nothing to measure without a build")
+        return 1
+    step("mpy sizes", failures, measure_sizes, res)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        print("bench: heap per module", flush=True)
+        step("heap per module", failures, measure_imports, res, tmp)
+        print("bench: the running app (%s)" % ("quick" if quick else "full"), flush=True)
+        step("app", failures, measure_app, res, tmp, quick, failures)
+    print(table(res))
+    res["_units"] = {p: u for p, u in UNITS.items() if any(k.split(".", 1)[0] == p for k in res)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print("\nbench: %d measurements in %.0f s, written to %s" % (len(res) - 1, time.monotonic() - t0, out))
+    if failures:
+        print("bench: %d step(s) failed:\n  %s" % (len(failures), "\n  ".join(failures)))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    sys.exit(main(ap.parse_args()))

@@ -1,0 +1,325 @@
+"""`multiprise sim`: the virtual board live in a terminal (outlets, power, Wi-Fi, clocks, serial output),
+and a command line that acts on its world or types on its serial console."""
+import codecs
+import curses
+import datetime
+import json
+import locale
+import re
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+
+from tools.build import make_board
+from tools.vboard.bench import HARD_RESET, WIRINGS, Bench
+
+EXAMPLE_OUTLETS = [("Lamp", "last"), ("Desk", "off"), ("Heater", "off"), ("Fan", "last"), ("Router", "on"),
+                   ("Charger", "off")]
+STATION = {0: "idle", 1: "connecting", 2: "wrong password", 3: "AP not found", 4: "connect failed", 5: "got IP"}
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+UTC = datetime.timezone.utc
+# Escape sequences and control characters other than \b, \t and \n (\r goes too).
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x07\x0b-\x1f\x7f]")
+HELP = """\
+on|off|toggle N|all, status, log, scan, rtc, reboot, and anything else:
+                    typed on the board's serial console
+power               cut the power if on, restore it if cut (or: cut, restore)
+reset               press the board's reset button
+wifi up|down        switch the Wi-Fi access point the board joins
+button              hold/release FLASH: held at a reset = safe mode
+time YYYY-MM-DD HH:MM[:SS]
+                    set the world clock (UTC); the RTC chip lives through it
+jump +/-N[s|m|h|d]  move the world clock and the RTC chip with it: jump +2h
+quit                stop the board and leave (Ctrl-C too)"""
+
+
+def example_config(wiring, ssid, password):
+    """The configuration a fresh simulated board gets: the reference wiring and the bench's access point."""
+    return {"name": "multiprise-sim", "board": {"profile": wiring}, "wifi": {"ssid": ssid, "password": password},
+            "outlets": [{"name": n, "power_on": p} for n, p in EXAMPLE_OUTLETS]}
+
+
+def prepare(board, wiring, ap, config_path=None):
+    """Fill the board folder; return the outlet names and notes for the person.
+
+    config.json is written from --config, or the example when the folder has none (a person's edits persist)."""
+    board.mkdir(parents=True, exist_ok=True)
+    config = None
+    if config_path:
+        config = Path(config_path).read_text()
+    elif not (board / "config.json").exists():
+        config = example_config(wiring, ap["ssid"], ap["password"])
+    make_board(board, config)
+    names, notes, profile = ["Outlet %d" % (i + 1) for i in range(len(WIRINGS[wiring]["relays"]))], [], wiring
+    try:
+        cfg = json.loads((board / "config.json").read_text())
+        for i, outlet in enumerate(cfg.get("outlets", [])[:len(names)]):
+            names[i] = str(outlet.get("name", names[i]))
+        profile = cfg.get("board", {}).get("profile", "seed")
+    except (ValueError, AttributeError, TypeError):
+        notes.append("config.json is not a configuration the console can read: the board will say what is wrong")
+    if profile in WIRINGS and profile != wiring:
+        notes.append("config.json is for the %s wiring but the bench is wired %s: the relays will not follow; "
+                     "use another --board folder or --config" % (profile, wiring))
+    return names, notes
+
+
+def snapshot(bench, names):
+    """The state of the world at one instant, as plain values."""
+    with bench.lock:
+        rtc = bench.rtc
+        return {"relays": list(bench.relay_state), "names": list(names), "powered": bench.powered,
+                "ap": dict(bench.ap), "station": bench.wifi_status(), "button": bench.button,
+                "now": datetime.datetime.fromtimestamp(bench.clock.now(), UTC),
+                "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery),
+                "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
+                "board": str(bench.board_dir), "wiring": bench.wiring_name}
+
+
+def status_lines(s):
+    """The status area: a list of lines, each a list of (text, style); style is "", title, on or bad."""
+    outlets = []
+    for i, on in enumerate(s["relays"]):
+        if i % 3 == 0:
+            outlets.append([("outlets" if i == 0 else "", "")])
+        outlets[-1] += [("  %d %-12.12s " % (i + 1, s["names"][i]), ""), ("ON " if on else "off", "on" if on else "")]
+    rtc, ap = "no RTC chip", s["ap"]
+    if s["rtc"]:
+        kind, when, battery = s["rtc"]
+        rtc = "RTC %s %s, battery %s" % (kind, stamp(when), "ok" if battery else "none")
+    return [
+        [("multiprise sim", "title"), ("   boots %d, watchdog resets %d   %s wiring, board %s"
+                                       % (s["boots"], s["wdt_resets"], s["wiring"], s["board"]), "")],
+        [("serial  mpremote connect socket://127.0.0.1:%s" % s["port"], "")],
+        *outlets,
+        [("power ", ""), ("on" if s["powered"] else "CUT", "on" if s["powered"] else "bad"),
+         ("   Wi-Fi AP %s " % ap["ssid"], ""), ("up" if ap["up"] else "DOWN", "on" if ap["up"] else "bad"),
+         (", board: %s" % (STATION.get(s["station"], s["station"]) if s["powered"] else "no power"), ""),
+         ("   FLASH button ", ""), ("HELD" if s["button"] else "released", "bad" if s["button"] else "")],
+        [("world %s UTC   %s" % (stamp(s["now"]), rtc), "")],
+    ]
+
+
+def clocks(bench):
+    with bench.lock:
+        world = "world clock %s UTC" % stamp(datetime.datetime.fromtimestamp(bench.clock.now(), UTC))
+        return world + ("; the RTC chip reads %s" % stamp(bench.rtc.time()) if bench.rtc else "")
+
+
+def stamp(when):
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def text(segments):
+    return "".join(t for t, _ in segments)
+
+
+def handle(bench, line):
+    """Carry out one line typed at the sim prompt (but quit); return what to tell the person,
+    "" when the line went to the board's console (the board answers on the serial output)."""
+    words = line.split()
+    if not words:
+        return ""
+    cmd, rest = words[0].lower(), words[1:]
+    if cmd == "help":
+        return HELP
+    if cmd in ("power", "cut", "restore"):
+        want = not bench.powered if cmd == "power" else cmd == "restore"
+        if want == bench.powered:
+            return "the power is already %s" % ("on" if want else "cut")
+        if want:
+            bench.power_on()
+            return "power restored: the board boots"
+        bench.power_cut()
+        return "power cut: the board is dead; its flash and the RTC chip (on its battery) keep their state"
+    if cmd == "reset":
+        if not bench.powered:
+            return "the board has no power: type restore"
+        bench.reset(HARD_RESET)
+        return "reset: the board restarts" + (" with the FLASH button held: safe mode" if bench.button else "")
+    if cmd == "wifi":
+        if rest not in (["up"], ["down"]):
+            return "usage: wifi up|down"
+        bench.set_wifi(rest[0] == "up")
+        return "Wi-Fi access point %s is %s" % (bench.ap["ssid"], rest[0])
+    if cmd == "button":
+        bench.hold_button(not bench.button)
+        if bench.button:
+            return "FLASH button held: it is read at boot, so reset now starts safe mode; button again releases it"
+        return "FLASH button released"
+    if cmd == "time":
+        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+            try:
+                when = datetime.datetime.strptime(" ".join(rest), fmt).replace(tzinfo=UTC)
+                break
+            except ValueError:
+                pass
+        else:
+            return "usage: time YYYY-MM-DD HH:MM[:SS] (UTC), e.g. time 2030-01-02 03:04"
+        with bench.lock:
+            bench.clock.set(when.timestamp())
+        return clocks(bench)
+    if cmd == "jump":
+        m = re.fullmatch(r"([+-]?\d+)([smhd]?)", "".join(rest))
+        if not m:
+            return "usage: jump +/-N[s|m|h|d], e.g. jump +2h or jump -30m"
+        with bench.lock:
+            bench.clock.jump(int(m[1]) * SECONDS[m[2] or "s"])
+        return clocks(bench)
+    if not bench.powered:
+        return "the board has no power: type restore"
+    bench.serial.write(line + "\r")
+    return ""
+
+
+class Scrollback:
+    """The board's serial output as lines: UTF-8 with replacement, \\r and escapes dropped, backspaces applied.
+    Keeps the last `keep` lines (with the person's own notes), and the line being printed."""
+
+    def __init__(self, keep=1000, echo=None):
+        self.lines = deque(maxlen=keep)  # (text, style)
+        self.partial = ""
+        self.echo = echo  # called with each completed line
+        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        self._lock = threading.Lock()
+
+    def feed(self, data):
+        with self._lock:
+            for piece in re.split(r"([\n\b])", CONTROL.sub("", self._decode(data)).expandtabs(4)):
+                if piece == "\n":
+                    self._add(self.partial, "")
+                    self.partial = ""
+                elif piece == "\b":
+                    self.partial = self.partial[:-1]
+                else:
+                    self.partial += piece
+
+    def note(self, message, style="sim"):
+        """A message of the console's own (plain-mode output goes through here too)."""
+        with self._lock:
+            for line in message.splitlines():
+                self._add(line, style)
+
+    def _add(self, line, style):
+        self.lines.append((line, style))
+        if self.echo:
+            self.echo(line)
+
+    def view(self):
+        with self._lock:
+            return list(self.lines) + ([(self.partial, "")] if self.partial else [])
+
+
+def _put(scr, y, segments, width, attrs):
+    x = 0
+    for t, style in segments:
+        t = t[:max(width - 1 - x, 0)].encode(scr.encoding, "replace").decode(scr.encoding)
+        if t:
+            scr.addstr(y, x, t, attrs.get(style, 0))
+            x += len(t)
+
+
+def _draw(scr, status, log, prompt, attrs):
+    h, w = scr.getmaxyx()
+    scr.erase()
+    rows = status + [[("-- serial output " + "-" * w, "title")]]
+    pane = max(h - len(rows) - 1, 0)
+    wrapped = []
+    for t, style in reversed(log):
+        if len(wrapped) >= pane:
+            break
+        chunks = [t[i:i + w - 1] for i in range(0, max(len(t), 1), w - 1)]
+        wrapped[:0] = [[(c, style)] for c in chunks]
+    rows += wrapped[-pane:] if pane else []
+    for y, segments in enumerate(rows[:h - 1]):
+        _put(scr, y, segments, w, attrs)
+    shown = prompt[-(w - 1):]
+    _put(scr, h - 1, [(shown, "")], w, attrs)
+    scr.move(h - 1, min(len(shown), w - 1))
+    scr.refresh()
+
+
+def live(bench, log, names):
+    """The curses console: status refreshed five times a second, serial output, a command line."""
+
+    def ui(scr):
+        attrs = {"title": curses.A_BOLD, "on": curses.A_BOLD, "bad": curses.A_BOLD | curses.A_REVERSE,
+                 "sim": curses.A_BOLD}
+        if curses.has_colors():
+            curses.use_default_colors()
+            for n, (style, colour) in enumerate((("on", curses.COLOR_GREEN), ("bad", curses.COLOR_RED),
+                                                 ("sim", curses.COLOR_CYAN)), 1):
+                curses.init_pair(n, colour, -1)
+                attrs[style] = curses.color_pair(n) | curses.A_BOLD
+        scr.timeout(200)
+        line, history, back = "", [], 0
+        while True:
+            _draw(scr, status_lines(snapshot(bench, names)), log.view(), "sim> " + line, attrs)
+            try:
+                ch = scr.get_wch()
+            except curses.error:  # no key within the refresh period
+                continue
+            if ch in ("\n", "\r", curses.KEY_ENTER):
+                if line.strip().lower() == "quit":
+                    return
+                if line.strip():
+                    history.append(line)
+                message = run(bench, line)
+                if message:
+                    log.note("sim> %s\n%s" % (line, message))
+                line, back = "", 0
+            elif ch in (curses.KEY_BACKSPACE, "\x7f", "\b"):
+                line = line[:-1]
+            elif ch == "\x15":  # Ctrl-U
+                line = ""
+            elif ch in (curses.KEY_UP, curses.KEY_DOWN) and history:
+                back = min(back + 1, len(history)) if ch == curses.KEY_UP else max(back - 1, 0)
+                line = history[-back] if back else ""
+            elif isinstance(ch, str) and ch.isprintable():
+                line += ch
+
+    locale.setlocale(locale.LC_ALL, "")
+    curses.wrapper(ui)
+
+
+def run(bench, line):
+    try:
+        return handle(bench, line)
+    except Exception as e:  # a bench failure is shown, it does not end the session
+        return "%s failed: %r" % (line.strip(), e)
+
+
+def plain(bench, log, names):
+    """Without a terminal: the status once, then commands from stdin, line by line, until quit or end of input."""
+    log.note("\n".join(text(segments) for segments in status_lines(snapshot(bench, names))), "")
+    for line in sys.stdin:
+        if line.strip().lower() == "quit":
+            return
+        log.note(run(bench, line.rstrip("\r\n")))
+
+
+def main(args):
+    board = Path(args.board)
+    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap, serial_port=args.port)
+    terminal = sys.stdout.isatty() and sys.stdin.isatty()
+    log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
+    bench.serial.listeners.append(log.feed)
+    try:
+        names, notes = prepare(board, args.wiring, bench.ap, args.config)
+        log.note("\n".join(notes + ["type help for the commands, quit to stop"]))
+        bench.start()
+    except (OSError, RuntimeError) as e:  # no mpy-cross or micropython, a firmware syntax error, a port in use
+        bench.stop()
+        print("multiprise sim: %s" % e, file=sys.stderr)
+        return 1
+    try:
+        if terminal:
+            live(bench, log, names)
+        else:
+            plain(bench, log, names)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bench.stop()
+    return 0
