@@ -195,6 +195,7 @@ class Bench:
         self._want_raw = False
         self._tail = b""
         self._master, self._slave = pty.openpty()
+        self._tty0 = termios.tcgetattr(self._slave)
         self.serial = Serial(self._to_device)
         self.serial_port = serial_port
         self._wire_srv = socket.create_server(("127.0.0.1", 0))
@@ -301,12 +302,12 @@ class Bench:
     def _spawn(self, raw=False):
         if self._closed:
             return
-        a = termios.tcgetattr(self._slave)
-        a[0] &= ~(termios.ICRNL | termios.IXON | termios.INLCR)
+        a = [list(x) if isinstance(x, list) else x for x in self._tty0]  # as the UART is at reset, whatever the
+        a[0] &= ~(termios.ICRNL | termios.IXON | termios.INLCR)          # last interpreter left behind
         a[1] &= ~termios.OPOST
         a[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
         a[3] |= termios.ISIG
-        a[6][termios.VMIN], a[6][termios.VTIME] = 1, 0
+        a[6][termios.VMIN], a[6][termios.VTIME], a[6][termios.VINTR] = 1, 0, b"\x03"
         termios.tcsetattr(self._slave, termios.TCSANOW, a)
         env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
                    MICROPYPATH=str(SHIMS), TZ="UTC")
@@ -545,10 +546,19 @@ class Bench:
         self.stall_until = time.monotonic() + seconds
 
     def interrupt(self, timeout=5.0):
-        """Ctrl-C, as a person at the serial port: stop main.py and wait for the REPL prompt."""
+        """Ctrl-C, as a person at the serial port: stop main.py and wait for the REPL prompt.
+
+        Like a person (and mpremote), press again if nothing happens: a Ctrl-C that lands while the
+        unix port collects garbage can be lost, or end the interpreter (the board then resets)."""
         m0 = self.serial.mark()
-        self.serial.write(b"\r\x03")
-        self.serial.expect(r">>> $", timeout, since=m0)
+        end = time.monotonic() + timeout
+        while True:
+            self.serial.write(b"\r\x03")
+            try:
+                return self.serial.expect(r">>> $", min(1.0, max(0.1, end - time.monotonic())), since=m0)
+            except TimeoutError:
+                if time.monotonic() >= end:
+                    raise
 
     def exec(self, code, timeout=10.0):
         """Run code in the raw REPL (interrupting main.py first if it runs); return its output.
