@@ -142,7 +142,8 @@ def run():
     stats["t0"] = t0 = time.ticks_ms()
     from firmware import VERSION
 
-    log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), early.boot_count()))
+    n = early.boot_count(early.boot_count() + 1)
+    log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), n))
     try:
         if not setup(True):  # first, while the heap is still in one piece
             return

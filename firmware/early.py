@@ -25,7 +25,7 @@ def relays_off(wiring):
 
 
 def boot_count(value=None):
-    """Boots in a row that did not stay up (kept in RTC memory: survives resets, not power cuts)."""
+    """App starts in a row that did not stay up 60 s (in RTC memory: survives resets, not power cuts)."""
     rtc = machine.RTC()
     if value is not None:
         rtc.memory(b"mp" + bytes((min(value, 255),)))
@@ -49,8 +49,7 @@ def _start():
     held = button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
     if wiring:
         relays_off(wiring)
-    failed = boot_count()
-    boot_count(failed + 1)
+    failed = boot_count()  # counted by the app when it starts: a raw-REPL soft reset (mpremote) is no boot
     if held:
         safe = "the FLASH button was held at boot"
     elif failed >= MAX_FAILED_BOOTS:

@@ -1,0 +1,30 @@
+"""The heap is the budget: at the 40k cap (about 28 KB on an ESP8266) the firmware must boot, run every
+console command and leave room to work. If the firmware grows past it, these fail."""
+import re
+
+from conftest import LAB, ready
+
+# Free heap the running app must leave at the cap, in bytes of the 64-bit unix port (README, "Heap budget").
+MIN_STEADY_FREE = 4096
+
+
+def test_the_firmware_fits_the_40k_heap_and_every_command_runs(vboard):
+    b = vboard({"wifi": LAB}, heap="40k")
+    ready(b)
+    b.serial.expect("wifi: connected", 10)
+    for line, expect in (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n"),
+                         ("scan", r"I2C 0x68 RTC\r?\n"), ("rtc", r"RTC ds3231: [^\n]*\n"), ("log", r"ready in[^\n]*\n"),
+                         ("off all", r"6 Outlet 6[^\n]*\n"), ("help", r"commands: [^\n]*\n")):
+        out = b.command(line, expect=expect)
+        assert "MemoryError" not in out and "error" not in out, out
+    b.wait_relays([False] * 6)
+    frees = [int(re.search(r"heap (\d+) free", b.command("status", expect=r"6 Outlet 6[^\n]*\n")).group(1))
+             for _ in range(3)]
+    assert min(frees) >= MIN_STEADY_FREE, frees
+    assert "MemoryError" not in b.serial.text()
+
+
+def test_a_smaller_heap_is_refused_loudly_not_silently(vboard):
+    """Below the budget the board must fail visibly (and reset), never run half-broken."""
+    b = vboard({}, heap="24k")
+    b.serial.expect(r"MemoryError|SAFE MODE", 20)

@@ -1,0 +1,66 @@
+"""The real mpremote, over the virtual board's serial port (socket://), as a person debugging a board would use it."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ready
+
+from tools.build import IMAGE, build
+
+MPREMOTE = str(Path(sys.executable).parent / "mpremote")
+
+
+def mpremote(bench, *args, timeout=30):
+    r = subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%d" % bench.serial.port, *args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_mpremote_lists_copies_and_runs_code(vboard, tmp_path):
+    b = vboard({})
+    ready(b)
+    listing = mpremote(b, "fs", "ls", ":")
+    for name in ("boot.py", "main.py", "config.json", "lib/"):
+        assert name in listing
+    assert "firmware/" in mpremote(b, "fs", "ls", ":lib")
+    src = tmp_path / "notes.txt"
+    src.write_text("tap badge 4\n")
+    mpremote(b, "fs", "cp", str(src), ":notes.txt")
+    assert (b.board_dir / "notes.txt").read_text() == "tap badge 4\n"  # it landed on the board's flash
+    assert "Up to date: notes.txt" in mpremote(b, "fs", "cp", str(src), ":notes.txt")  # unchanged: not copied again
+    assert mpremote(b, "fs", "cat", ":notes.txt") == "tap badge 4\n"
+    assert mpremote(b, "exec", "print(6 * 7)").strip() == "42"
+    script = tmp_path / "probe.py"
+    script.write_text("from firmware.repl import *\non(2)\n")
+    assert "2 Outlet 2: on (repl)" in mpremote(b, "run", str(script))
+    assert b.relays() == [False, True, False, False, False, False]
+
+
+def test_mpremote_soft_reset_boots_again_and_does_not_count_as_a_failed_boot(vboard):
+    b = vboard({})
+    ready(b)
+    for _ in range(5):  # more than the 3 failed boots that give safe mode
+        mpremote(b, "soft-reset")
+    assert mpremote(b, "exec", "import firmware.early as e; print(e.safe)").strip() == "None"
+    m = b.serial.mark()
+    mpremote(b, "reset")  # machine.reset(): the board boots and starts the app, boot messages on the port
+    b.serial.expect(r"multiprise 0\.1\.0, reset cause 4, boot 1 in a row", 10, since=m)
+    ready(b, since=m)
+
+
+def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
+    """README, "Deploy over USB": the built image and a config copied with mpremote onto stock MicroPython."""
+    build()
+    b = vboard(None)
+    for p in list(b.board_dir.iterdir()):  # stock firmware just flashed: an empty filesystem
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    b.power_cycle()
+    b.serial.expect(r">>> $", 10)
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"name": "desk-strip"}')
+    mpremote(b, "fs", "cp", "-r", str(IMAGE / "lib"), str(IMAGE / "boot.py"), str(IMAGE / "main.py"), ":",
+             "+", "fs", "cp", str(cfg), ":config.json", "+", "reset", timeout=60)
+    ready(b)
+    assert "desk-strip 0.1.0" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
