@@ -8,7 +8,7 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="compile the firmware with mpy-cross into build/board")
     sim = sub.add_parser("sim", help="the virtual board with its console: the real firmware, emulated chips")
-    sim.add_argument("--wiring", choices=("seed", "expander"), default="seed", help="reference wiring (HARDWARE.md)")
+    sim.add_argument("--wiring", choices=("seed", "expander"), default="seed", help="reference wiring (README, Wiring)")
     sim.add_argument("--rtc", choices=("ds3231", "ds1307"), default="ds3231")
     sim.add_argument("--board", default="build/sim-board", help="the virtual flash folder (kept between runs)")
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
