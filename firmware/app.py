@@ -174,5 +174,5 @@ def stop():
         save_state()
     for name in [m for m in sys.modules if m.startswith("asyncio")]:
         del sys.modules[name]
-    firmware.drop("console", "wifi")
+    firmware.drop("console", "wifi", "commands")  # the REPL helpers load the commands again when used
     gc.collect()
