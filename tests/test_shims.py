@@ -1,0 +1,90 @@
+"""The ESP8266 API the virtual board offers the firmware (machine, network, time), checked on the device
+against the bench, and every board file compiled as it will be deployed."""
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT
+
+from tools.build import mpy_cross  # noqa: E402
+
+
+def test_every_board_file_compiles_with_mpy_cross(tmp_path):
+    files = [ROOT / "boot.py", ROOT / "main.py"] + sorted((ROOT / "firmware").rglob("*.py"))
+    assert len(files) > 10
+    for f in files:
+        r = subprocess.run([mpy_cross(), "-o", str(tmp_path / "x.mpy"), str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, (f, r.stderr)
+
+
+def test_machine_network_and_time_behave_like_the_esp8266(vboard):
+    b = vboard(None)  # no configuration: the app stays out of the way, the REPL is free
+    b.serial.expect(r">>> $", 10)
+    b.adc = 512
+    out = json.loads(b.exec("""
+import json, machine, network, time
+p = machine.Pin(12, machine.Pin.OUT, value=1)
+s = machine.Signal(machine.Pin(13, machine.Pin.OUT), invert=True)
+s.on()
+r = {"pin": p.value(), "same_pin": machine.Pin(12) is p, "signal_pin": machine.Pin(13).value()}
+i2c = machine.SoftI2C(scl=machine.Pin(5), sda=machine.Pin(4))
+r["scan"] = i2c.scan()
+try:
+    i2c.writeto(0x50, b"x")
+except OSError as e:
+    r["nack"] = e.args[0]
+buf = bytearray(1)
+i2c.readfrom_mem_into(0x68, 0x0E, buf)
+r["ds3231_control"] = buf[0]
+spi = machine.SPI(1, baudrate=1000000)
+r["spi"] = list(spi.read(2))
+r["adc"] = machine.ADC(0).read()
+rtc = machine.RTC()
+rtc.datetime((2026, 3, 29, 6, 1, 59, 30, 0))
+r["rtc"] = list(rtc.datetime()[:7])
+r["time"] = list(time.localtime()[:6])
+r["epoch"] = time.mktime((2000, 1, 1, 0, 0, 0, 5, 1))
+rtc.memory(b"boot:3")
+r["mem"] = rtc.memory().decode()
+r["cause"] = machine.reset_cause()
+r["uid"] = len(machine.unique_id())
+r["freq"] = machine.freq()
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+sta.connect("multiprise-lab", "lab-password")
+t0 = time.ticks_ms()
+while not sta.isconnected() and time.ticks_diff(time.ticks_ms(), t0) < 3000:
+    time.sleep_ms(50)
+r["wifi"] = [sta.isconnected(), sta.status(), sta.status("rssi"), sta.ifconfig()[0], sta.config("ssid"),
+             len(sta.config("mac"))]
+print(json.dumps(r))
+""").strip().splitlines()[-1])
+    assert out["pin"] == 1 and out["same_pin"] and b.level(12) == 1
+    assert out["signal_pin"] == 0 and b.level(13) == 0  # inverted: on is low
+    assert out["scan"] == [0x68] and out["nack"] == 19  # ENODEV, as the ESP8266 says for a missing chip
+    assert out["ds3231_control"] == 0x1C
+    assert out["spi"] == [0xFF, 0xFF]  # nobody selected: MISO floats high
+    assert out["adc"] == 512
+    assert out["rtc"][:3] == [2026, 3, 29] and out["rtc"][4:6] == [1, 59]
+    assert out["time"][:5] == [2026, 3, 29, 1, 59]
+    assert out["epoch"] == 0  # the ESP8266's epoch is 2000-01-01
+    assert out["mem"] == "boot:3"
+    assert out["cause"] == 0 and out["uid"] == 4 and out["freq"] == 80000000
+    assert out["wifi"] == [True, 5, -58, "127.0.0.1", "multiprise-lab", 6]
+
+
+def test_rtc_memory_survives_a_reset_but_not_a_power_cut(vboard):
+    b = vboard(None, start=False)
+    for f in ("boot.py", "main.py"):  # stock MicroPython: nothing else writes RTC memory
+        (b.board_dir / f).unlink()
+    b.start()
+    b.serial.expect(r">>> $", 10)
+    b.exec("import machine\nmachine.RTC().memory(b'kept')")
+    m = b.serial.mark()
+    b.reset()
+    b.serial.expect(r">>> $", 10, since=m)
+    assert b.exec("import machine\nprint(machine.RTC().memory(), machine.reset_cause())").split() == ["b'kept'", "4"]
+    m = b.serial.mark()
+    b.power_cycle()
+    b.serial.expect(r">>> $", 10, since=m)
+    assert b.exec("import machine\nprint(machine.RTC().memory(), machine.reset_cause())").split() == ["b''", "0"]
