@@ -2,6 +2,7 @@
 import firmware.early
 
 if not firmware.early.safe:
+    firmware.drop("early")  # its work is done; its heap is the app's
     import firmware.app
 
     firmware.app.run()

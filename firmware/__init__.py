@@ -12,3 +12,15 @@ def drop(*names):
         sys.modules.pop(parent + "." + leaf, None)
         if parent in sys.modules:
             sys.modules[parent].__dict__.pop(leaf, None)
+
+
+def boot_count(value=None):
+    """App starts in a row that did not stay up 60 s (in RTC memory: survives resets, not power cuts)."""
+    import machine
+
+    rtc = machine.RTC()
+    if value is not None:
+        rtc.memory(b"mp" + bytes((min(value, 255),)))
+        return value
+    m = rtc.memory()
+    return m[2] if len(m) > 2 and m[:2] == b"mp" else 0

@@ -8,7 +8,6 @@ import time
 import machine
 
 import firmware
-from firmware import early
 from firmware.log import log
 
 STATE = "state.json"
@@ -97,7 +96,7 @@ async def _watchdog():
         wdt.feed()
         if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
             healthy = True
-            early.boot_count(0)
+            firmware.boot_count(0)
         if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
             gc.collect()
             free = gc.mem_free()
@@ -142,7 +141,7 @@ def run():
     stats["t0"] = t0 = time.ticks_ms()
     from firmware import VERSION
 
-    n = early.boot_count(early.boot_count() + 1)
+    n = firmware.boot_count(firmware.boot_count() + 1)
     log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), n))
     try:
         if not setup(True):  # first, while the heap is still in one piece
@@ -165,7 +164,7 @@ def stop():
     and give the loop's memory to the REPL (its compiler needs it)."""
     if wdt:
         wdt.deinit()
-    early.boot_count(0)
+    firmware.boot_count(0)
     tasks.clear()
     if outlets:
         outlets.wake = None

@@ -6,10 +6,11 @@ from machine import Pin, SoftI2C
 
 import firmware
 
-from firmware import app, early
+from firmware import app
 from firmware.log import log
 
 CONFIG = "config.json"
+RELAYS = "relays.json"  # read by early.py at the first instant of boot, before the configuration
 VALID = "config.valid.json"  # the normalized configuration, and the SHA-256 of the config.json it came from
 
 
@@ -56,15 +57,15 @@ def setup(restart=False):
         return False
     if fresh and restart:
         log("config: config.json changed and is valid; restarting to apply it")
-        early.boot_count(early.boot_count() - 1)  # this reset is not a failed boot
+        firmware.boot_count(firmware.boot_count() - 1)  # this reset is not a failed boot
         machine.reset()
     from firmware.outlets import Outlets
 
     b = c["board"]
     app.bus = bus = SoftI2C(scl=Pin(b["i2c"]["scl"]), sda=Pin(b["i2c"]["sda"]), freq=b["i2c"]["freq"]) if b["i2c"] else None
     w = wiring(b)
-    if app.load(early.RELAYS) != w:
-        app.save(early.RELAYS, w)
+    if app.load(RELAYS) != w:
+        app.save(RELAYS, w)
     app.outlets = Outlets(relays(b, bus), [o["name"] for o in c["outlets"]], c["stagger_ms"])
     app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):

@@ -25,9 +25,9 @@ def run(line, source="serial"):
     if cmd == "status":
         return status()
     if cmd == "log":
-        from firmware.log import ring
+        from firmware.log import lines
 
-        return "\n".join(ring)
+        return "\n".join(lines())
     if cmd == "scan":
         if not app.bus:
             return "error: no I2C bus configured"

@@ -2,12 +2,14 @@
 import machine
 import micropython
 
+import firmware
+
 try:
     micropython.alloc_emergency_exception_buf(100)
 except AttributeError:  # ports without hard IRQs (the unix port of the virtual board)
     pass
 
-RELAYS = "relays.json"  # the relay wiring of the last good configuration, for this moment before it is read
+RELAYS = "relays.json"  # the relay wiring of the last good configuration (bringup.py writes it)
 MAX_FAILED_BOOTS = 3
 safe = None  # why the app is not started, or None
 
@@ -22,16 +24,6 @@ def relays_off(wiring):
             machine.SoftI2C(scl=machine.Pin(pcf[0]), sda=machine.Pin(pcf[1])).writeto(pcf[2], bytes((pcf[3],)))
         except OSError:
             print("early: relay expander not answering at 0x%02x" % pcf[2])
-
-
-def boot_count(value=None):
-    """App starts in a row that did not stay up 60 s (in RTC memory: survives resets, not power cuts)."""
-    rtc = machine.RTC()
-    if value is not None:
-        rtc.memory(b"mp" + bytes((min(value, 255),)))
-        return value
-    m = rtc.memory()
-    return m[2] if len(m) > 2 and m[:2] == b"mp" else 0
 
 
 def _start():
@@ -49,13 +41,13 @@ def _start():
     held = button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
     if wiring:
         relays_off(wiring)
-    failed = boot_count()  # counted by the app when it starts: a raw-REPL soft reset (mpremote) is no boot
+    failed = firmware.boot_count()  # counted by the app when it starts: a raw-REPL soft reset (mpremote) is no boot
     if held:
         safe = "the FLASH button was held at boot"
     elif failed >= MAX_FAILED_BOOTS:
         safe = "%d boots in a row failed within 60 s" % failed
     if safe:
-        boot_count(0)
+        firmware.boot_count(0)
         print("multiprise: SAFE MODE (%s): app not started, outlets off, REPL free. Reset to try again." % safe)
 
 

@@ -1,14 +1,28 @@
-"""Timestamped console lines; the last few are kept in RAM to be shown later."""
+"""Timestamped console lines; the last few are kept to be shown later.
+
+The kept lines live in one buffer allocated at import: lines stored as new strings would be
+scattered over the heap for as long as they are kept, and fragment it."""
 import time
 
 KEEP = 12
-ring = []
+WIDTH = 96  # longer lines are kept cut
+_buf = memoryview(bytearray(KEEP * WIDTH))
+_len = bytearray(KEEP)
+_next = 0
 
 
 def log(*parts):
+    global _next
     t = time.localtime()
     line = "%04d-%02d-%02d %02d:%02d:%02d %s" % (t[0], t[1], t[2], t[3], t[4], t[5], " ".join(str(p) for p in parts))
     print(line)
-    ring.append(line)
-    if len(ring) > KEEP:
-        ring.pop(0)
+    b = line.encode()[:WIDTH]
+    _buf[_next * WIDTH:_next * WIDTH + len(b)] = b
+    _len[_next] = len(b)
+    _next = (_next + 1) % KEEP
+
+
+def lines():
+    """The kept lines, oldest first."""
+    return [bytes(_buf[i * WIDTH:i * WIDTH + _len[i]]).decode() for i in [(_next + k) % KEEP for k in range(KEEP)]
+            if _len[i]]

@@ -51,13 +51,11 @@ STATUS = r"heap (\d+) free \(min (\d+)\)"
 # line is the module's own cost; "-name" drops a module the way firmware.drop does, as the firmware does
 # (bring-up, validator, RTC drivers) or as it would at the REPL (firmware.repl).
 IMPORTS = [
-    "firmware", "firmware.early", "firmware.log", "firmware.app",
+    "firmware", "firmware.early", "-firmware.early", "firmware.log", "firmware.app",
     "firmware.bringup", "firmware.config", "-firmware.config",
     "firmware.outlets", "firmware.relays", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
     "-firmware.bringup",
     "asyncio",
-    "asyncio.event",  # loaded lazily by asyncio.Event (outlets.run)
-    "asyncio.stream",  # loaded lazily by asyncio.StreamReader (console.run)
     "firmware.commands", "firmware.console", "firmware.wifi",
     "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
     "firmware.repl", "-firmware.repl",

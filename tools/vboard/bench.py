@@ -415,8 +415,9 @@ class Bench:
                 delay = self.stall_until - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+                seq, _, req = line.decode().partition(" ")
                 try:
-                    out = self._handle(line.decode().split(" "), handles)
+                    out = self._handle(req.split(" "), handles)
                 except OSError as e:
                     out = "-%d" % e.errno
                 except (ValueError, TypeError) as e:
@@ -424,7 +425,7 @@ class Bench:
                 except Exception as e:  # a bench bug must show, not hang the device
                     sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
                     out = "-%d" % hw.EIO
-                c.sendall(out.encode() + b"\n")
+                c.sendall(("%s %s\n" % (seq, out)).encode())
         except OSError:
             pass
         finally:

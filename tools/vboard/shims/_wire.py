@@ -6,18 +6,20 @@ import socket
 
 s = socket.socket()
 s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
-p = 0
+n = 0
 
 
 def call(q):
-    global p
-    while p:  # a Ctrl-C landed while we waited: drop that answer first
-        s.readline()
-        p -= 1
-    s.write(q + "\n")
-    p = 1
-    r = s.readline().decode()[:-1]
-    p = 0
+    # Each request carries a number the answer repeats: after a Ctrl-C that landed while we waited,
+    # the answer to the interrupted request is still on its way, and is skipped here.
+    global n
+    n = (n + 1) % 1000
+    s.write("%d %s\n" % (n, q))
+    while True:
+        r = s.readline().decode()[:-1]
+        k, _, r = r.partition(" ")
+        if int(k) == n:
+            break
     if r[0] == "-":
         raise OSError(int(r[1:]))
     if r[0] == "!":
