@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test bench build clean
+.PHONY: sim test bench build flash deploy repl logs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -23,6 +23,19 @@ bench: $(STAMP)
 
 build: $(STAMP)
 	$(PY) -m tools.cli build
+
+# On a real board: make flash FIRMWARE=ESP8266_GENERIC-v1.28.0.bin [PORT=/dev/ttyUSB0]; make deploy [CONFIG=config.json]
+flash: $(STAMP)
+	$(PY) -m tools.cli flash $(FIRMWARE) $(if $(PORT),--port $(PORT)) $(ARGS)
+
+deploy: $(STAMP)
+	$(PY) -m tools.cli deploy $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+repl: $(STAMP)
+	$(PY) -m tools.cli repl $(if $(PORT),--port $(PORT))
+
+logs: $(STAMP)
+	$(PY) -m tools.cli logs $(if $(PORT),--port $(PORT))
 
 clean:
 	rm -rf build $(VENV)

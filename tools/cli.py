@@ -1,4 +1,5 @@
-"""The multiprise command line: build the board image, run the virtual board, measure (more to come: flash, deploy, push)."""
+"""The multiprise command line: flash MicroPython, deploy the app, reach the REPL and the log, run the virtual board,
+measure. PORT is a serial device (/dev/ttyUSB0) or any pyserial URL (socket://127.0.0.1:4000 for the virtual board)."""
 import argparse
 import sys
 
@@ -14,6 +15,19 @@ def main(argv=None):
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
     sim.add_argument("--heap", default="40k", help="MicroPython heap cap (default 40k)")
     sim.add_argument("--port", type=int, default=0, help="TCP port of the serial line (socket://127.0.0.1:PORT)")
+    fl = sub.add_parser("flash", help="erase the board and write a MicroPython firmware image (esptool)")
+    fl.add_argument("image", help="the MicroPython ESP8266_GENERIC .bin to write")
+    fl.add_argument("--port", help="serial port (default: the one USB serial adapter found)")
+    fl.add_argument("--baud", type=int, default=460800)
+    fl.add_argument("--flash-mode", choices=("dio", "dout", "qio", "qout"), help="some NodeMCU boards need dio or dout")
+    fl.add_argument("--dry-run", action="store_true", help="print the esptool commands, run nothing")
+    dep = sub.add_parser("deploy", help="copy what changed of the app over USB (mpremote), restart, show the boot log")
+    dep.add_argument("--port", help="serial port or URL (default: the one USB serial adapter found)")
+    dep.add_argument("--config", help="also copy this file as config.json")
+    dep.add_argument("--secret", action="append", default=[], help="also copy this secrets file (repeatable)")
+    dep.add_argument("--no-reset", action="store_true", help="do not restart the board afterwards")
+    for name, what in (("repl", "the board's REPL (mpremote)"), ("logs", "the board's kept log lines (the app keeps running)")):
+        sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
     bench.add_argument("--quick", action="store_true", help="shorter steady-state measurement")
     a = ap.parse_args(argv)
@@ -27,6 +41,24 @@ def main(argv=None):
         from tools.vboard.console import main as sim_main
 
         return sim_main(a)
+    if a.cmd in ("flash", "deploy", "repl", "logs"):
+        from tools import deploy
+
+        try:
+            if a.cmd == "flash":
+                deploy.flash(a.image, a.port, a.baud, a.flash_mode, a.dry_run)
+                return 0
+            port = a.port or deploy.detect_port()
+            if a.cmd == "deploy":
+                deploy.deploy(port, a.config, a.secret, reset=not a.no_reset)
+            elif a.cmd == "repl":
+                return deploy.repl(port)
+            else:
+                deploy.logs(port)
+            return 0
+        except deploy.Failed as e:
+            print("multiprise %s: %s" % (a.cmd, e), file=sys.stderr)
+            return 1
     if a.cmd == "bench":
         from tools.benchmarks import main as bench_main
 

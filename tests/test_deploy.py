@@ -1,0 +1,101 @@
+"""multiprise deploy, logs and flash, against the virtual board's serial port (the real mpremote underneath)."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, ready
+
+from tools import deploy
+from tools.build import IMAGE, compile_file
+
+
+def empty_board(vboard):
+    """A board with stock MicroPython just flashed: nothing on its filesystem."""
+    b = vboard(None, start=False)
+    for p in list(b.board_dir.iterdir()):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    b.start()
+    b.serial.expect(r">>> $", 10)
+    return b
+
+
+def port(b):
+    return "socket://127.0.0.1:%d" % b.serial.port
+
+
+def test_deploy_copies_only_what_changed(vboard, tmp_path, capsys):
+    b = empty_board(vboard)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"name": "bench-strip"}))
+    copied, removed = deploy.deploy(port(b), config=str(cfg), wait=10)
+    assert "lib/firmware/app.mpy" in copied and "boot.py" in copied and "main.py" in copied and not removed
+    assert (b.board_dir / "config.json").read_text() == cfg.read_text()
+    out = capsys.readouterr().out
+    assert "mpremote connect socket://127.0.0.1:%d" % b.serial.port in out and " fs cp " in out  # says what it runs
+    assert "app: ready" in out  # and shows the boot log
+    ready(b)
+
+    copied, removed = deploy.deploy(port(b), wait=10)  # again: nothing to copy
+    assert copied == [] and removed == []
+    assert "deploy: 0 file(s) copied, 0 removed" in capsys.readouterr().out
+
+    src = ROOT / "firmware" / "log.py"  # one module changes (as after an edit): only it is copied
+    changed = tmp_path / "log.py"
+    changed.write_text(src.read_text().replace("KEEP = 12", "KEEP = 10"))
+    compile_file(changed, IMAGE / "lib" / "firmware" / "log.mpy", "firmware/log.py")
+    try:
+        (b.board_dir / "config.json").write_text('{"name": "edited on the board"}')
+        copied, _ = deploy.deploy(port(b), wait=10, reset=False)
+        assert copied == ["lib/firmware/log.mpy"]
+        assert "edited on the board" in (b.board_dir / "config.json").read_text()  # config only when asked
+    finally:
+        (IMAGE / "lib" / "firmware" / "log.mpy").unlink()  # the next build compiles the real one again
+
+
+def test_deploy_refuses_a_board_that_cannot_load_our_bytecode(vboard, monkeypatch):
+    b = empty_board(vboard)
+    monkeypatch.setattr(deploy, "MPY_VERSION", (6, 1))  # as if our compiler were older than the board
+    with pytest.raises(deploy.Failed, match=r"the board loads \.mpy v6\.3, our mpy-cross .* emits v6\.1"):
+        deploy.deploy(port(b))
+
+
+def test_logs_are_read_without_stopping_the_app(vboard, capsys):
+    b = vboard({})
+    ready(b)
+    text = deploy.logs(port(b))
+    assert "app: ready in" in text and "multiprise 0.1.0" in text
+    b.command("on 4")  # the app still runs
+    b.wait_relays([False, False, False, True, False, False])
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_flash_runs_esptool_erase_then_write(tmp_path):
+    image = tmp_path / "ESP8266_GENERIC-v1.28.0.bin"
+    image.write_bytes(b"\xe9" + bytes(1000))
+    r = run_cli("flash", str(image), "--port", "/dev/ttyUSB7", "--flash-mode", "dio", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = [x[2:].split() for x in r.stdout.splitlines() if x.startswith("$ ")]
+    assert [x[1:] for x in lines] == [
+        ["--chip", "esp8266", "--port", "/dev/ttyUSB7", "erase-flash"],
+        ["--chip", "esp8266", "--port", "/dev/ttyUSB7", "--baud", "460800", "write-flash", "--flash-size", "detect",
+         "--flash-mode", "dio", "0", str(image)]]
+    assert lines[0][0].endswith("esptool")
+
+
+def test_flash_says_clearly_what_is_wrong(tmp_path):
+    r = run_cli("flash", str(tmp_path / "missing.bin"), "--port", "/dev/ttyUSB0")
+    assert r.returncode == 1 and "missing.bin: no such firmware image" in r.stderr
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not firmware")
+    r = run_cli("flash", str(junk), "--port", "/dev/ttyUSB0")
+    assert r.returncode == 1 and "not an ESP8266 firmware image" in r.stderr
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\xe9" + bytes(100))
+    r = run_cli("flash", str(image), "--port", str(tmp_path / "no-such-tty"))
+    assert r.returncode == 1 and "esptool failed" in r.stderr
