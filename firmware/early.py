@@ -26,6 +26,19 @@ def relays_off(wiring):
             print("early: relay expander not answering at 0x%02x" % pcf[2])
 
 
+def _webrepl():
+    """WebREPL when a password is configured (webrepl_cfg.py, PASS = "..."): also in safe mode."""
+    import os
+
+    try:
+        os.stat("webrepl_cfg.py")
+    except OSError:
+        return
+    import webrepl
+
+    webrepl.start()
+
+
 def _start():
     global safe
     wiring = None
@@ -42,6 +55,7 @@ def _start():
     if wiring:
         relays_off(wiring)
     failed = firmware.boot_count()  # counted by the app when it starts: a raw-REPL soft reset (mpremote) is no boot
+    _webrepl()
     if held:
         safe = "the FLASH button was held at boot"
     elif failed >= MAX_FAILED_BOOTS:
@@ -52,4 +66,4 @@ def _start():
 
 
 _start()
-del _start
+del _start, _webrepl

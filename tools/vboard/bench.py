@@ -18,7 +18,7 @@ import time
 import zlib
 from pathlib import Path
 
-from . import hw
+from . import hw, webrepl
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
@@ -66,7 +66,10 @@ class Serial:
             self.buf += data
             self.cond.notify_all()
         for fn in list(self.listeners):
-            fn(data)
+            try:
+                fn(data)
+            except Exception as e:  # a listener's failure (a client gone) must never stop the board's UART
+                sys.stderr.write("vboard: serial listener failed: %r\n" % (e,))
         c = self.client
         if c:
             try:
@@ -145,7 +148,7 @@ class Bench:
     USABLE_GPIO = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap="40k", ssid="multiprise-lab",
-                 password="lab-password", serial_port=0):
+                 password="lab-password", serial_port=0, webrepl_port=0):
         self.board_dir = Path(board_dir)
         self.heap = heap
         self.wiring_name = wiring
@@ -177,6 +180,8 @@ class Bench:
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
         self.ap_if_active = False
         self.hostname = "multiprise"
+        self.webrepl = None  # the WebREPL server, once the firmware started it
+        self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
         # ESP8266 state that survives a reset but not a power cut
         self.rtc_mem = b""
         self.rtc_delta = 0.0
@@ -276,7 +281,17 @@ class Bench:
         self.stall_until = 0.0
         self.update_relays()
 
+    def webrepl_start(self, port=8266, password=""):
+        self.webrepl_stop()
+        self.webrepl = webrepl.Server(self, password, self.webrepl_port)
+
+    def webrepl_stop(self):
+        if self.webrepl:
+            self.webrepl.close()
+            self.webrepl = None
+
     def _kill(self):
+        self.webrepl_stop()  # the device's sockets die with it
         p = self.proc
         if p and p.poll() is None:
             self._expect_exit = True

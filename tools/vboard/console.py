@@ -74,6 +74,7 @@ def snapshot(bench, names):
                 "now": datetime.datetime.fromtimestamp(bench.clock.now(), UTC),
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
+                "webrepl": bench.webrepl.port if bench.webrepl else None,
                 "board": str(bench.board_dir), "wiring": bench.wiring_name}
 
 
@@ -91,7 +92,8 @@ def status_lines(s):
     return [
         [("multiprise sim", "title"), ("   boots %d, watchdog resets %d   %s wiring, board %s"
                                        % (s["boots"], s["wdt_resets"], s["wiring"], s["board"]), "")],
-        [("serial  mpremote connect socket://127.0.0.1:%s" % s["port"], "")],
+        [("serial  mpremote connect socket://127.0.0.1:%s" % s["port"]
+          + ("   WebREPL ws://127.0.0.1:%d" % s["webrepl"] if s.get("webrepl") else ""), "")],
         *outlets,
         [("power ", ""), ("on" if s["powered"] else "CUT", "on" if s["powered"] else "bad"),
          ("   Wi-Fi AP %s " % ap["ssid"], ""), ("up" if ap["up"] else "DOWN", "on" if ap["up"] else "bad"),

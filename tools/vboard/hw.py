@@ -288,6 +288,12 @@ def module_function(bench, name, args):
         return 0
     if name == "enable_irq":
         return None
+    if name == "webrepl_start":
+        bench.webrepl_start(*args)
+        return None
+    if name == "webrepl_stop":
+        bench.webrepl_stop()
+        return None
     if name == "hostname":
         if args:
             bench.hostname = args[0]

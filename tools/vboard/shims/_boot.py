@@ -3,7 +3,7 @@
 
 def _start():
     import sys, os, vfs
-    import _wire, time, machine, network  # resident before the flash replaces the host's /
+    import _wire, time, machine, network, webrepl  # resident before the flash replaces the host's /
 
     vfs.umount("/")
     vfs.mount(vfs.VfsPosix(os.getenv("VBOARD_DIR")), "/")

@@ -1,0 +1,122 @@
+"""WebREPL on the virtual board (as the ESP8266's: password, one session, REPL and files) and the project's client."""
+import os
+import socket
+import threading
+
+import pytest
+from conftest import ready
+
+from tools.webrepl import WebRepl, WebReplError
+
+PASSWORD = "multi42"
+
+
+def board(vboard, config=None):
+    b = vboard(config if config is not None else {}, start=False)
+    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % PASSWORD)
+    b.start()
+    return b
+
+
+def test_webrepl_is_started_at_boot_and_gives_the_repl(vboard):
+    b = board(vboard)
+    ready(b)
+    assert "WebREPL server started" in b.serial.text()
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        w.repl("\x03")  # Ctrl-C stops the app, as on the serial port
+        assert "42" in w.repl("print(6 * 7)\r")
+        assert "3 Outlet 3: on (repl)" in w.repl("from firmware.repl import *; on(3)\r")
+    assert b.relays()[2]
+
+
+def test_a_wrong_password_is_refused_and_one_session_at_a_time(vboard):
+    b = board(vboard)
+    ready(b)
+    with pytest.raises(WebReplError, match="access denied"):
+        WebRepl("127.0.0.1", b.webrepl.port, "guess").connect()
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD):
+        with pytest.raises(WebReplError, match="another WebREPL session"):
+            WebRepl("127.0.0.1", b.webrepl.port, PASSWORD).connect()
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD):  # the first one closed: the next gets in
+        pass
+
+
+def test_files_go_both_ways_and_bad_names_are_refused(vboard):
+    b = board(vboard)
+    ready(b)
+    data = os.urandom(5000)
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        w.put(data, "lib/blob.bin")
+        assert (b.board_dir / "lib" / "blob.bin").read_bytes() == data
+        assert w.get("/lib/blob.bin") == data
+        assert w.get("config.json") == (b.board_dir / "config.json").read_bytes()
+        with pytest.raises(WebReplError, match="refused"):
+            w.get("no-such-file.txt")
+        with pytest.raises(WebReplError, match="shorter than 64 bytes"):
+            w.put(b"x", "lib/" + "n" * 64 + ".py")
+        with pytest.raises(WebReplError, match="refused"):
+            w.put(b"x", "../outside.txt")  # nothing outside the board's filesystem
+    assert not (b.board_dir.parent / "outside.txt").exists()
+
+
+class DroppingProxy:
+    """Forwards TCP to the board, but cuts the first connection after `cut` bytes from the client."""
+
+    def __init__(self, port, cut):
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port, self.target, self.cut, self.connections = self.srv.getsockname()[1], port, cut, 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.connections += 1
+            up = socket.create_connection(("127.0.0.1", self.target))
+            limit = self.cut if self.connections == 1 else None
+            threading.Thread(target=self._pipe, args=(c, up, limit), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(up, c, None), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b, limit):
+        sent = 0
+        try:
+            while True:
+                data = a.recv(4096)
+                if not data or (limit is not None and sent + len(data) > limit):
+                    break
+                b.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_a_transfer_cut_half_way_is_retried_and_the_file_arrives_whole(vboard):
+    b = board(vboard)
+    ready(b)
+    data = os.urandom(20000)
+    proxy = DroppingProxy(b.webrepl.port, cut=8000)  # the first connection dies mid-file
+    w = WebRepl("127.0.0.1", proxy.port, PASSWORD, timeout=5)
+    w.put(data, "update.bin", retries=3)
+    w.close()
+    assert proxy.connections >= 2
+    assert (b.board_dir / "update.bin").read_bytes() == data
+
+
+def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
+    b = board(vboard)
+    ready(b)
+    m = b.serial.mark()
+    b.hold_button(True)
+    b.power_cycle()
+    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\)", 10, since=m)
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        assert "safe" in w.repl("import firmware.early as e; print('safe' if e.safe else 'app')\r")
