@@ -1,2 +1,12 @@
-# Runs first at every reset: outlets to their off level, then safe mode or not.
+# Runs first at every reset: a pushed update goes in place (updater, loaded only when one is pending: its
+# names would cost heap at every boot), outlets go to their off level, then safe mode or not.
+import os
+
+_n = os.listdir()
+if "stage" in _n or "update.try" in _n or "lib" not in _n:
+    import sys
+    import updater
+
+    del sys.modules["updater"], updater, sys
+del _n, os
 import firmware.early

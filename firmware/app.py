@@ -19,7 +19,7 @@ bus = None  # the I2C bus, or None
 saved = None  # the state as last written
 wdt = None
 tasks = {}
-stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0}
+stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
 def setup(restart=False):
@@ -32,15 +32,6 @@ def setup(restart=False):
     firmware.drop("bringup")
     gc.collect()
     return ok
-
-
-def rtc():
-    """The RTC chip's driver, loaded for the moment it is used (drop it with firmware.drop), or None."""
-    kind = cfg["board"]["rtc"]
-    if not kind:
-        return None
-    mod = __import__("firmware.drivers." + kind, None, None, [kind.upper()])
-    return getattr(mod, kind.upper())(bus)
 
 
 def load(path, default=None):
@@ -112,6 +103,20 @@ async def _guard(name, coro):
         log("app: task %s died: %r" % (name, e))
 
 
+def _confirm_update():
+    """A pushed version that reaches ready is kept (updater.py rolls back one that does not); status says which runs."""
+    s = load("update.json")
+    if not s:
+        return
+    if s.get("state") == "trying":
+        s["state"] = "ok"
+        save("update.json", s)
+        os.remove("update.try")
+        log("update: %s runs; %s kept for a rollback" % (s["version"], s["previous"]))
+    rolled = s.get("state") == "rolled back"
+    stats["version"] = s["version"] + (" (rolled back from %s)" % s["previous"] if rolled else "")
+
+
 def _report(i, on, why):
     log("outlet %d %s (%s)" % (i + 1, "on" if on else "off", why))
 
@@ -132,6 +137,7 @@ async def _main(t0):
     gc.collect()
     stats["heap_min"] = gc.mem_free()
     log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
+    _confirm_update()
     await _watchdog()
     while True:  # a task died: stop feeding and let the watchdog reset the board
         await asyncio.sleep(1)

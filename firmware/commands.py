@@ -9,6 +9,7 @@ CHIPS = {0x20: "PCF8574", 0x24: "PN532", 0x28: "MFRC522", 0x38: "PCF8574A", 0x57
 
 
 def run(line, source="serial"):
+    """The reply: a line, or lines one by one (a generator: printed as made, never held all at once)."""
     w = line.split()
     if not w:
         return ""
@@ -21,17 +22,18 @@ def run(line, source="serial"):
             return "error: usage: %s N|all, with N from 1 to %d" % (cmd, len(o))
         for i in which:
             o.wish(i, not o.want[i] if cmd == "toggle" else cmd == "on", source)
-        return "\n".join(line_of(i) for i in which)
+        return (line_of(i) for i in which)
     if cmd == "status":
         return status()
     if cmd == "log":
         from firmware.log import lines
 
-        return "\n".join(lines())
+        return iter(lines())
     if cmd == "scan":
         if not app.bus:
             return "error: no I2C bus configured"
-        return "\n".join("I2C 0x%02x %s" % (a, CHIPS.get(a, "?")) for a in app.bus.scan()) or "I2C: nothing answers"
+        found = app.bus.scan()
+        return ("I2C 0x%02x %s" % (a, CHIPS.get(a, "?")) for a in found) if found else "I2C: nothing answers"
     if cmd == "rtc":
         import firmware
 
@@ -60,15 +62,20 @@ def status():
     t = time.localtime()
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
     head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s, %d-%02d-%02d %02d:%02d:%02d UTC" % (
-        app.cfg["name"], VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(), app.stats["heap_min"],
+        app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(), app.stats["heap_min"],
         wifi.state if wifi else "stopped", t[0], t[1], t[2], t[3], t[4], t[5])
+    yield head
     if app.outlets.fault:
-        head += "\nfault: " + app.outlets.fault
-    return "\n".join([head] + [line_of(i) for i in range(len(app.outlets))])
+        yield "fault: " + app.outlets.fault
+    for i in range(len(app.outlets)):
+        yield line_of(i)
 
 
 def rtc():
-    chip = app.rtc()
+    kind = app.cfg["board"]["rtc"]
+    if kind:
+        mod = __import__("firmware.drivers." + kind, None, None, [kind.upper()])
+    chip = getattr(mod, kind.upper())(app.bus) if kind else None
     if not chip:
         return "error: no RTC chip configured"
     try:

@@ -28,10 +28,11 @@ async def run():
                 gc.collect()
                 try:
                     reply = commands.run(line, "serial")
+                    for text in (reply,) if isinstance(reply, str) else reply:
+                        if text:
+                            print(text)
                 except Exception as e:  # bad input never stops the console
-                    reply = "error: %r" % e
-                if reply:
-                    print(reply)
+                    print("error: %r" % e)
             line = ""
         elif c in (8, 127):
             if line:

@@ -4,8 +4,8 @@ The kept lines live in one buffer allocated at import: lines stored as new strin
 scattered over the heap for as long as they are kept, and fragment it."""
 import time
 
-KEEP = 12
-WIDTH = 96  # longer lines are kept cut
+KEEP = 10
+WIDTH = 88  # longer lines are kept cut
 _buf = memoryview(bytearray(KEEP * WIDTH))
 _len = bytearray(KEEP)
 _next = 0

@@ -5,7 +5,9 @@ from firmware import app, commands
 def _do(line, save=False):
     if app.outlets is None and not app.setup():
         return
-    print(commands.run(line, "repl"))
+    reply = commands.run(line, "repl")
+    for text in (reply,) if isinstance(reply, str) else reply:
+        print(text)
     if save:
         app.save_state()
 

@@ -39,6 +39,8 @@ def build_image(out=IMAGE):
         rel = Path("lib") / src.relative_to(ROOT).with_suffix(".mpy")
         compile_file(src, out / rel, str(src.relative_to(ROOT)))
         wanted.add(rel)
+    compile_file(ROOT / "updater.py", out / "updater.mpy", "updater.py")  # run at every boot: compiled, not source
+    wanted.add(Path("updater.mpy"))
     for name in ("boot.py", "main.py"):
         dst = out / name
         if not dst.exists() or dst.read_bytes() != (ROOT / name).read_bytes():

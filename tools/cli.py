@@ -26,6 +26,11 @@ def main(argv=None):
     dep.add_argument("--config", help="also copy this file as config.json")
     dep.add_argument("--secret", action="append", default=[], help="also copy this secrets file (repeatable)")
     dep.add_argument("--no-reset", action="store_true", help="do not restart the board afterwards")
+    pu = sub.add_parser("push", help="send the app over Wi-Fi (WebREPL): installed at the next boot, rolled back "
+                                     "if it never gets ready")
+    pu.add_argument("--host", required=True, help="the board's address")
+    pu.add_argument("--port", type=int, default=8266, help="WebREPL port (default 8266)")
+    pu.add_argument("--password", help="WebREPL password (default: PASS from ./webrepl_cfg.py)")
     for name, what in (("repl", "the board's REPL (mpremote)"), ("logs", "the board's kept log lines (the app keeps running)")):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
@@ -41,6 +46,23 @@ def main(argv=None):
         from tools.vboard.console import main as sim_main
 
         return sim_main(a)
+    if a.cmd == "push":
+        from tools import deploy
+        from tools.webrepl import WebReplError
+
+        password = a.password
+        if password is None:
+            try:
+                password = open("webrepl_cfg.py").read().split("PASS", 1)[1].split("=", 1)[1].strip().strip("'\"")
+            except (OSError, IndexError):
+                print("multiprise push: give --password, or keep webrepl_cfg.py here", file=sys.stderr)
+                return 1
+        try:
+            deploy.push(a.host, a.port, password)
+            return 0
+        except (WebReplError, OSError) as e:
+            print("multiprise push: %s" % e, file=sys.stderr)
+            return 1
     if a.cmd in ("flash", "deploy", "repl", "logs"):
         from tools import deploy
 

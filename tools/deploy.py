@@ -172,6 +172,45 @@ def boot_log(port, wait=15.0):
     return text
 
 
+# ---- push (over the air) -----------------------------------------------------------------------
+
+def image_version():
+    """The firmware's VERSION plus a short hash of the built image: two different builds never look alike."""
+    from tools.build import ROOT
+
+    files = build()
+    h = hashlib.sha256(b"".join(f.as_posix().encode() + (IMAGE / f).read_bytes() for f in files)).hexdigest()
+    version = (ROOT / "firmware" / "__init__.py").read_text().split('VERSION = "')[1].split('"')[0]
+    return "%s+%s" % (version, h[:8]), files
+
+
+def push(host, port=8266, password="", retries=3, reset=True):
+    """Upload the built image to stage/ over WebREPL, then stage/ready; the board puts it in place at its next boot
+    (updater.py) and rolls it back if it never reaches ready. Returns the version pushed."""
+    from tools.webrepl import WebRepl
+
+    version, files = image_version()
+    print("push: %s, %d files, to %s:%d over WebREPL" % (version, len(files), host, port), flush=True)
+    w = WebRepl(host, port, password)
+    try:
+        w.connect()
+        w.repl("\x03")  # a quiet board while its flash changes
+        dirs = sorted({"stage/" + p for f in files for p in _parents(str(Path(f).parent)) if p != "."} | {"stage"},
+                      key=len)
+        w.repl('exec("import os\\nfor d in %r:\\n try:\\n  os.mkdir(d)\\n except OSError:\\n  pass")\r' % dirs)
+        w.repl('exec("import os\\ntry:\\n os.remove(\'stage/ready\')\\nexcept OSError:\\n pass")\r')  # no stale marker from an earlier, cut push
+        for f in files:
+            w.put((IMAGE / f).read_bytes(), "stage/" + f.as_posix(), retries)
+            print("  put stage/%s" % f.as_posix(), flush=True)
+        w.put(version.encode(), "stage/ready", retries)  # last: the whole version is there
+        if reset:
+            w.send_text("import machine; machine.reset()\r")
+    finally:
+        w.close()
+    print("push: done; the board installs %s at its next boot" % version)
+    return version
+
+
 # ---- repl, logs --------------------------------------------------------------------------------
 
 def repl(port):

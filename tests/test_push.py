@@ -1,0 +1,76 @@
+"""multiprise push over WebREPL: the board installs the new version at its next boot, keeps the previous one,
+rolls back a version that never gets ready, and is not harmed by a transfer cut half-way."""
+import json
+
+import pytest
+from conftest import ready
+from test_webrepl import PASSWORD, DroppingProxy, board
+
+from tools import deploy
+from tools.build import IMAGE, compile_file
+from tools.webrepl import WebReplError
+
+
+def status(b):
+    return b.command("status", expect=r"6 Outlet 6[^\n]*\n")
+
+
+def test_push_installs_the_new_version_at_the_next_boot(vboard):
+    b = board(vboard)
+    ready(b)
+    m = b.serial.mark()
+    version = deploy.push("127.0.0.1", b.webrepl.port, PASSWORD)
+    b.serial.expect(r"update: %s installed" % version.replace("+", r"\+"), 10, since=m)
+    ready(b, since=m)
+    b.serial.expect(r"update: %s runs" % version.replace("+", r"\+"), 5, since=m)
+    assert json.loads((b.board_dir / "update.json").read_text())["state"] == "ok"
+    assert (b.board_dir / "lib.prev" / "firmware" / "app.mpy").exists()  # the previous version, kept
+    assert not (b.board_dir / "stage").exists()
+    assert "multiprise %s:" % version in status(b)
+
+
+@pytest.fixture
+def break_image():
+    """Returns a function that makes the built image a bad release (one module raises at import); restores it."""
+    target = IMAGE / "lib" / "firmware" / "wifi.mpy"
+
+    def breaking():
+        src = target.parent / "broken_wifi.py"
+        src.write_text("raise RuntimeError('bad release')\n")
+        deploy.build()
+        target.unlink()  # compile_file keeps a target newer than its source
+        compile_file(src, target, "firmware/wifi.py")
+        src.unlink()
+
+    yield breaking
+    target.unlink()  # the next build compiles the real module again
+
+
+def test_a_version_that_never_gets_ready_is_rolled_back(vboard, break_image):
+    b = board(vboard)
+    ready(b)
+    break_image()
+    good = status(b).split(":", 1)[0]
+    m = b.serial.mark()
+    bad = deploy.push("127.0.0.1", b.webrepl.port, PASSWORD)
+    b.serial.expect(r"app: crashed .*bad release", 15, since=m)
+    b.serial.expect(r"update: %s failed to start 2 times: rolled back" % bad.replace("+", r"\+"), 20, since=m)
+    ready(b, since=m)
+    assert "SAFE MODE" not in b.serial.text(m)
+    s = status(b)
+    assert "(rolled back from %s)" % bad in s and s.startswith(good.split()[0])
+    assert json.loads((b.board_dir / "update.json").read_text())["state"] == "rolled back"
+
+
+def test_a_push_cut_half_way_leaves_the_previous_version_running(vboard):
+    b = board(vboard)
+    ready(b)
+    before = (b.board_dir / "lib" / "firmware" / "app.mpy").read_bytes()
+    proxy = DroppingProxy(b.webrepl.port, cut=20000)  # the Wi-Fi drops in the middle of the files
+    with pytest.raises(WebReplError):
+        deploy.push("127.0.0.1", proxy.port, PASSWORD, retries=0)
+    m = b.serial.mark()
+    b.power_cycle()
+    ready(b, since=m)
+    assert "update:" not in b.serial.text(m)  # nothing half-sent is installed
+    assert (b.board_dir / "lib" / "firmware" / "app.mpy").read_bytes() == before
