@@ -85,7 +85,7 @@ def power_on():
 
 
 def relays(b, bus):
-    from firmware.relays import ExpanderRelays, GpioRelays
+    from firmware.outlets import ExpanderRelays, GpioRelays
 
     if b["expander"] is None:
         return GpioRelays(b["relays"], b["active_low"])

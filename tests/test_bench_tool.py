@@ -28,7 +28,7 @@ def test_quick_bench(tmp_path, capsys):
     for key in [k for k in numbers if k.startswith(PREFIXES[:5]) and not k.startswith("heap_kept_qstr.")]:
         assert numbers[key] > 0, (key, numbers[key])
     # every module of the firmware has its size and its heap cost
-    for name in ("app", "early", "bringup", "config", "commands", "console", "wifi", "outlets", "relays"):
+    for name in ("app", "early", "bringup", "config", "commands", "console", "wifi", "outlets"):
         assert "mpy_bytes.firmware/%s.py" % name in res
         assert "heap_kept.firmware.%s" % name in res
     # the units explain every prefix used

@@ -53,7 +53,7 @@ STATUS = r"heap (\d+) free \(min (\d+)\)"
 IMPORTS = [
     "firmware", "firmware.early", "-firmware.early", "firmware.log", "firmware.app",
     "firmware.bringup", "firmware.config", "-firmware.config",
-    "firmware.outlets", "firmware.relays", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
+    "firmware.outlets", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
     "-firmware.bringup",
     "asyncio",
     "firmware.commands", "firmware.console", "firmware.wifi",

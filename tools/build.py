@@ -35,11 +35,13 @@ def firmware_sources():
 def build_image(out=IMAGE):
     """Build the deployable image; return the list of files it holds (relative paths)."""
     wanted = set()
+    # The source name mpy-cross stores (for tracebacks) is the path the board imports the file from: the two
+    # are then one interned string on the board instead of two, for every module.
     for src in firmware_sources():
         rel = Path("lib") / src.relative_to(ROOT).with_suffix(".mpy")
-        compile_file(src, out / rel, str(src.relative_to(ROOT)))
+        compile_file(src, out / rel, "/" + rel.as_posix())
         wanted.add(rel)
-    compile_file(ROOT / "updater.py", out / "updater.mpy", "updater.py")  # run at every boot: compiled, not source
+    compile_file(ROOT / "updater.py", out / "updater.mpy", "/updater.mpy")  # run at every boot: compiled, not source
     wanted.add(Path("updater.mpy"))
     for name in ("boot.py", "main.py"):
         dst = out / name
@@ -59,7 +61,7 @@ def build_shims(out=SHIMS):
         if src.name == "_boot.py":  # the script the interpreter starts with: stays source
             shutil.copyfile(src, out / src.name)
         else:
-            compile_file(src, out / (src.stem + ".mpy"))
+            compile_file(src, out / (src.stem + ".mpy"), str(out / (src.stem + ".mpy")))
     return out
 
 
