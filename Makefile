@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test bench build flash deploy repl logs clean
+.PHONY: sim test bench build flash deploy push repl logs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -30,6 +30,9 @@ flash: $(STAMP)
 
 deploy: $(STAMP)
 	$(PY) -m tools.cli deploy $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+push: $(STAMP)
+	$(PY) -m tools.cli push --host $(HOST) $(ARGS)
 
 repl: $(STAMP)
 	$(PY) -m tools.cli repl $(if $(PORT),--port $(PORT))
