@@ -22,12 +22,14 @@ tasks = {}
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
-def setup(restart=False):
-    """Bring the board up from its configuration (the bring-up code is dropped afterwards)."""
+def setup(starting=False):
+    """Bring the board up from its configuration (the bring-up code is dropped afterwards). Starting the app,
+    a changed configuration restarts the board and the outlets take their power-on behaviour; for the REPL
+    helpers (safe mode too) the outlets are left off."""
     from firmware import bringup
 
-    ok = bringup.setup(restart)
-    if ok and not tasks:
+    ok = bringup.setup(starting)
+    if ok and starting:
         bringup.power_on()
     firmware.drop("bringup")
     gc.collect()

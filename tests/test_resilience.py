@@ -131,6 +131,10 @@ def test_flash_button_held_at_boot_gives_safe_mode(vboard):
     time.sleep(0.5)
     assert b.relays() == [False] * 6
     assert "app: ready" not in b.serial.text(m)
+    out = b.exec("from firmware.repl import *\nstatus()\non(1)")  # the helpers work in safe mode...
+    assert "1 Outlet 1: off" in out
+    assert b.relays() == [True] + [False] * 5  # ...switching what is asked, not the power-on behaviour
+    b.exec("off(1)")
     m = b.serial.mark()
     b.reset()  # released: the next boot runs the app again
     ready(b, since=m)
