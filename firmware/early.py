@@ -1,4 +1,5 @@
-"""First thing at every reset: the safe-mode button, relays to their off level, the boot counter."""
+"""First thing at every reset: the safe-mode button, relays to their off level, safe mode or not.
+Importing it runs all that (boot.py does); main.py drops it once the app starts, so do not import it again."""
 import machine
 import micropython
 

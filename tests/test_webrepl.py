@@ -2,6 +2,7 @@
 import os
 import socket
 import threading
+import time
 
 import pytest
 from conftest import ready
@@ -37,8 +38,14 @@ def test_a_wrong_password_is_refused_and_one_session_at_a_time(vboard):
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD):
         with pytest.raises(WebReplError, match="another WebREPL session"):
             WebRepl("127.0.0.1", b.webrepl.port, PASSWORD).connect()
-    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD):  # the first one closed: the next gets in
-        pass
+    deadline = time.monotonic() + 2  # the first one closed: once the board has let it go, the next gets in
+    while True:
+        try:
+            WebRepl("127.0.0.1", b.webrepl.port, PASSWORD).connect().close()
+            break
+        except WebReplError:
+            assert time.monotonic() < deadline, "the closed session was never released"
+            time.sleep(0.05)
 
 
 def test_files_go_both_ways_and_bad_names_are_refused(vboard):

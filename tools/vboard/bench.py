@@ -190,6 +190,7 @@ class Bench:
         self.wdt_fed = 0.0
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
+        self.compile_retries = 0  # REPL inputs sent again after the parser found no room (see exec)
         self.stall_until = 0.0
         self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
         # device process
@@ -579,19 +580,27 @@ class Bench:
 
     def exec(self, code, timeout=10.0):
         """Run code in the raw REPL (interrupting main.py first if it runs); return its output.
-        Raises RuntimeError with the device's traceback if the code raised."""
-        if not self._raw:
-            self.interrupt(timeout)
+        Raises RuntimeError with the device's traceback if the code raised.
+
+        A MemoryError with no traceback means the code could not even be compiled (the parser wants a
+        contiguous 1 KB at the 40k cap, and the heap left by the app can be fragmented): nothing ran, so
+        it is sent once more, as a person at the REPL would."""
+        for attempt in (1, 2):
+            if not self._raw:
+                self.interrupt(timeout)
+                m0 = self.serial.mark()
+                self.serial.write(b"\x01")
+                self.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", timeout, since=m0)
             m0 = self.serial.mark()
-            self.serial.write(b"\x01")
-            self.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", timeout, since=m0)
-        m0 = self.serial.mark()
-        self.serial.write(code.encode() + b"\x04")
-        m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
-        out, err = m.group(1).decode(), m.group(2).decode()
-        if err:
-            raise RuntimeError("device raised:\n" + err)
-        return out
+            self.serial.write(code.encode() + b"\x04")
+            m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
+            out, err = m.group(1).decode(), m.group(2).decode()
+            if attempt == 1 and err.startswith("MemoryError") and "Traceback" not in err:
+                self.compile_retries += 1
+                continue
+            if err:
+                raise RuntimeError("device raised:\n" + err)
+            return out
 
     def friendly(self):
         """Leave the raw REPL for the friendly one (Ctrl-B)."""
