@@ -41,10 +41,10 @@ def config():
     return c, errors, warnings, True
 
 
-def setup(restart=False):
+def setup(starting=False):
     """Build the board from config.json into `app`; False (with every reason logged) when it cannot be used.
 
-    With restart, a freshly validated configuration is applied by a reset, so the validator's heap
+    When starting the app, a freshly validated configuration is applied by a reset, so the validator's heap
     never adds to the application's.
     """
     c, errors, warnings, fresh = config()
@@ -55,7 +55,7 @@ def setup(restart=False):
             log("config: error:", e)
         log("config: %d error(s) in config.json: SAFE STATE: outlets off, app not started, REPL free." % len(errors))
         return False
-    if fresh and restart:
+    if fresh and starting:
         log("config: config.json changed and is valid; restarting to apply it")
         firmware.boot_count(firmware.boot_count() - 1)  # this reset is not a failed boot
         machine.reset()

@@ -2,7 +2,6 @@
 against the bench, and every board file compiled as it will be deployed."""
 import json
 import subprocess
-from pathlib import Path
 
 from conftest import ROOT
 

@@ -367,12 +367,9 @@ class Bench:
             # The interpreter ended by itself (Ctrl-D at the REPL, sys.exit): a soft reboot.
             raw = self._raw
             self.serial.feed(b"MPY: soft reboot\r\n")
-            self._reset_pins_soft()
+            self.stall_until = 0.0  # a soft reboot keeps the pins (the chip is not reset), and the watchdog
             self._spawn(raw=raw)
 
-    def _reset_pins_soft(self):
-        # A soft reboot keeps pin levels (the hardware is not reset) but the watchdog keeps running.
-        self.stall_until = 0.0
 
     # ---- serial -------------------------------------------------------------------------------
 
