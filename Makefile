@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test bench build flash deploy push repl logs clean
+.PHONY: sim test bench build flash deploy push repl logs server clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,server]'
 	@touch $(STAMP)
 
 sim: $(STAMP)
@@ -18,6 +18,10 @@ sim: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
+# The central server: make server ARGS="--demo" (README, Central server)
+server: $(STAMP)
+	$(PY) -m tools.cli server $(ARGS)
+
 bench: $(STAMP)
 	$(PY) -m tools.cli bench $(ARGS)
 
@@ -25,11 +29,12 @@ build: $(STAMP)
 	$(PY) -m tools.cli build
 
 # On a real board: make flash FIRMWARE=ESP8266_GENERIC-v1.28.0.bin [PORT=/dev/ttyUSB0]; make deploy [CONFIG=config.json]
+# [ROMFS=1: the firmware in the ROMFS partition of a FLASH_2M_ROMFS build]
 flash: $(STAMP)
 	$(PY) -m tools.cli flash $(FIRMWARE) $(if $(PORT),--port $(PORT)) $(ARGS)
 
 deploy: $(STAMP)
-	$(PY) -m tools.cli deploy $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+	$(PY) -m tools.cli deploy $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG)) $(if $(ROMFS),--romfs) $(ARGS)
 
 push: $(STAMP)
 	$(PY) -m tools.cli push --host $(HOST) $(ARGS)

@@ -3,6 +3,14 @@ import firmware.early
 
 if not firmware.early.safe:
     firmware.drop("early")  # its work is done; its heap is the app's
-    import firmware.app
+    import firmware.valid
 
-    firmware.app.run()
+    go = firmware.valid.boot()  # a changed config.json is checked before the app takes the heap
+    firmware.drop("valid")
+    if go:  # the modules that stay come first, while the heap is in one piece (the pool of names grows then too)
+        import firmware.app
+        import firmware.clock
+        import firmware.outlets
+
+        firmware.app.run()
+    del go

@@ -3,6 +3,9 @@
 # directory renames (atomic on LittleFS): lib -> lib.prev, stage/lib -> lib. A version that has not
 # reached "ready" after TRIES starts is swapped back. update.json says which version runs and how;
 # update.try exists while a new version is on trial (boot.py loads this module only then, or when stage/ is there).
+# push also stages deploy.json, the manifest of what will be in place (so the next USB deploy copies nothing it
+# brought), and deploy.prev.json, the manifest that holds after a rollback. While files move, there is no
+# deploy.json: a manifest that claims files not in place would make deploy skip them, none makes it copy them all.
 import json
 import machine
 import os
@@ -10,6 +13,8 @@ import os
 TRIES = 2  # failed starts of a new version before it is rolled back (safe mode comes at 3)
 STATE = "update.json"
 TRYING = "update.try"
+MANIFEST = "deploy.json"
+PREV = "deploy.prev.json"
 
 
 def _exists(p):
@@ -18,6 +23,11 @@ def _exists(p):
         return True
     except OSError:
         return False
+
+
+def _move(a, b):
+    if _exists(a):
+        os.rename(a, b)
 
 
 def _rmtree(p):
@@ -59,22 +69,24 @@ def _apply():
     old = old or "unknown"
     _save({"version": version, "previous": old, "state": "trying"})
     open(TRYING, "w").close()
+    _rmtree(MANIFEST)
     if _exists("lib"):  # not yet moved aside (after a cut between the renames, lib.prev is the old version)
         _rmtree("lib.prev")
         os.rename("lib", "lib.prev")
     os.rename("stage/lib", "lib")
-    for name in ("boot.py", "main.py", "updater.mpy"):
-        if _exists("stage/" + name):
-            os.rename("stage/" + name, name)
+    for name in ("boot.py", "main.py", "updater.mpy", PREV, MANIFEST):  # the manifest last
+        _move("stage/" + name, name)
     _rmtree("stage")
     machine.RTC().memory(b"mp\0")
     print("update: %s installed (was %s); it must reach ready within %d starts" % (version, old, TRIES))
 
 
 def _rollback(s):
+    _rmtree(MANIFEST)
     _rmtree("lib.bad")
     os.rename("lib", "lib.bad")
     os.rename("lib.prev", "lib")
+    _move(PREV, MANIFEST)
     _save({"version": s.get("previous", "unknown"), "previous": s.get("version"), "state": "rolled back"})
     os.remove(TRYING)
     machine.RTC().memory(b"mp\0")
@@ -86,6 +98,7 @@ def at_boot():
         _apply()
     elif not _exists("lib") and _exists("lib.prev"):  # lost in the middle of a rollback
         os.rename("lib.prev", "lib")
+        _move(PREV, MANIFEST)
     elif _exists("stage"):  # a push cut before its end, or an update whose clean-up was cut
         _rmtree("stage")
     s = _state()

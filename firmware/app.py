@@ -23,17 +23,39 @@ stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": No
 
 
 def setup(starting=False):
-    """Bring the board up from its configuration (the bring-up code is dropped afterwards). Starting the app,
-    a changed configuration restarts the board and the outlets take their power-on behaviour; for the REPL
-    helpers (safe mode too) the outlets are left off."""
+    """Bring the board up from its configuration (bringup.py, dropped afterwards). Starting the app, the outlets
+    take their power-on behaviour; for the REPL helpers (safe mode too) they are left off."""
+    return _once("setup", starting)
+
+
+def _once(name, *a):
+    """Run bringup.<name>(*a): code that runs once (at start, at stop) does not stay on the heap."""
     from firmware import bringup
 
-    ok = bringup.setup(starting)
-    if ok and starting:
-        bringup.power_on()
-    firmware.drop("bringup")
-    gc.collect()
-    return ok
+    try:
+        return getattr(bringup, name)(*a)
+    finally:
+        firmware.drop("bringup")
+        gc.collect()
+
+
+def outlet(s):
+    """The index of outlet number s (text, from 1), or ValueError."""
+    n = int(s)
+    if not 0 < n <= len(outlets):
+        raise ValueError("no outlet %d" % n)
+    return n - 1
+
+
+def handle(g, cmd, args, usage, *drop):
+    """Run the command function _<cmd> of a command module (globals g); a mistake in the arguments is answered
+    with the usage; the modules it loaded are dropped."""
+    try:
+        return g["_" + cmd](args)
+    except (ValueError, IndexError) as e:
+        return "error: %s; usage: %s" % (e.args[0] if e.args else "bad arguments", usage)
+    finally:
+        firmware.drop(*drop)
 
 
 def load(path, default=None):
@@ -56,7 +78,11 @@ def save(path, obj):
 def save_state():
     """Write the state if it changed since the last write (atomic replace)."""
     global saved
+    from firmware import clock
+
     snap = {"want": [1 if w else 0 for w in outlets.want]}
+    if [t for t in clock.timers if t]:
+        snap["timers"] = [t and t[:] for t in clock.timers]
     if snap != saved:
         save(STATE, snap)
         saved = snap
@@ -98,11 +124,10 @@ async def _watchdog():
         await asyncio.sleep(1)
 
 
-async def _guard(name, coro):
-    try:
-        await coro
-    except Exception as e:
-        log("app: task %s died: %r" % (name, e))
+def _died(loop, ctx):
+    """The loop's exception handler: a task that raised is done, and the watchdog notices it."""
+    t = ctx.get("future")
+    log("app: task %s died: %r" % (([n for n in tasks if tasks[n] is t] or ["?"])[0], ctx.get("exception")))
 
 
 def _confirm_update():
@@ -127,13 +152,15 @@ async def _main(t0):
     global wdt
     import asyncio
 
-    from firmware import console, wifi
+    from firmware import clock, console, wifi
 
     wdt = machine.WDT()  # armed before the board says it is ready
     outlets.listeners.append(_report)
+    outlets.listeners.append(clock.on_switch)
+    asyncio.get_event_loop().set_exception_handler(_died)
     for name, coro in (("outlets", outlets.run()), ("saver", _saver()), ("console", console.run()),
-                       ("wifi", wifi.keep(cfg["wifi"]))):
-        tasks[name] = asyncio.create_task(_guard(name, coro))
+                       ("wifi", wifi.keep(cfg["wifi"])), ("clock", clock.keep())):
+        tasks[name] = asyncio.create_task(coro)
     await asyncio.sleep_ms(0)  # every task takes its first step (and its memory) before we say ready
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
     gc.collect()
@@ -168,18 +195,5 @@ def run():
 
 
 def stop():
-    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
-    and give the loop's memory to the REPL (its compiler needs it)."""
-    if wdt:
-        wdt.deinit()
-    firmware.boot_count(0)
-    tasks.clear()
-    if outlets:
-        outlets.wake = None
-        outlets.listeners.clear()
-        outlets.settle()
-        save_state()
-    for name in [m for m in sys.modules if m.startswith("asyncio")]:
-        del sys.modules[name]
-    firmware.drop("console", "wifi", "commands")  # the REPL helpers load the commands again when used
-    gc.collect()
+    """A person took over at the REPL (bringup.stop)."""
+    _once("stop")

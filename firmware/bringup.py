@@ -1,7 +1,10 @@
-"""Boot-time bring-up: the configuration read and turned into drivers and outlets. Dropped from memory after use."""
+"""Code that runs once: the configuration read and turned into drivers and outlets, the time at boot, the app
+stopped by Ctrl-C. Loaded for the moment (app._once) and dropped after use."""
 import gc
+import os
+import sys
+import time
 
-import machine
 from machine import Pin, SoftI2C
 
 import firmware
@@ -9,56 +12,60 @@ import firmware
 from firmware import app
 from firmware.log import log
 
-CONFIG = "config.json"
 RELAYS = "relays.json"  # read by early.py at the first instant of boot, before the configuration
-VALID = "config.valid.json"  # the normalized configuration, and the SHA-256 of the config.json it came from
 
 
 def config():
-    """(cfg, errors, warnings, fresh): the validated configuration.
+    """(cfg, errors, warnings): the configuration, checked by the validator when config.json changed (valid.py)."""
+    from firmware import valid
 
-    The validator is big for this heap, so its normalized result is kept in config.valid.json with the
-    SHA-256 of the config.json it came from; only a changed config.json is validated again (fresh).
-    """
-    import hashlib
-    from binascii import hexlify
-
-    try:
-        with open(CONFIG, "rb") as f:
-            sha = hexlify(hashlib.sha256(f.read()).digest()).decode()
-    except OSError:
-        sha = None
-    cache = app.load(VALID) if sha else None
-    if cache and cache.get("sha") == sha:
-        return cache["cfg"], [], cache["warnings"], False
-    from firmware import config
-
-    c, errors, warnings = config.load(CONFIG)
-    firmware.drop("config")
-    if c:
-        app.save(VALID, {"sha": sha, "cfg": c, "warnings": warnings})
+    s = valid.sha()
+    c = valid.cached(s)
+    c = (c["cfg"], [], c["warnings"]) if c else valid.check(s)
+    firmware.drop("valid")
     gc.collect()
-    return c, errors, warnings, True
+    return c
 
 
 def setup(starting=False):
     """Build the board from config.json into `app`; False (with every reason logged) when it cannot be used.
-
-    When starting the app, a freshly validated configuration is applied by a reset, so the validator's heap
-    never adds to the application's.
-    """
-    c, errors, warnings, fresh = config()
-    for w in warnings:
-        log("config: warning:", w)
-    if errors:
-        for e in errors:
-            log("config: error:", e)
-        log("config: %d error(s) in config.json: SAFE STATE: outlets off, app not started, REPL free." % len(errors))
+    Starting the app, the outlets take their power-on behaviour; then the time (timesync.boot)."""
+    if not _build():
         return False
-    if fresh and starting:
-        log("config: config.json changed and is valid; restarting to apply it")
-        firmware.boot_count(firmware.boot_count() - 1)  # this reset is not a failed boot
-        machine.reset()
+    if starting:
+        power_on()
+    gc.collect()
+    _time(starting)
+    return True
+
+
+def _time(starting):
+    """The chip's time; starting the app, the timers that were running (if the time can be trusted, else their
+    offs at once) and what the schedules say now."""
+    from firmware import clock, timesync
+
+    clock.init(len(app.outlets))
+    if clock.trust is None:
+        timesync.chip_to_esp()
+    firmware.drop("timesync")
+    if not starting:
+        return
+    o = app.outlets
+    for i, t in enumerate(((app.saved or {}).get("timers") or [])[:len(o)]):
+        if t and clock.trust:
+            clock.timers[i] = t
+        elif t and not t[1]:
+            o.wish(i, False, "timer ended: the time was lost")
+    if clock.trust:
+        clock.due(time.time())
+
+
+def _build():
+    c, errors, warnings = config()
+    if not errors:
+        _zone(c, errors)
+    if not _report(errors, warnings):
+        return False
     from firmware.outlets import Outlets
 
     b = c["board"]
@@ -71,11 +78,35 @@ def setup(starting=False):
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
     app.cfg = c
+    c["board"] = {"rtc": b["rtc"]}  # the rest is in the drivers now, the names in the outlets: kept once
+    del c["time"]["tz"]
+    for o in c["outlets"]:
+        del o["name"]
     return True
 
 
+# Each step that loads a module for a moment is a function of its own: the module leaves the heap with its frame.
+def _zone(c, errors):
+    from firmware import tz  # the TZ string is read here, on a heap the validator has left
+
+    try:
+        c["time"]["zone"] = list(tz.parse(c["time"]["tz"]))
+    except ValueError as x:
+        errors.append("time.tz: %s" % x)
+    firmware.drop("tz")
+
+
+def _report(errors, warnings):
+    from firmware import valid
+
+    ok = valid.report(errors, warnings)
+    firmware.drop("valid")
+    return ok
+
+
 def power_on():
-    """Each outlet's power-on behaviour: off, on, or the last state saved."""
+    """Each outlet's power-on behaviour: off, on, or the last state saved; "schedule" waits for the time
+    (timesync.boot())."""
     last = (app.saved or {}).get("want") or []
     o = app.outlets
     for i, conf in enumerate(app.cfg["outlets"]):
@@ -85,13 +116,16 @@ def power_on():
 
 
 def relays(b, bus):
-    from firmware.outlets import ExpanderRelays, GpioRelays
-
+    """fn(i, on) that drives relay i: on GPIO pins, or on a PCF8574 expander's pins."""
+    low = b["active_low"]
     if b["expander"] is None:
-        return GpioRelays(b["relays"], b["active_low"])
+        pins = [Pin(p, Pin.OUT, value=1 if lo else 0) for p, lo in zip(b["relays"], low)]
+        return lambda i, on: pins[i].value(bool(on) != low[i])
     from firmware.drivers.pcf8574 import PCF8574
 
-    return ExpanderRelays(PCF8574(bus, b["expander"]), b["relays"], b["active_low"])
+    pcf = PCF8574(bus, b["expander"])
+    pins = b["relays"]
+    return lambda i, on: pcf.pin(pins[i], bool(on) != low[i])
 
 
 def wiring(b):
@@ -109,10 +143,27 @@ def wiring(b):
 
 
 def _exists(path):
-    import os
-
     try:
         os.stat(path)
         return True
     except OSError:
         return False
+
+
+def stop():
+    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
+    and give the loop's memory to the REPL (its compiler needs it)."""
+    if app.wdt:
+        app.wdt.deinit()
+    firmware.boot_count(0)
+    app.tasks.clear()
+    o = app.outlets
+    if o:
+        o.wake = None
+        o.listeners.clear()
+        o.settle()
+        app.save_state()
+    for name in [m for m in sys.modules if m.startswith("asyncio")]:
+        del sys.modules[name]
+    firmware.drop("console", "wifi", "commands")  # the REPL helpers load the commands again when used
+    gc.collect()

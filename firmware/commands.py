@@ -2,9 +2,10 @@
 import gc
 import time
 
+import firmware
 from firmware import app
 
-HELP = "commands: on N|all, off N|all, toggle N|all, status, log, scan, rtc, reboot, help"
+HELP = "commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, scan, rtc, reboot, help"
 CHIPS = {0x20: "PCF8574", 0x24: "PN532", 0x28: "MFRC522", 0x38: "PCF8574A", 0x57: "EEPROM", 0x68: "RTC"}
 
 
@@ -25,6 +26,14 @@ def run(line, source="serial"):
         return (line_of(i) for i in which)
     if cmd == "status":
         return status()
+    if cmd == "time" and len(w) == 1:
+        return time_line()
+    if cmd in ("time", "sched", "timer", "pulse"):
+        name = "schedcmd" if cmd in ("sched", "pulse") else "timecmd"
+        try:
+            return __import__("firmware." + name, None, None, ["run"]).run(cmd, w[1:])
+        finally:
+            firmware.drop(name)
     if cmd == "log":
         from firmware.log import lines
 
@@ -35,8 +44,6 @@ def run(line, source="serial"):
         found = app.bus.scan()
         return ("I2C 0x%02x %s" % (a, CHIPS.get(a, "?")) for a in found) if found else "I2C: nothing answers"
     if cmd == "rtc":
-        import firmware
-
         try:
             return rtc()
         finally:
@@ -59,12 +66,12 @@ def status():
     from firmware import VERSION
 
     wifi = sys.modules.get("firmware.wifi")
-    t = time.localtime()
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
-    head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s, %d-%02d-%02d %02d:%02d:%02d UTC" % (
-        app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(), app.stats["heap_min"],
-        wifi.state if wifi else "stopped", t[0], t[1], t[2], t[3], t[4], t[5])
+    head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s" % (
+        app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(),
+        app.stats["heap_min"], wifi.state if wifi else "stopped")
     yield head
+    yield time_line()
     if app.outlets.fault:
         yield "fault: " + app.outlets.fault
     for i in range(len(app.outlets)):
@@ -85,3 +92,15 @@ def rtc():
         return s + ", %.2f C" % chip.temperature() if chip.temperature else s
     except OSError as e:
         return "error: RTC chip not answering (%r)" % e
+
+
+def time_line():
+    from firmware import clock
+
+    now = time.time()
+    if not clock.trust:
+        return "time %s NOT TRUSTED: %s; schedules wait" % (clock.text(now), clock.why)
+    s = "time %s, from %s" % (clock.text(now), clock.trust)
+    if clock.synced:
+        s += ", NTP %d min ago" % ((now - clock.synced) // 60)
+    return s

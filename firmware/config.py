@@ -195,8 +195,8 @@ def validate(raw):
     if type(raw) is not dict:
         _bad(e, 'config', raw, 'an object')
         return None, e, w
-    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi'),
-               {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}})
+    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time'),
+               {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {}})
     _range(e, 'name', cfg['name'], 1, 32, str)
     _range(e, 'stagger_ms', cfg['stagger_ms'], 0, 10000)
     _range(e, 'save_interval_s', cfg['save_interval_s'], 1, 3600)
@@ -210,16 +210,43 @@ def validate(raw):
     cfg['outlets'] = outlets = []
     for i in range(len(given)):
         path = 'outlets[%d]' % i
-        o = _obj(e, path, given[i], ('name', 'power_on'), {'name': 'Outlet %d' % (i + 1), 'power_on': 'off'})
+        o = _obj(e, path, given[i], ('name', 'power_on', 'schedule', 'pulse_s'),
+                 {'name': 'Outlet %d' % (i + 1), 'schedule': [], 'pulse_s': 0})
         outlets.append(o)
         _range(e, path + '.name', o['name'], 1, 24, str)
-        _one(e, path + '.power_on', o['power_on'], ('off', 'on', 'last'))
+        o['schedule'] = _schedule(e, path + '.schedule', o['schedule'])
+        o.setdefault('power_on', 'schedule' if o['schedule'] else 'off')
+        if _one(e, path + '.power_on', o['power_on'], ('off', 'on', 'last', 'schedule')) == 'schedule' and \
+                not o['schedule']:
+            _bad(e, path + '.power_on', 'schedule', 'off, on or last: this outlet has no schedule')
+        _range(e, path + '.pulse_s', o['pulse_s'], 0, 86400)
 
     cfg['wifi'] = wifi = _obj(e, 'wifi', cfg['wifi'], ('ssid', 'password'), {'ssid': '', 'password': ''})
     _range(e, 'wifi.ssid', wifi['ssid'], 0, 32, str)
     if wifi['password'] != '':
         _range(e, 'wifi.password', wifi['password'], 8, 63, str)
+
+    cfg['time'] = t = _obj(e, 'time', cfg['time'], ('tz', 'ntp', 'ntp_interval_h'),
+                           {'tz': 'CET-1CEST,M3.5.0,M10.5.0/3', 'ntp': 'pool.ntp.org', 'ntp_interval_h': 6})
+    _range(e, 'time.tz', t['tz'], 3, 64, str)  # read by tz.parse once this module has left the heap (bringup)
+    _range(e, 'time.ntp', t['ntp'], 0, 64, str)
+    _range(e, 'time.ntp_interval_h', t['ntp_interval_h'], 1, 24)
     return (None if e else cfg), e, w
+
+
+def _schedule(e, path, v):
+    # the rules' integers (rules.py); each bad rule named
+    if type(v) is not list or len(v) > 8:
+        _bad(e, path, v, 'a list of at most 8 rules')
+        return []
+    from firmware import rules
+    r = []
+    for i in range(len(v)):
+        try:
+            r.append(rules.parse(v[i]))
+        except ValueError as x:
+            e.append('%s[%d]: %s' % (path, i, x))
+    return r
 
 
 def load(path='config.json'):

@@ -10,8 +10,6 @@ MAX_LINE = 80
 
 
 async def run():
-    from firmware import commands
-
     src = getattr(sys.stdin, "buffer", sys.stdin)
     poll = select.poll()
     poll.register(src, select.POLLIN)
@@ -20,24 +18,61 @@ async def run():
         if not poll.poll(0):
             await asyncio.sleep_ms(50)
             continue
-        c = src.read(1)
-        c = c[0] if isinstance(c, bytes) else ord(c)
-        if c in (10, 13):
-            if line.strip():
-                sys.stdout.write("\n")
-                gc.collect()
-                try:
-                    reply = commands.run(line, "serial")
-                    for text in (reply,) if isinstance(reply, str) else reply:
-                        if text:
-                            print(text)
-                except Exception as e:  # bad input never stops the console
-                    print("error: %r" % e)
+        try:
+            line = _key(src, line)
+        except MemoryError:  # no room for this line just now: say so, keep listening
             line = ""
-        elif c in (8, 127):
-            if line:
-                line = line[:-1]
-                sys.stdout.write("\b \b")
-        elif 32 <= c < 127 and len(line) < MAX_LINE:
-            line += chr(c)
-            sys.stdout.write(chr(c))
+            _free()
+            print("\nerror: not enough memory for that just now (%d bytes free)" % gc.mem_free())
+
+
+def _free():
+    import firmware
+
+    firmware.drop("commands", "timecmd", "schedcmd", "timesync", "rules", "sched")
+    gc.collect()
+
+
+def _key(src, line):
+    """One byte typed: the line so far, or "" once a line is run."""
+    c = src.read(1)
+    c = c[0] if isinstance(c, bytes) else ord(c)
+    if c in (10, 13):
+        if line.strip():
+            sys.stdout.write("\n")
+            gc.collect()
+            _run(line)
+        return ""
+    if c in (8, 127):
+        if line:
+            sys.stdout.write("\b \b")
+        return line[:-1]
+    if 32 <= c < 127 and len(line) < MAX_LINE:
+        sys.stdout.write(chr(c))
+        return line + chr(c)
+    return line
+
+
+def _run(line):
+    import firmware
+
+    w = line.split()
+    name = "schedcmd" if w[0] in ("sched", "pulse") else "timecmd" if w[0] == "timer" or w[0] == "time" and w[1:] \
+        else "commands"
+    try:  # one module at a time on the heap, loaded for the line only
+        try:
+            mod = __import__("firmware." + name, None, None, ["run"])
+        except MemoryError:  # nothing ran yet: once more, on a heap collected with the module gone
+            _free()
+            mod = __import__("firmware." + name, None, None, ["run"])
+        reply = mod.run(line, "serial") if name == "commands" else mod.run(w[0], w[1:])
+        for text in (reply,) if isinstance(reply, str) else reply:
+            if text:
+                print(text)
+    except MemoryError:
+        raise
+    except Exception as e:  # bad input never stops the console
+        print("error: %r" % e)
+    finally:
+        reply = mod = None
+        firmware.drop(name, "sched")

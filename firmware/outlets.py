@@ -16,7 +16,7 @@ HOLDS = ((SAFETY, "safety"), (SHED, "shed"))
 class Outlets:
     def __init__(self, relays, names, stagger_ms=100):
         n = len(names)
-        self.relays = relays  # .set(i, on)
+        self.relays = relays  # fn(i, on): drives relay i (bringup.relays)
         self.names = names
         self.want = [False] * n
         self.why = ["boot"] * n  # who made the current wish
@@ -81,7 +81,7 @@ class Outlets:
 
     def _drive(self, i, on):
         try:
-            self.relays.set(i, on)
+            self.relays(i, on)
         except OSError as e:  # an expander that stopped answering: keep trying, say so
             self.fault = "relay driver: %r" % e
             return
@@ -107,25 +107,3 @@ class Outlets:
         while True:
             wait = self.step()
             await asyncio.sleep_ms(POLL_MS if wait is None else min(wait, POLL_MS))
-
-
-# Relay banks: outlets on GPIO pins, or on a PCF8574 expander. set(i, on) is all the arbiter needs.
-class GpioRelays:
-    def __init__(self, pins, active_low):
-        from machine import Pin
-
-        self.pins = [Pin(p, Pin.OUT, value=1 if low else 0) for p, low in zip(pins, active_low)]
-        self.low = active_low
-
-    def set(self, i, on):
-        self.pins[i].value(bool(on) != self.low[i])
-
-
-class ExpanderRelays:
-    def __init__(self, pcf, pins, active_low):
-        self.pcf = pcf
-        self.pins = pins
-        self.low = active_low
-
-    def set(self, i, on):
-        self.pcf.pin(self.pins[i], bool(on) != self.low[i])

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tools.build import make_board  # noqa: E402
+from tools.deploy import romfs_board  # noqa: E402
 from tools.vboard.bench import Bench  # noqa: E402
 
 LAB = {"ssid": "multiprise-lab", "password": "lab-password"}
@@ -16,17 +17,23 @@ LAB = {"ssid": "multiprise-lab", "password": "lab-password"}
 
 @pytest.fixture
 def vboard(tmp_path):
-    """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap="40k", start=True) -> Bench.
+    """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap="40k", start=True, romfs=None,
+    romfs_firmware=False) -> Bench.
 
-    The board folder is tmp_path/flash-N; config None leaves no config.json on the board."""
+    The board folder is tmp_path/flash-N; config None leaves no config.json on the board. romfs gives the board a
+    ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), blank; with romfs_firmware the compiled firmware
+    is in it and not in /lib, as deploy --romfs leaves a board."""
     benches = []
 
-    def make(config=None, wiring="seed", rtc="ds3231", heap="40k", start=True, **kw):
+    def make(config=None, wiring="seed", rtc="ds3231", heap="40k", start=True, romfs=None, romfs_firmware=False,
+             **kw):
         d = tmp_path / ("flash-%d" % len(benches))
         d.mkdir()
         make_board(d, config)
-        b = Bench(d, wiring=wiring, rtc=rtc, heap=heap, **kw)
+        b = Bench(d, wiring=wiring, rtc=rtc, heap=heap, romfs=romfs, **kw)
         benches.append(b)
+        if romfs_firmware:
+            romfs_board(b)
         if start:
             b.start()
         return b

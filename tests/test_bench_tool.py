@@ -10,7 +10,8 @@ PREFIXES = ("mpy_bytes.", "heap_kept.", "qstr.", "heap.", "boot_ms.", "flash_wri
 POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.app", "heap_kept.asyncio",
             "heap_kept.total", "qstr.n_qstr", "qstr.n_total_bytes", "heap.free_at_start", "heap.free_at_ready",
             "heap.steady_free", "heap.min_seen", "heap.used", "boot_ms.first", "boot_ms.median", "boot_ms.max",
-            "flash_writes.toggling", "flash_writes_per_hour.toggling"]
+            "flash_writes.toggling", "flash_writes_per_hour.toggling", "romfs.image_bytes", "romfs.free_at_ready",
+            "romfs.steady_free", "romfs.boot_ms_median"]
 
 
 @pytest.mark.slow  # about 35 s: two 10 s windows of flash writes
@@ -42,3 +43,6 @@ def test_quick_bench(tmp_path, capsys):
     # the running app leaves some heap, and uses less than the whole
     assert 0 < res["heap.steady_free"] < res["heap.free_at_start"]
     assert res["heap.used"] == res["heap.free_at_start"] - res["heap.steady_free"]
+    # the firmware run from a ROMFS image leaves more of the heap than the same .mpy files loaded from /lib
+    assert res["romfs.steady_free"] > res["heap.steady_free"] and res["romfs.free_at_ready"] > res["heap.free_at_ready"]
+    assert "the firmware as .mpy files in /lib, and as a ROMFS image" in printed

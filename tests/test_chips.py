@@ -1,6 +1,7 @@
 """Register-level behaviour of the virtual board's chip models (tools/vboard/chips.py)."""
 
 import datetime
+import json
 import time
 
 import pytest
@@ -462,3 +463,41 @@ def test_ds1307_power_cut_without_battery_loses_everything():
     assert regs(chip, 0, 0x0A) == bytes([0x80, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00, 0x03, 0x00, 0x00])
     tick.t += 5
     assert chip.time() == DT(2000, 1, 1)
+
+
+# what the battery keeps between runs of the virtual board (Bench saves it beside the board folder)
+
+@pytest.mark.parametrize("model", RTCS)
+def test_a_chip_taken_back_from_its_state_keeps_counting_time_weekday_and_registers(model):
+    chip, tick = bench(model)
+    chip.set(START + 0.75)  # 2023-11-14 22:13:20.75, a Tuesday
+    chip.write(bytes([0x03, 7]))  # the driver's own weekday convention: the chip counts on from it
+    chip.write(bytes([model.CONTROL, 0x10]))
+    state = json.loads(json.dumps(chip.state()))
+    tick.t += 86400  # a day on the battery, the board unplugged
+    again = model(chip.clock)
+    again.restore(state)
+    assert again.time() == chip.time() == DT(2023, 11, 15, 22, 13, 20)
+    tick.t += 0.3  # the sub-second phase is kept too
+    assert again.time() == DT(2023, 11, 15, 22, 13, 21)
+    assert regs(again, 0x03, 1)[0] == 1 and regs(again, model.CONTROL, 1)[0] == 0x10
+
+
+@pytest.mark.parametrize("model", RTCS)
+def test_a_stopped_or_lost_chip_is_taken_back_stopped_or_lost(model):
+    chip, tick = bench(model)
+    chip.set(START)
+    chip.stop_oscillator()
+    tick.t += 100
+    again = model(chip.clock)
+    again.restore(chip.state())
+    tick.t += 100
+    assert again.time() == DT(2023, 11, 14, 22, 13, 20)
+    chip.lose()
+    again.restore(chip.state())
+    assert again.time() == DT(2000, 1, 1)
+    assert (regs(again, 0x0F, 1)[0] & 0x80) if model is DS3231 else (regs(again, 0, 1)[0] & 0x80)
+    chip.battery = False
+    assert chip.state() is None
+    with pytest.raises(ValueError):
+        (DS1307 if model is DS3231 else DS3231)(chip.clock).restore(again.state())

@@ -112,6 +112,27 @@ def test_time_and_jump_move_the_world_clock(vboard):
     assert abs(b.clock.now() - before) < 2
 
 
+def test_chip_and_ntp_commands_set_the_time_world(vboard):
+    b = vboard(None, start=False)  # these act on the bench alone
+    assert "the RTC chip reads 2030-01-02 03:04:00" in handle(b, "chip 2030-01-02 03:04")
+    assert "world 20" in shown(b) and "RTC DS3231 2030-01-02 03:04:0" in shown(b)
+    assert "the RTC chip reads 2030-01-02 02:04:0" in handle(b, "chip -1h")
+    assert abs(b.clock.now() - time.time()) < 2  # the world's clock did not move
+    assert "lost" in handle(b, "chip lost")
+    b.rtc.write(bytes([0x0F]))
+    assert b.rtc.read(1)[0] & 0x80 and b.rtc.time().year == 2000  # OSF set: the firmware sees a lost time
+    assert "NTP server on, +0 s, 0 requests" in shown(b)
+    assert handle(b, "ntp +3600").startswith("NTP server on, +3600 s, 0 requests, at 127.0.0.1:%d" % b.ntp.port)
+    assert b.ntp.offset == 3600
+    for mode in ("off", "garbage", "kod", "on"):
+        assert handle(b, "ntp " + mode).startswith("NTP server %s," % mode) and b.ntp.mode == mode
+    handle(b, "ntp 0")
+    b.ntp.requests = 3
+    assert "NTP server on, +0 s, 3 requests" in handle(b, "ntp") and "NTP server on, +0 s, 3 requests" in shown(b)
+    for bad in ("chip yesterday", "ntp sometimes"):
+        assert "usage:" in handle(b, bad)
+
+
 def test_serial_output_is_decoded_cleaned_and_bounded():
     log = Scrollback(keep=2)
     text_in = "outlet 1 on\r\nchauffe-eau \u00e9teint\r\n".encode()

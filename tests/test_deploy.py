@@ -7,13 +7,13 @@ import sys
 import pytest
 from conftest import ROOT, ready
 
-from tools import deploy
+from tools import deploy, frozen
 from tools.build import IMAGE, compile_file
 
 
-def empty_board(vboard):
+def empty_board(vboard, **kw):
     """A board with stock MicroPython just flashed: nothing on its filesystem."""
-    b = vboard(None, start=False)
+    b = vboard(None, start=False, **kw)
     for p in list(b.board_dir.iterdir()):
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     b.start()
@@ -60,6 +60,30 @@ def test_deploy_refuses_a_board_that_cannot_load_our_bytecode(vboard, monkeypatc
     monkeypatch.setattr(deploy, "MPY_VERSION", (6, 1))  # as if our compiler were older than the board
     with pytest.raises(deploy.Failed, match=r"the board loads \.mpy v6\.3, our mpy-cross .* emits v6\.1"):
         deploy.deploy(port(b))
+
+
+def test_deploy_installs_the_frozen_modules_the_board_lacks(vboard, monkeypatch, capsys):
+    """The virtual board's firmware, like a 1M ESP8266 build, has no umqtt.simple: deploy installs the project's
+    pinned copy, compiled, and warns about a module it has no copy of."""
+    b = empty_board(vboard)
+    monkeypatch.setattr(frozen, "SOURCES", {})  # as if the project had no copy of umqtt.simple
+    copied, _ = deploy.deploy(port(b), reset=False)
+    out = capsys.readouterr().out
+    assert "warning: the board's firmware lacks umqtt.simple" in out and "MQTT will not work" in out
+    assert "lib/umqtt/simple.mpy" not in copied and "lib/firmware/app.mpy" in copied
+    monkeypatch.undo()
+    copied, removed = deploy.deploy(port(b), reset=False)
+    assert copied == ["lib/umqtt/simple.mpy"] and removed == []
+    assert "lacks umqtt.simple: it gets micropython-umqtt.simple 1.3.4, compiled" in capsys.readouterr().out
+    assert b.exec("import umqtt.simple\nprint(umqtt.simple.MQTTClient.__name__)").strip() == "MQTTClient"
+    copied, removed = deploy.deploy(port(b), reset=False)  # again: nothing to copy, the copy is kept
+    assert copied == [] and removed == []
+
+
+def test_the_copies_of_frozen_modules_are_pinned_in_constraints():
+    pins = (ROOT / "constraints.txt").read_text().split()
+    for dist, version, *_ in frozen.SOURCES.values():
+        assert "%s==%s" % (dist, version) in pins
 
 
 def test_logs_are_read_without_stopping_the_app(vboard, capsys):

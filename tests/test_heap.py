@@ -2,14 +2,18 @@
 console command and leave room to work. If the firmware grows past it, these fail."""
 import re
 
+import pytest
 from conftest import LAB, ready
 
 # Free heap the running app must leave at the cap, in bytes of the 64-bit unix port (README, "Heap budget").
 MIN_STEADY_FREE = 4096
 
 
-def test_the_firmware_fits_the_40k_heap_and_every_command_runs(vboard):
-    b = vboard({"wifi": LAB}, heap="40k")
+@pytest.mark.parametrize("where", ["lib", "romfs"])
+def test_the_firmware_fits_the_40k_heap_and_every_command_runs(vboard, where):
+    """Both ways the firmware can be on a board: .mpy files in /lib, or one image in the ROMFS partition."""
+    romfs = {"romfs": "320k", "romfs_firmware": True} if where == "romfs" else {}
+    b = vboard({"wifi": LAB}, heap="40k", **romfs)
     ready(b)
     b.serial.expect("wifi: connected", 10)
     for line, expect in (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n"),

@@ -17,7 +17,7 @@ class Relays:
         self.log.append((i, on))
 
 r = Relays()
-o = Outlets(r, ["A", "B", "C"], stagger_ms=%d)
+o = Outlets(r.set, ["A", "B", "C"], stagger_ms=%d)
 """
 
 

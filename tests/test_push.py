@@ -3,7 +3,8 @@ rolls back a version that never gets ready, and is not harmed by a transfer cut 
 import json
 
 import pytest
-from conftest import ready
+from conftest import read_json, ready
+from test_deploy import port
 from test_webrepl import PASSWORD, DroppingProxy, board
 
 from tools import deploy
@@ -15,9 +16,26 @@ def status(b):
     return b.command("status", expect=r"6 Outlet 6[^\n]*\n")
 
 
-def test_push_installs_the_new_version_at_the_next_boot(vboard):
+def manifest(b):
+    """The board's deploy.json, checked against the files in place: it may claim nothing that is not there."""
+    files = read_json(b.board_dir / "deploy.json")["files"]
+    wrong = [f for f, h in files.items() if not (b.board_dir / f).is_file() or deploy.sha256(b.board_dir / f) != h]
+    assert not wrong, "deploy.json claims files that are not in place: %s" % wrong
+    return files
+
+
+def deployed_board(vboard):
+    """A board set up over USB (so with a manifest, and the copy of umqtt.simple the virtual board lacks)."""
     b = board(vboard)
     ready(b)
+    m = b.serial.mark()
+    deploy.deploy(port(b), wait=10)
+    ready(b, since=m)
+    return b
+
+
+def test_push_installs_the_new_version_at_the_next_boot(vboard):
+    b = deployed_board(vboard)
     m = b.serial.mark()
     version = deploy.push("127.0.0.1", b.webrepl.port, PASSWORD)
     b.serial.expect(r"update: %s installed" % version.replace("+", r"\+"), 10, since=m)
@@ -27,6 +45,9 @@ def test_push_installs_the_new_version_at_the_next_boot(vboard):
     assert (b.board_dir / "lib.prev" / "firmware" / "app.mpy").exists()  # the previous version, kept
     assert not (b.board_dir / "stage").exists()
     assert "multiprise %s:" % version in status(b)
+    assert "lib/umqtt/simple.mpy" in manifest(b)  # the copy deploy installed went along with lib/
+    copied, removed = deploy.deploy(port(b), reset=False)  # the manifest says what push brought: nothing to copy
+    assert copied == [] and removed == []
 
 
 @pytest.fixture
@@ -47,8 +68,8 @@ def break_image():
 
 
 def test_a_version_that_never_gets_ready_is_rolled_back(vboard, break_image):
-    b = board(vboard)
-    ready(b)
+    b = deployed_board(vboard)
+    before = manifest(b)
     break_image()
     good = status(b).split(":", 1)[0]
     m = b.serial.mark()
@@ -60,6 +81,9 @@ def test_a_version_that_never_gets_ready_is_rolled_back(vboard, break_image):
     s = status(b)
     assert "(rolled back from %s)" % bad in s and s.startswith(good.split()[0])
     assert json.loads((b.board_dir / "update.json").read_text())["state"] == "rolled back"
+    after = manifest(b)  # describes the version back in place, not the bad one
+    assert {f: h for f, h in after.items() if f.startswith("lib/")} == {
+        f: h for f, h in before.items() if f.startswith("lib/")}
 
 
 def test_a_push_cut_half_way_leaves_the_previous_version_running(vboard):

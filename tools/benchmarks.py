@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 from tools.build import BUILD, IMAGE, build, make_board
+from tools.deploy import romfs_board
 from tools.vboard.bench import Bench, free_at_start, heap_bytes
 
 HEAP = "40k"
@@ -42,6 +43,10 @@ UNITS = {
     "flash_writes": "state.json writes (new inode) counted in the window",
     "flash_writes_per_hour": "state.json writes per hour, extrapolated from the window",
     "window_s": "length of the measurement window, s",
+    "romfs": "the same app with the firmware in a ROMFS image (deploy --romfs; a 320k partition) instead of .mpy"
+             " files in /lib: image_bytes, free_at_ready and steady_free as in heap (bytes), boot_ms_median,"
+             " boot_ms_max and boot_ms_app_median as in boot_ms (ms, over `boots` power cycles; the host's figures"
+             " include reading the partition file into the device process at each boot, which a board does not do)",
 }
 
 READY = r"app: ready in (\d+) ms, (\d+) bytes free"
@@ -238,15 +243,21 @@ def status(b, seen):
     return n, low
 
 
-def measure_app(res, tmp, quick, failures):
-    d = Path(tmp) / "app"
+def app_board(tmp, name, **kw):
+    """A board for the running app: the seed wiring, a configuration that joins the bench's access point."""
+    d = Path(tmp) / name
     d.mkdir()
     make_board(d)
-    b = Bench(d, wiring="seed", heap=HEAP)
+    b = Bench(d, wiring="seed", heap=HEAP, **kw)
     config = {"name": "bench", "board": {"profile": "seed"}, "save_interval_s": SAVE_INTERVAL_S,
-              "wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]}}  # the bench's access point
+              "wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]}}
     (d / "config.json").write_text(json.dumps(config))
-    watch = InodeWatch(d / "state.json")
+    return b
+
+
+def measure_app(res, tmp, quick, failures):
+    b = app_board(tmp, "app")
+    watch = InodeWatch(b.board_dir / "state.json")
     window = 10 if quick else 30
     try:
         b.device_heap()  # calibrated once, outside the timing
@@ -277,18 +288,23 @@ def measure_app(res, tmp, quick, failures):
 
 
 def _heap(res, b, bare, quick, seen):
-    time.sleep(2 if quick else 4)  # Wi-Fi joined, console and its command module loaded
-    steady = []
-    for _ in range(3):
-        steady.append(status(b, seen)[0])
-        time.sleep(0.5)
-    res["heap.steady_free"] = statistics.median(steady)
+    res["heap.steady_free"] = steady_free(b, quick, seen)
     res["heap.used"] = bare - res["heap.steady_free"]
     for line in ("on all", "off all", "toggle 1", "toggle 2", "toggle 3", "on all", "toggle 4", "toggle 5",
                  "toggle 6", "off all"):
         cmd(b, line, whole="all" in line)
     time.sleep(1)  # staggered switch-ons done, the watchdog sampled the heap
     res["heap.free_after_activity"] = status(b, seen)[0]
+
+
+def steady_free(b, quick, seen):
+    """The median free heap status shows once the app has settled."""
+    time.sleep(2 if quick else 4)  # Wi-Fi joined, console and its command module loaded
+    steady = []
+    for _ in range(3):
+        steady.append(status(b, seen)[0])
+        time.sleep(0.5)
+    return statistics.median(steady)
 
 
 def _toggling(res, b, watch, window, seen):
@@ -347,6 +363,16 @@ def _counters(res, b, watch, t_ready):
 
 
 def _boots(res, b, cycles):
+    host, app = power_cycles(b, cycles)
+    res["boots"] = cycles
+    res["boot_ms.median"] = round(statistics.median(host))
+    res["boot_ms.max"] = round(max(host))
+    res["boot_ms.app_median"] = statistics.median(app)
+    res["boot_ms.app_max"] = max(app)
+
+
+def power_cycles(b, cycles):
+    """Boot times over power cycles: power_on() to the ready line on the host clock, and the app's own, in ms."""
     host, app = [], []
     for _ in range(cycles):
         b.power_cut()
@@ -358,11 +384,42 @@ def _boots(res, b, cycles):
         app.append(int(m.group(1)))
         if "restarting to apply it" in b.serial.text(m0):
             raise Failed("the validated config was validated again at power-on")
-    res["boots"] = cycles
-    res["boot_ms.median"] = round(statistics.median(host))
-    res["boot_ms.max"] = round(max(host))
-    res["boot_ms.app_median"] = statistics.median(app)
-    res["boot_ms.app_max"] = max(app)
+    return host, app
+
+
+# ---- 6. the same app from a ROMFS image ---------------------------------------------------------
+
+def measure_romfs(res, tmp, quick):
+    b = app_board(tmp, "romfs", romfs="320k")
+    res["romfs.image_bytes"] = romfs_board(b)
+    try:
+        b.start()
+        m = b.serial.expect(READY, 20, since=0)  # after the first boot's validation and reset
+        res["romfs.free_at_ready"] = int(m.group(2))
+        res["romfs.steady_free"] = steady_free(b, quick, [])
+        cycles = 10
+        host, app = power_cycles(b, cycles)
+        res["romfs.boots"] = cycles
+        res["romfs.boot_ms_median"] = round(statistics.median(host))
+        res["romfs.boot_ms_max"] = round(max(host))
+        res["romfs.boot_ms_app_median"] = statistics.median(app)
+        if b.exec("import firmware\nprint(firmware.__file__)").strip() != "/rom/lib/firmware/__init__.mpy":
+            raise Failed("the firmware did not run from the ROMFS image")
+    finally:
+        b.stop()
+
+
+def modes(res):
+    """The two ways to put the firmware on a board, side by side."""
+    rows = [("free heap at ready", "heap.free_at_ready", "romfs.free_at_ready"),
+            ("free heap, steady", "heap.steady_free", "romfs.steady_free"),
+            ("boot to ready, ms (median)", "boot_ms.median", "romfs.boot_ms_median"),
+            ("the app's own ready in, ms", "boot_ms.app_median", "romfs.boot_ms_app_median")]
+    lines = ["", "the firmware as .mpy files in /lib, and as a ROMFS image:",
+             "  %-28s %10s %10s" % ("", "/lib", "ROMFS")]
+    for name, a, b in rows:
+        lines.append("  %-28s %10s %10s" % (name, res.get(a, "-"), res.get(b, "-")))
+    return "\n".join(lines)
 
 
 # ---- the table ----------------------------------------------------------------------------------
@@ -412,7 +469,10 @@ def main(args):
         step("heap per module", failures, measure_imports, res, tmp)
         print("bench: the running app (%s)" % ("quick" if quick else "full"), flush=True)
         step("app", failures, measure_app, res, tmp, quick, failures)
+        print("bench: the running app from a ROMFS image", flush=True)
+        step("romfs", failures, measure_romfs, res, tmp, quick)
     print(table(res))
+    print(modes(res))
     res["_units"] = {p: u for p, u in UNITS.items() if any(k.split(".", 1)[0] == p for k in res)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

@@ -3,6 +3,8 @@ measure. PORT is a serial device (/dev/ttyUSB0) or any pyserial URL (socket://12
 import argparse
 import sys
 
+from tools.server.cli import add_arguments as server_arguments
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="multiprise", description=__doc__)
@@ -15,6 +17,9 @@ def main(argv=None):
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
     sim.add_argument("--heap", default="40k", help="MicroPython heap cap (default 40k)")
     sim.add_argument("--port", type=int, default=0, help="TCP port of the serial line (socket://127.0.0.1:PORT)")
+    sim.add_argument("--romfs", nargs="?", const="320k", metavar="SIZE",
+                     help="a ROMFS partition, as a FLASH_2M_ROMFS build has (default size 320k), kept beside the "
+                          "board folder")
     fl = sub.add_parser("flash", help="erase the board and write a MicroPython firmware image (esptool)")
     fl.add_argument("image", help="the MicroPython ESP8266_GENERIC .bin to write")
     fl.add_argument("--port", help="serial port (default: the one USB serial adapter found)")
@@ -26,6 +31,8 @@ def main(argv=None):
     dep.add_argument("--config", help="also copy this file as config.json")
     dep.add_argument("--secret", action="append", default=[], help="also copy this secrets file (repeatable)")
     dep.add_argument("--no-reset", action="store_true", help="do not restart the board afterwards")
+    dep.add_argument("--romfs", action="store_true", help="the compiled firmware as one image in the board's ROMFS "
+                                                          "partition (run from flash: less heap)")
     pu = sub.add_parser("push", help="send the app over Wi-Fi (WebREPL): installed at the next boot, rolled back "
                                      "if it never gets ready")
     pu.add_argument("--host", required=True, help="the board's address")
@@ -35,6 +42,8 @@ def main(argv=None):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
     bench.add_argument("--quick", action="store_true", help="shorter steady-state measurement")
+    server_arguments(sub.add_parser("server", help="the central server (badges, rules, sessions, commands); "
+                                                   "`server admin ...` manages its database"))
     a = ap.parse_args(argv)
     if a.cmd == "build":
         from tools.build import build
@@ -60,7 +69,7 @@ def main(argv=None):
         try:
             deploy.push(a.host, a.port, password)
             return 0
-        except (WebReplError, OSError) as e:
+        except (WebReplError, OSError, deploy.Failed) as e:
             print("multiprise push: %s" % e, file=sys.stderr)
             return 1
     if a.cmd in ("flash", "deploy", "repl", "logs"):
@@ -72,7 +81,7 @@ def main(argv=None):
                 return 0
             port = a.port or deploy.detect_port()
             if a.cmd == "deploy":
-                deploy.deploy(port, a.config, a.secret, reset=not a.no_reset)
+                deploy.deploy(port, a.config, a.secret, reset=not a.no_reset, romfs=a.romfs)
             elif a.cmd == "repl":
                 return deploy.repl(port)
             else:
@@ -85,6 +94,10 @@ def main(argv=None):
         from tools.benchmarks import main as bench_main
 
         return bench_main(a)
+    if a.cmd == "server":
+        from tools.server.cli import run
+
+        return run(a)
     return 2
 
 

@@ -2,18 +2,25 @@
 import hashlib
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tools.build import IMAGE, build, mpy_cross
+from tools import frozen
+from tools.build import BUILD, IMAGE, build, mpy_cross
 
 BIN = Path(sys.executable).parent
-MANIFEST = "deploy.json"  # on the board: the SHA-256 of every file deploy put there
+MANIFEST = "deploy.json"  # on the board: the SHA-256 of every file deploy put there (and the ROMFS image's)
+PREV_MANIFEST = "deploy.prev.json"  # the manifest of the previous version, kept by push for a rollback
+HOLD = "deploy.hold"  # while it exists, boot.py loads nothing of the app (see _write_romfs)
 MPY_VERSION = (6, 3)  # what our mpy-cross emits (bytecode only: the same for every chip)
-FROZEN = ("asyncio", "requests", "umqtt.simple", "ntptime")  # frozen into the stock ESP8266 firmware
+FROZEN = tuple(frozen.FEATURES)  # frozen into the stock ESP8266 firmware
+ROMFS = BUILD / "romfs"  # the ROMFS image deploy --romfs writes, and the tree it is built from
+NO_ROMFS = ("the board has no ROMFS partition (%s): deploy without --romfs, or flash a MicroPython build with one "
+            "(ESP8266_GENERIC, variant FLASH_2M_ROMFS, v1.25 or newer)")
 
 
 class Failed(Exception):
@@ -30,13 +37,18 @@ def show(cmd):
 
 
 def mpremote(port, *args, check=True):
-    """Run mpremote on the port, printing the command; return its output."""
-    cmd = [tool("mpremote"), "connect", port, *args]
+    """Run mpremote on the port (or with no port, on the host), printing the command; return its output."""
+    cmd = [tool("mpremote")] + (["connect", port] if port else []) + list(args)
     show(cmd)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if check and r.returncode:
         raise Failed("mpremote failed (%d): %s" % (r.returncode, (r.stderr or r.stdout).strip()))
     return r
+
+
+def each(op, names):
+    """MicroPython code applying os.<op> to each name, going on past OSError (it exists, it is not there...)."""
+    return "import os\nfor n in %r:\n try:\n  os.%s(n)\n except OSError:\n  pass" % (list(names), op)
 
 
 # ---- flash -------------------------------------------------------------------------------------
@@ -76,20 +88,36 @@ def flash(image, port=None, baud=460800, flash_mode=None, dry_run=False):
 
 # ---- deploy ------------------------------------------------------------------------------------
 
-INFO = ("import sys\nm = sys.implementation._mpy\nmiss = []\n"
-        "for n in %r:\n try:\n  __import__(n)\n except ImportError:\n  miss.append(n)\n"
-        "print('INFO', m & 0xff, m >> 8 & 3, sys.implementation.version, ' '.join(miss))" % (FROZEN,))
+# The board's answers: its .mpy version, MicroPython version and the frozen modules it lacks (or that run from our
+# copy in /lib or /rom: still ours to keep); then its ROMFS partition: "-" without vfs.rom_ioctl, "0" without a
+# partition, else its size, the SHA-256 of the image in it ("-" if none) and whether the image holds our firmware.
+INFO = ("import sys,vfs\nm=sys.implementation._mpy\nmiss=[]\n"
+        "for n in %r:\n try:\n  __import__(n)\n  if getattr(sys.modules[n],'__file__','')[:5] in ('/lib/','/rom/'):"
+        "miss.append(n)\n except ImportError:\n  miss.append(n)\n"
+        "print('INFO', m & 0xff, m >> 8 & 3, sys.implementation.version, ' '.join(miss))\n"
+        "r='-'\nif hasattr(vfs,'rom_ioctl'):\n r='0'\n d=vfs.rom_ioctl(2,0)\n"
+        " if vfs.rom_ioctl(1)>0 and not isinstance(d,int):\n  h='-';f=0\n"
+        "  if bytes(d[:3])==b'\\xd2\\xcd\\x31':\n   n=0;i=3\n   while 1:\n    b=d[i];i+=1;n=n<<7|b&127\n"
+        "    if b<128:break\n   import hashlib,binascii\n"
+        "   h=binascii.hexlify(hashlib.sha256(d[:n+i]).digest()).decode()\n"
+        "   try:\n    vfs.VfsRom(d).stat('/lib/firmware');f=1\n   except OSError:\n    pass\n"
+        "  r='%%d %%s %%d'%%(len(d),h,f)\nprint('ROMFS',r)" % (FROZEN,))
 
 
 def board_info(port):
+    """What deploy needs to know of the board: mpy (major, minor), version, missing (frozen modules it lacks) and
+    rom (None without a ROMFS partition, else {"size", "sha256" (None when it holds no image), "firmware"})."""
     out = mpremote(port, "exec", INFO).stdout
     line = [x for x in out.splitlines() if x.startswith("INFO ")]
-    if not line:
+    rom = [x.split()[1:] for x in out.splitlines() if x.startswith("ROMFS ")]
+    if not line or not rom:
         raise Failed("the board did not answer the probe: %r" % out)
     parts = line[0].split(" ", 3)
     version = tuple(int(x) for x in parts[3].split(")")[0].strip("(").split(",")[:3])
-    missing = parts[3].split(")", 1)[1].split()
-    return (int(parts[1]), int(parts[2])), version, missing
+    rom = rom[0]
+    return {"mpy": (int(parts[1]), int(parts[2])), "version": version, "missing": parts[3].split(")", 1)[1].split(),
+            "rom": {"size": int(rom[0]), "sha256": None if rom[1] == "-" else rom[1], "firmware": rom[2] == "1"}
+            if len(rom) == 3 else None, "rom_ioctl": rom[0] != "-"}
 
 
 def sha256(path):
@@ -97,55 +125,154 @@ def sha256(path):
 
 
 def deployed(port):
-    """The manifest of what deploy last put on the board ({} when none or unreadable)."""
+    """The manifest deploy (or push) last left on the board ({} when none or unreadable)."""
     r = mpremote(port, "fs", "cat", ":" + MANIFEST, check=False)
+    return manifest_of(r.stdout) if r.returncode == 0 else {}
+
+
+def manifest_of(text):
     try:
-        return json.loads(r.stdout)["files"] if r.returncode == 0 else {}
-    except (ValueError, KeyError, TypeError):
+        m = json.loads(text)
+    except ValueError:
         return {}
+    return m if isinstance(m, dict) and isinstance(m.get("files"), dict) else {}
 
 
-def deploy(port, config=None, secrets=(), reset=True, wait=15.0):
+def frozen_copies(missing):
+    """Our copies of the frozen modules the board lacks ({board path: local .mpy}); a warning for the others."""
+    copies = {}
+    for name in missing:
+        why = None
+        if name in frozen.SOURCES:
+            try:
+                copies[frozen.board_path(name)] = frozen.compiled(name)
+                dist, version = frozen.SOURCES[name][:2]
+                print("deploy: the board's firmware lacks %s: it gets %s %s, compiled (%s)" % (
+                    name, dist, version, frozen.board_path(name)), flush=True)
+                continue
+            except (frozen.Unavailable, OSError, RuntimeError) as e:
+                why = str(e)
+        print("warning: the board's firmware lacks %s (frozen in the stock ESP8266 build) and %s: %s will not work"
+              % (name, "its copy could not be had (%s)" % why if why else "the project has no copy of it",
+                 frozen.FEATURES[name]), flush=True)
+    return copies
+
+
+def romfs_image(files, name):
+    """Build a ROMFS image of files ({path in the image: local file}) with mpremote; return (path, SHA-256)."""
+    tree = ROMFS / name
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    for rel, src in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tree / rel)
+    out = ROMFS / (name + ".romfs")
+    mpremote(None, "romfs", "-o", str(out), "--no-mpy", "build", str(tree))
+    return out, sha256(out)
+
+
+def romfs_board(bench):
+    """Put the built firmware in a virtual board's ROMFS partition and out of its /lib, as deploy --romfs leaves a
+    board (the way a flasher would, not over the serial port). Returns the image's size in bytes."""
+    lib = {p.relative_to(IMAGE).as_posix(): p for p in (IMAGE / "lib").rglob("*.mpy")}
+    image = romfs_image(lib, "vboard")[0].read_bytes()
+    bench.flash_romfs(image)
+    shutil.rmtree(bench.board_dir / "lib" / "firmware", ignore_errors=True)
+    return len(image)
+
+
+def deploy(port, config=None, secrets=(), reset=True, wait=15.0, romfs=False):
     """Copy what changed of the built image, then the configuration and secrets if given; restart; show the boot log.
-    Returns (copied, removed) lists of board paths."""
-    mpy, version, missing = board_info(port)
+    With romfs, the compiled firmware (everything under lib/) goes into the board's ROMFS partition as one image,
+    written only when it differs from the one there, and boot.py, main.py and updater.mpy stay in the filesystem.
+    Either way the firmware ends up in one place only: a plain deploy empties a ROMFS that holds it (/rom/lib comes
+    before /lib on sys.path), a ROMFS deploy removes lib/firmware/ from the filesystem.
+    Returns (copied, removed) lists of board paths (rom/... for the files of a ROMFS image it wrote)."""
+    board = board_info(port)
+    mpy, version = board["mpy"], board["version"]
     if mpy != MPY_VERSION:
         raise Failed("the board loads .mpy v%d.%d, our mpy-cross (%s) emits v%d.%d: flash MicroPython v1.23 or newer"
                      % (mpy + (mpy_cross(),) + MPY_VERSION))
     if version < (1, 23, 0):
         raise Failed("MicroPython %s on the board: v1.23 or newer is needed" % ".".join(map(str, version)))
-    if missing:
-        print("warning: the board's firmware lacks %s (frozen in the stock ESP8266 build): features that use them "
-              "will say so" % ", ".join(missing))
-    files = {p.as_posix(): sha256(IMAGE / p) for p in build()}
-    old = deployed(port)
+    rom = board["rom"]
+    if romfs and not rom:
+        raise Failed(NO_ROMFS % ("its firmware has no vfs.rom_ioctl" if not board["rom_ioctl"] else
+                                 "vfs.rom_ioctl finds none"))
+    app = {p.as_posix(): IMAGE / p for p in build()}
+    app.update(frozen_copies(board["missing"]))
+    manifest, image, written = {}, None, []
+    if romfs:
+        in_rom = {f: p for f, p in app.items() if f.startswith("lib/")}
+        app = {f: p for f, p in app.items() if f not in in_rom}
+        image, digest = romfs_image(in_rom, "firmware")
+        size = image.stat().st_size
+        if size > rom["size"]:
+            raise Failed("the ROMFS image (%d bytes) does not fit the board's partition (%d bytes)"
+                         % (size, rom["size"]))
+        manifest["romfs"] = {"sha256": digest, "bytes": size, "files": {f: sha256(p) for f, p in in_rom.items()}}
+        if rom["sha256"] != digest:
+            written = ["rom/" + f for f in sorted(in_rom)]
+        else:
+            image = None
+    elif rom and rom["firmware"]:
+        image = romfs_image({}, "empty")[0]  # empties the partition once the firmware is in /lib
+    files = {f: sha256(p) for f, p in app.items()}
+    manifest["files"] = files
+    old = deployed(port).get("files", {})
     copy = sorted(f for f in files if old.get(f) != files[f])
     remove = sorted(f for f in old if f not in files)
-    dirs = sorted({str(Path(f).parent) for f in copy if "/" in f}, key=len)
-    steps = []
-    if dirs:
-        steps += ["exec", "import os\nfor d in %r:\n try:\n  os.mkdir(d)\n except OSError:\n  pass" % (
-            [p for d in dirs for p in _parents(d)],), "+"]
+    keep = {d for f in files for d in _parents(str(Path(f).parent))}
+    steps = ["exec", each("mkdir", sorted({d for f in copy for d in _parents(str(Path(f).parent))} | {"lib"},
+                                          key=len)), "+"]  # lib/ even when empty: boot.py looks for it
     for f in copy:
-        steps += ["fs", "cp", str(IMAGE / f), ":" + f, "+"]
-    for f in remove:
-        steps += ["fs", "rm", ":" + f, "+"]
+        steps += ["fs", "cp", str(app[f]), ":" + f, "+"]
+    # What the app no longer has, the folders it leaves empty, and a rollback manifest push left (it describes a
+    # version this deploy replaces); with --romfs, any firmware in /lib too, listed or not: /rom/lib would hide it.
+    gone = sorted({d for f in remove for d in _parents(str(Path(f).parent))} - keep - {"lib"}, key=len)
+    steps += ["exec", "\n".join([each("remove", remove + [PREV_MANIFEST, HOLD]), each("rmdir", gone[::-1])]
+                                 + ([RMTREE % "lib/firmware"] if romfs else [])), "+"]
     for src, dst in ([(config, "config.json")] if config else []) + [(s, Path(s).name) for s in secrets]:
         if not Path(src).is_file():
             raise Failed("%s: no such file" % src)
         steps += ["fs", "cp", str(src), ":" + dst, "+"]
+    if romfs and image:  # first: the board always has the firmware somewhere
+        _write_romfs(port, image)
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = Path(tmp) / MANIFEST
-        manifest.write_text(json.dumps({"files": files}))
-        steps += ["fs", "cp", str(manifest), ":" + MANIFEST]
+        path = Path(tmp) / MANIFEST
+        path.write_text(json.dumps(manifest))
+        steps += ["fs", "cp", str(path), ":" + MANIFEST]
         mpremote(port, *steps)
+    if not romfs and image:
+        _write_romfs(port, image)
+        print("deploy: the ROMFS partition held the firmware, which now runs from /lib: emptied it")
     print("deploy: %d file(s) copied, %d removed, %d unchanged" % (len(copy), len(remove), len(files) - len(copy)))
+    if romfs:
+        print("deploy: ROMFS image of %d file(s), %d bytes: %s" % (
+            len(manifest["romfs"]["files"]), manifest["romfs"]["bytes"], "written" if written else "unchanged"))
     if reset:
         boot_log(port, wait)
-    return copy, remove
+    return copy + written, remove
+
+
+def _write_romfs(port, image):
+    """Write the image with mpremote after a soft reset in which boot.py loads nothing of the app: its chunks want
+    several kilobytes in one piece, which a heap where the app's modules were loaded may not have."""
+    try:
+        mpremote(port, "exec", "open(%r,'w').close()" % HOLD, "+", "soft-reset", "+", "romfs", "deploy", str(image),
+                 "+", "exec", each("remove", [HOLD]))
+    except Failed as e:
+        raise Failed("%s\nthe ROMFS partition may now hold part of an image, which hides /lib: deploy again" % e)
+
+
+RMTREE = ("import os\ndef rm(p):\n try:\n  for e in os.ilistdir(p):\n   rm(p+'/'+e[0])\n  os.rmdir(p)\n"
+          " except OSError:\n  try:\n   os.remove(p)\n  except OSError:\n   pass\nrm(%r)")
 
 
 def _parents(d):
+    """a/b/c -> a, a/b, a/b/c ("." has none)."""
+    if d in ("", "."):
+        return []
     parts = d.split("/")
     return ["/".join(parts[:i + 1]) for i in range(len(parts))]
 
@@ -186,22 +313,40 @@ def image_version():
 
 def push(host, port=8266, password="", retries=3, reset=True):
     """Upload the built image to stage/ over WebREPL, then stage/ready; the board puts it in place at its next boot
-    (updater.py) and rolls it back if it never reaches ready. Returns the version pushed."""
+    (updater.py) and rolls it back if it never reaches ready. The copies of frozen modules deploy installed in lib/
+    go along (lib/ is replaced as a whole). Two manifests are staged with it: deploy.json, what will be in place,
+    and deploy.prev.json, what will be after a rollback (the old lib/, the new boot.py, main.py, updater.mpy).
+    Returns the version pushed."""
     from tools.webrepl import WebRepl
 
     version, files = image_version()
+    staged = {f.as_posix(): IMAGE / f for f in files}
     print("push: %s, %d files, to %s:%d over WebREPL" % (version, len(files), host, port), flush=True)
     w = WebRepl(host, port, password)
     try:
         w.connect()
         w.repl("\x03")  # a quiet board while its flash changes
-        dirs = sorted({"stage/" + p for f in files for p in _parents(str(Path(f).parent)) if p != "."} | {"stage"},
-                      key=len)
-        w.repl('exec("import os\\nfor d in %r:\\n try:\\n  os.mkdir(d)\\n except OSError:\\n  pass")\r' % dirs)
-        w.repl('exec("import os\\ntry:\\n os.remove(\'stage/ready\')\\nexcept OSError:\\n pass")\r')  # no stale marker from an earlier, cut push
-        for f in files:
-            w.put((IMAGE / f).read_bytes(), "stage/" + f.as_posix(), retries)
-            print("  put stage/%s" % f.as_posix(), flush=True)
+        old = _manifest_over(w, retries)
+        if "romfs" in old:
+            raise Failed("the board runs the firmware from its ROMFS partition, which push cannot write: deploy over "
+                         "USB (--romfs again, or without it to move the firmware to /lib, where push can update it)")
+        old = old.get("files", {})
+        for m in frozen.SOURCES:
+            if frozen.board_path(m) in old:
+                try:
+                    staged[frozen.board_path(m)] = frozen.compiled(m)
+                except frozen.Unavailable as e:  # lib/ is replaced whole: without it, the copy would be lost
+                    raise Failed("the board has our copy of %s, which this push cannot bring along: %s" % (m, e))
+        new = {f: sha256(p) for f, p in staged.items()}
+        prev = dict(old, **{f: h for f, h in new.items() if not f.startswith("lib/")})
+        dirs = sorted({"stage/" + p for f in staged for p in _parents(str(Path(f).parent))} | {"stage"}, key=len)
+        w.repl("exec(%r)\r" % each("mkdir", dirs))
+        w.repl("exec(%r)\r" % each("remove", ["stage/ready"]))  # no stale marker from an earlier, cut push
+        for f, path in staged.items():
+            w.put(path.read_bytes(), "stage/" + f, retries)
+            print("  put stage/%s" % f, flush=True)
+        w.put(json.dumps({"files": prev}).encode(), "stage/" + PREV_MANIFEST, retries)
+        w.put(json.dumps({"files": new}).encode(), "stage/" + MANIFEST, retries)
         w.put(version.encode(), "stage/ready", retries)  # last: the whole version is there
         if reset:
             w.send_text("import machine; machine.reset()\r")
@@ -209,6 +354,16 @@ def push(host, port=8266, password="", retries=3, reset=True):
         w.close()
     print("push: done; the board installs %s at its next boot" % version)
     return version
+
+
+def _manifest_over(w, retries):
+    """The board's deploy.json read over WebREPL ({} when there is none or it is unreadable)."""
+    from tools.webrepl import Refused
+
+    try:
+        return manifest_of(w.get(MANIFEST, retries))
+    except Refused:
+        return {}
 
 
 # ---- repl, logs --------------------------------------------------------------------------------

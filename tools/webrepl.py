@@ -15,6 +15,10 @@ class WebReplError(Exception):
     pass
 
 
+class Refused(WebReplError):
+    """The board answered a transfer with an error status (a file to get that is not there...)."""
+
+
 class WebRepl:
     def __init__(self, host, port=8266, password="", timeout=10.0):
         self.host, self.port, self.password, self.timeout = host, port, password, timeout
@@ -105,7 +109,7 @@ class WebRepl:
         wsframe.send(self.sock, RECORD.pack(b"WA", kind, 0, 0, size, len(raw), raw), mask=True)
         code = self._status()
         if code:
-            raise WebReplError("%s: the board refused (status %d)" % (name, code))
+            raise Refused("%s: the board refused (status %d)" % (name, code))
 
     def _put(self, data, name):
         self._record(PUT, name, len(data))

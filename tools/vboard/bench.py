@@ -6,6 +6,7 @@ clock and radio operation comes here over a line protocol (the "wire").
 """
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -18,7 +19,7 @@ import time
 import zlib
 from pathlib import Path
 
-from . import hw, webrepl
+from . import hw, ntp, webrepl
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
@@ -35,12 +36,25 @@ WIRINGS = {
 ROOT = Path(__file__).resolve().parents[2]
 SHIMS = ROOT / "build" / "vboard"
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
+ROMFS_HEADER = b"\xd2\xcd\x31"  # how a ROMFS image starts
 _shim_cost = {}
 
 
 def heap_bytes(heap):
     heap = str(heap).lower()
     return int(heap[:-1]) * 1024 if heap.endswith("k") else int(heap)
+
+
+# Names (qstrs). A board keeps its built-in and frozen names in ROM; the firmware's own names fill pools that start
+# small and double: 10, 20, 40, 80, 160 entries hold its first 310 names, a pool of 320 the next 320. The firmware
+# has more than 310 names, so on a board all those pools are allocated (each pool entry is 6 bytes on the ESP8266).
+# Here the shims' names come first and fill the small pools, and the firmware's names would land in pools of 320 and
+# 640 entries, allocated in one block each (3 and 7 KB) at moments that depend on the shims. So the runner grows the
+# pools before the firmware starts, up to a fresh pool of 640 entries (the firmware's names go there), and the
+# firmware is charged NAMES_CHARGE bytes: what a board's pools for 630 names cost, scaled to this 64-bit port
+# (630 x 6 bytes, x 1.4, rounded to the steps the heap moves by).
+NAMES_ROOM = 620  # names that fill the pools up to 320 entries: the next one starts the pool of 640
+NAMES_CHARGE = 5312
 
 
 def free_at_start(heap):
@@ -148,9 +162,12 @@ class Bench:
     USABLE_GPIO = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap="40k", ssid="multiprise-lab",
-                 password="lab-password", serial_port=0, webrepl_port=0):
+                 password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None):
         self.board_dir = Path(board_dir)
         self.heap = heap
+        self.romfs = romfs and heap_bytes(romfs)  # the ROMFS partition's size (a FLASH_2M_ROMFS build has 320k)
+        if self.romfs:
+            self._prepare_romfs()
         self.wiring_name = wiring
         w = WIRINGS[wiring]
         self.clock = Clock()
@@ -165,6 +182,7 @@ class Bench:
         if rtc:
             self.rtc = (DS3231 if rtc == "ds3231" else DS1307)(self.clock)
             self.buses[w["i2c"]][self.rtc.addr] = self.rtc
+            self._load_rtc(fresh_rtc)
         self.pcf = None
         if "pcf" in w:
             self.pcf = PCF8574(w["pcf"])
@@ -182,9 +200,11 @@ class Bench:
         self.hostname = "multiprise"
         self.webrepl = None  # the WebREPL server, once the firmware started it
         self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
+        self.ntp = ntp.Server(self.clock, lambda: self.wifi_status() == 5)  # reached through the access point
+        self.unknown_hosts = set()  # names the access point's DNS does not resolve (any other name is the bench)
         # ESP8266 state that survives a reset but not a power cut
         self.rtc_mem = b""
-        self.rtc_delta = 0.0
+        self.esp_rtc = hw.EspClock(self.clock)
         self.reset_cause = PWRON_RESET
         self.wdt_on = False
         self.wdt_fed = 0.0
@@ -229,8 +249,10 @@ class Bench:
     def stop(self):
         self._closed = True
         self._kill()
+        self._save_rtc()
         self.serial.close()
         self._wire_srv.close()
+        self.ntp.close()
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -243,7 +265,7 @@ class Bench:
                 dev.power(True)
             self.powered = True
             self.reset_cause = PWRON_RESET
-            self.rtc_delta = -(self.clock.now() - EPOCH2000)  # the ESP8266's RTC starts at 2000-01-01
+            self.esp_rtc.power_on()  # the ESP8266's RTC starts at 2000-01-01
             self._spawn()
 
     def power_cut(self):
@@ -256,6 +278,7 @@ class Bench:
             self.ap_if_active = False
             for dev in self._chips():
                 dev.power(False)
+            self._save_rtc()
             self._reset_pins()
 
     def power_cycle(self, off_time=0.0):
@@ -270,6 +293,7 @@ class Bench:
             self._kill()
             self._reset_pins()
             self.sta.update(active=False)
+            self.esp_rtc.reset()
             self.reset_cause = cause
             self._spawn()
 
@@ -302,18 +326,71 @@ class Bench:
 
     def device_heap(self):
         """The heap the device process gets: the cap asked for plus what the shims and the runner keep,
-        measured once, so that boot.py starts with exactly the free heap of a bare interpreter at the cap."""
+        measured once, so that boot.py starts with the free heap of a bare interpreter at the cap.
+        A ROMFS partition's image and its mount at /rom count with the shims (the mount only when the partition
+        holds a ROMFS). The GC's tables take their share of what is added and the heap grows by steps of
+        128 bytes: the heap is searched for, then a ballast (VBOARD_BALLAST bytes) takes the free heap down
+        to the bare interpreter's exactly."""
         want = heap_bytes(self.heap)
-        if want not in _shim_cost:
-            env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
-                       MICROPYPATH=str(SHIMS), TZ="UTC", VBOARD_CALIBRATE="1")
-            r = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % want, str(SHIMS / "_boot.py")], env=env,
-                               capture_output=True, text=True, timeout=30, cwd=str(self.board_dir))
-            m = re.search(r"vboard-free (\d+)", r.stdout)
-            if not m:
-                raise RuntimeError("virtual board: calibration run failed:\n" + r.stdout + r.stderr)
-            _shim_cost[want] = free_at_start(want) - int(m.group(1))
-        return want + _shim_cost[want]
+        key = (want, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER)
+        if key not in _shim_cost:
+            target, heap, ballast = free_at_start(want) - NAMES_CHARGE, want + (self.romfs or 0) * 102 // 100 + 65536, 0
+            self.names = 0
+            self.names = max(0, NAMES_ROOM + 1 - self._free_after_shims(heap * 2, 0, "n_qstr"))
+            for _ in range(12):
+                over = self._free_after_shims(heap, ballast) - target
+                if over == 0:
+                    break
+                if 0 < over < 2048 and not ballast:
+                    ballast = over
+                elif ballast and ballast + over > 0:  # fine steps, either way
+                    ballast += over
+                else:  # too little heap, or too much: aim half a kilobyte above, then ballast
+                    heap += (512 - over) * 102 // 100
+                    ballast = 0
+            else:
+                raise RuntimeError("virtual board: calibration did not settle (%d bytes off)" % over)
+            _shim_cost[key] = heap - want, ballast, self.names
+        _, self.ballast, self.names = _shim_cost[key]
+        return want + _shim_cost[key][0]
+
+    def _free_after_shims(self, heap, ballast, what="vboard-free"):
+        r = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % heap, str(SHIMS / "_boot.py")],
+                           env=self._env(VBOARD_CALIBRATE="1", VBOARD_BALLAST=str(ballast),
+                                         VBOARD_NAMES=str(self.names)), capture_output=True,
+                           text=True, timeout=30, cwd=str(self.board_dir))
+        m = re.search(what + r"[ =](\d+)", r.stdout)
+        if not m:
+            raise RuntimeError("virtual board: calibration run failed:\n" + r.stdout + r.stderr)
+        return int(m.group(1))
+
+    def _env(self, **more):
+        """The device process's environment: the wire, the board folder, the shims, the ROMFS partition."""
+        env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
+                   MICROPYPATH=str(SHIMS), TZ="UTC", **more)
+        env.pop("VBOARD_ROMFS", None)
+        if self.romfs:
+            env["VBOARD_ROMFS"] = str(self.romfs_file)
+        return env
+
+    @property
+    def romfs_file(self):
+        """The ROMFS partition's flash, kept beside the board folder (the folder is the board's /)."""
+        d = self.board_dir.resolve()
+        return d.parent / (d.name + ".romfs")
+
+    def _prepare_romfs(self):
+        """The partition at its size: erased flash (0xFF) where there was none."""
+        f = self.romfs_file
+        data = f.read_bytes()[:self.romfs] if f.exists() else b""
+        if len(data) != self.romfs:
+            f.write_bytes(data + b"\xff" * (self.romfs - len(data)))
+
+    def flash_romfs(self, image):
+        """Write a ROMFS image into the partition from outside, as a flasher would (the board off)."""
+        if len(image) > self.romfs:
+            raise ValueError("a %d-byte image in a %d-byte partition" % (len(image), self.romfs))
+        self.romfs_file.write_bytes(image + b"\xff" * (self.romfs - len(image)))
 
     def _spawn(self, raw=False):
         if self._closed:
@@ -325,8 +402,7 @@ class Bench:
         a[3] |= termios.ISIG
         a[6][termios.VMIN], a[6][termios.VTIME], a[6][termios.VINTR] = 1, 0, b"\x03"
         termios.tcsetattr(self._slave, termios.TCSANOW, a)
-        env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
-                   MICROPYPATH=str(SHIMS), TZ="UTC")
+        env = self._env()
         env.pop("VBOARD_RAW", None)
         if raw:
             env["VBOARD_RAW"] = "1"
@@ -337,6 +413,8 @@ class Bench:
         self.boots += 1
         self._glitch_boot_pins()
         cmd = [MICROPYTHON, "-X", "heapsize=%d" % self.device_heap(), "-i", str(SHIMS / "_boot.py")]
+        env["VBOARD_BALLAST"] = str(self.ballast)
+        env["VBOARD_NAMES"] = str(self.names)
         slave = self._slave
 
         def ctty():
@@ -446,10 +524,10 @@ class Bench:
 
     def _handle(self, a, handles):
         a[-1] = a[-1].rstrip("\n")
-        if a[0] == "t":
-            return str(int(self.esp_time()))
-        if a[0] == "T":
-            return str(int(self.esp_time() * 1e9))
+        if a[0] in "tT":  # time.time(), time.time_ns()
+            with self.lock:
+                t = self.esp_rtc.read()
+            return str(int(t) if a[0] == "t" else int(t * 1e9))
         args, kw = [], {}
         for tok in a[2:]:
             if "=" in tok:  # name=value; a positional token never holds "="
@@ -508,8 +586,51 @@ class Bench:
     # ---- the world as tests and the console see it -------------------------------------------
 
     def esp_time(self):
-        """The ESP8266's own RTC: seconds since 2000-01-01."""
-        return self.clock.now() - EPOCH2000 + self.rtc_delta
+        """The ESP8266's own RTC: the seconds since 2000-01-01 it would give if read now."""
+        with self.lock:
+            return self.esp_rtc.time()
+
+    @property
+    def esp_rtc_ppm(self):
+        """How fast the ESP8266's RTC runs against the world, in parts per million (+20000: 2 % fast)."""
+        return self.esp_rtc.ppm
+
+    @esp_rtc_ppm.setter
+    def esp_rtc_ppm(self, ppm):
+        with self.lock:
+            self.esp_rtc.set_ppm(ppm)
+
+    @property
+    def rtc_file(self):
+        """Where the RTC chip's battery-backed state is kept between runs: beside the board folder, out of
+        the firmware's sight (the folder is the board's /)."""
+        d = self.board_dir.resolve()
+        return d.parent / (d.name + ".rtc.json")
+
+    def _load_rtc(self, fresh):
+        if fresh:
+            self.rtc_file.unlink(missing_ok=True)
+            return
+        try:
+            self.rtc.restore(json.loads(self.rtc_file.read_text()))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as e:  # another chip's, or damaged: a fresh chip
+            sys.stderr.write("vboard: %s not used, the RTC chip starts fresh: %r\n" % (self.rtc_file, e))
+            self.rtc.lose()
+
+    def _save_rtc(self):
+        state = self.rtc and self.rtc.state()
+        try:
+            if state is None:
+                if self.rtc:
+                    self.rtc_file.unlink(missing_ok=True)
+                return
+            tmp = self.rtc_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self.rtc_file)
+        except OSError as e:  # the folder went away: the next run gets a fresh chip
+            sys.stderr.write("vboard: cannot keep the RTC chip's state: %r\n" % (e,))
 
     def level(self, pin):
         st = self.pins.get(pin)

@@ -4,6 +4,7 @@ The board's machine.I2C shim hands a model one whole bus transaction per call
 (write: START, address+W, bytes, STOP; read: START, address+R, n bytes, STOP).
 """
 
+import calendar
 import datetime
 import math
 import time
@@ -204,6 +205,46 @@ class _RTC(I2CDevice):
         regs = self._registers(self.clock.now())
         return datetime.datetime(2000 + 100 * (regs[5] >> 7) + _unbcd(regs[6]), _unbcd(regs[5] & 0x1F),
                                  _unbcd(regs[4]), _hour(regs[2]), _unbcd(regs[1]), _unbcd(regs[0] & 0x7F))
+
+    def set(self, unix_seconds):
+        """Set the chip's time to a Unix time (UTC), to the fraction of a second; trusted again, like set_time."""
+        whole = math.floor(unix_seconds)
+        self.set_time(datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=whole))
+        self._base += unix_seconds - whole
+
+    def unix(self):
+        """The chip's time now as a Unix time (whole seconds, as the registers say)."""
+        return calendar.timegm(self.time().timetuple())
+
+    def lose(self):
+        """The backup battery ran flat while the board was off: the chip is as new (2000-01-01 00:00:00, OSF set
+        on a DS3231, CH set on a DS1307: halted) and its registers are back to their power-up values."""
+        self._reset()
+
+    def state(self):
+        """What the battery keeps, as plain values (None: nothing, no battery): the time as an offset from the
+        world's clock (or where it stands still), the weekday count, and the storage registers."""
+        if self._lost or not self.battery:
+            return None
+        now = self.clock.now()
+        return {"chip": type(self).__name__, "offset": None if self._frozen else self._seconds(now) - now,
+                "stopped": self._seconds(now) if self._frozen else None, "h12": self._h12,
+                "weekday": [self._weekday, self._weekday_day], "registers": self._regs.hex()}
+
+    def restore(self, state):
+        """Take back what state() gave (a ValueError, KeyError or TypeError when it is not that)."""
+        regs = bytearray.fromhex(state["registers"])
+        if state.get("chip") != type(self).__name__ or len(regs) != self.SIZE:
+            raise ValueError("not the state of a %s" % type(self).__name__)
+        now = self.clock.now()
+        self._frozen = state["offset"] is None
+        self._base = float(state["stopped"] if self._frozen else state["offset"] + now)
+        self._ref = now
+        self._h12 = bool(state["h12"])
+        self._weekday, self._weekday_day = (int(x) for x in state["weekday"])
+        self._regs = regs
+        self._pointer = 0
+        self._lost = False
 
     # inside
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tools.build import make_board
 from tools.vboard.bench import HARD_RESET, WIRINGS, Bench
+from tools.vboard.ntp import MODES
 
 EXAMPLE_OUTLETS = [("Lamp", "last"), ("Desk", "off"), ("Heater", "off"), ("Fan", "last"), ("Router", "on"),
                    ("Charger", "off")]
@@ -31,6 +32,12 @@ button              hold/release FLASH: held at a reset = safe mode
 time YYYY-MM-DD HH:MM[:SS]
                     set the world clock (UTC); the RTC chip lives through it
 jump +/-N[s|m|h|d]  move the world clock and the RTC chip with it: jump +2h
+chip YYYY-MM-DD HH:MM[:SS] | +/-N[s|m|h|d]
+                    set or move the RTC chip's time alone (UTC): chip -1h
+chip lost           the chip's battery ran flat: 2000-01-01, OSF (DS3231) or CH (DS1307) set
+ntp on|off|garbage|kod
+                    the NTP server answers, stays silent, answers junk, or says RATE (kiss-of-death)
+ntp +/-N[s|m|h|d]   the NTP server's time is off by that much (ntp 0: right); ntp alone: its state
 quit                stop the board and leave (Ctrl-C too)"""
 
 
@@ -75,7 +82,7 @@ def snapshot(bench, names):
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
                 "webrepl": bench.webrepl.port if bench.webrepl else None,
-                "board": str(bench.board_dir), "wiring": bench.wiring_name}
+                "board": str(bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench)}
 
 
 def status_lines(s):
@@ -100,6 +107,7 @@ def status_lines(s):
          (", board: %s" % (STATION.get(s["station"], s["station"]) if s["powered"] else "no power"), ""),
          ("   FLASH button ", ""), ("HELD" if s["button"] else "released", "bad" if s["button"] else "")],
         [("world %s UTC   %s" % (stamp(s["now"]), rtc), "")],
+        [(s["ntp"], "")],
     ]
 
 
@@ -111,6 +119,27 @@ def clocks(bench):
 
 def stamp(when):
     return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_when(words):
+    """Unix time of "YYYY-MM-DD HH:MM[:SS]" (UTC), or None."""
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.datetime.strptime(" ".join(words), fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            pass
+    return None
+
+
+def parse_seconds(words):
+    """Seconds in "+/-N[s|m|h|d]" (no unit: seconds), or None."""
+    m = re.fullmatch(r"([+-]?\d+)([smhd]?)", "".join(words))
+    return int(m[1]) * SECONDS[m[2] or "s"] if m else None
+
+
+def ntp_state(bench):
+    n = bench.ntp
+    return "NTP server %s, %+d s, %d request%s" % (n.mode, n.offset, n.requests, "" if n.requests == 1 else "s")
 
 
 def text(segments):
@@ -151,24 +180,41 @@ def handle(bench, line):
             return "FLASH button held: it is read at boot, so reset now starts safe mode; button again releases it"
         return "FLASH button released"
     if cmd == "time":
-        for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-            try:
-                when = datetime.datetime.strptime(" ".join(rest), fmt).replace(tzinfo=UTC)
-                break
-            except ValueError:
-                pass
-        else:
+        when = parse_when(rest)
+        if when is None:
             return "usage: time YYYY-MM-DD HH:MM[:SS] (UTC), e.g. time 2030-01-02 03:04"
         with bench.lock:
-            bench.clock.set(when.timestamp())
+            bench.clock.set(when)
         return clocks(bench)
     if cmd == "jump":
-        m = re.fullmatch(r"([+-]?\d+)([smhd]?)", "".join(rest))
-        if not m:
+        step = parse_seconds(rest)
+        if step is None:
             return "usage: jump +/-N[s|m|h|d], e.g. jump +2h or jump -30m"
         with bench.lock:
-            bench.clock.jump(int(m[1]) * SECONDS[m[2] or "s"])
+            bench.clock.jump(step)
         return clocks(bench)
+    if cmd == "chip":
+        if not bench.rtc:
+            return "this board has no RTC chip"
+        when, step = parse_when(rest), parse_seconds(rest)
+        with bench.lock:
+            if rest == ["lost"]:
+                bench.rtc.lose()
+            elif when is not None or step is not None:
+                bench.rtc.set(when if when is not None else bench.rtc.unix() + step)
+            else:
+                return "usage: chip YYYY-MM-DD HH:MM[:SS] | chip +/-N[s|m|h|d] | chip lost"
+        return clocks(bench) + ("; its time is lost" if rest == ["lost"] else "")
+    if cmd == "ntp":
+        step = parse_seconds(rest)
+        with bench.lock:
+            if len(rest) == 1 and rest[0] in MODES:
+                bench.ntp.mode = rest[0]
+            elif step is not None:
+                bench.ntp.offset = step
+            elif rest:
+                return "usage: ntp on|off|garbage|kod, ntp +/-N[s|m|h|d] (its error), or ntp alone"
+        return "%s, at 127.0.0.1:%d" % (ntp_state(bench), bench.ntp.port)
     if not bench.powered:
         return "the board has no power: type restore"
     bench.serial.write(line + "\r")
@@ -303,12 +349,16 @@ def plain(bench, log, names):
 
 def main(args):
     board = Path(args.board)
-    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap, serial_port=args.port)
+    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap, serial_port=args.port,
+                  romfs=args.romfs)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
     bench.serial.listeners.append(log.feed)
     try:
         names, notes = prepare(board, args.wiring, bench.ap, args.config)
+        if bench.romfs:
+            notes.append("ROMFS partition of %d bytes in %s: multiprise deploy --romfs --port socket://... puts the "
+                         "firmware there" % (bench.romfs, bench.romfs_file))
         log.note("\n".join(notes + ["type help for the commands, quit to stop"]))
         bench.start()
     except (OSError, RuntimeError) as e:  # no mpy-cross or micropython, a firmware syntax error, a port in use

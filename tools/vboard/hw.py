@@ -177,10 +177,9 @@ class RTC:
 
     def datetime(self, t=None):
         if t is None:
-            g = time.gmtime(int(self.b.esp_time()) + EPOCH2000)
+            g = time.gmtime(int(self.b.esp_rtc.read()) + EPOCH2000)
             return (g.tm_year, g.tm_mon, g.tm_mday, g.tm_wday, g.tm_hour, g.tm_min, g.tm_sec, 0)
-        secs = calendar.timegm(tuple(t[:3]) + tuple(t[4:7]) + (0, 0, 0)) - EPOCH2000
-        self.b.rtc_delta = secs - (self.b.clock.now() - EPOCH2000)
+        self.b.esp_rtc.set(calendar.timegm(tuple(t[:3]) + tuple(t[4:7]) + (0, 0, 0)) - EPOCH2000)
 
     def memory(self, data=None):
         if data is None:
@@ -188,6 +187,70 @@ class RTC:
         if len(data) > 492:
             raise ValueError("buffer too long")
         self.b.rtc_mem = bytes(data)
+
+
+class EspClock:
+    """The time the ESP8266's RTC gives, as MicroPython's esp8266 port keeps it (ports/esp8266/machine_rtc.c):
+    a 32-bit count of the chip's RTC ticks, plus a delta kept in RTC memory; each read compares the count with
+    the last one read and adds one turn of the counter when it went back. The counter turns about every 7 h
+    45 min ("the internal real-time clock (RTC) will overflow every 7:45h. If a long-term working RTC time is
+    required then time() or localtime() must be called at least once within 7 hours": MicroPython's ESP8266
+    docs, Known Issues). So a gap of more than one turn between two reads loses whole turns, and a reset
+    forgets the last count read (it reads the counter afresh at start-up without comparing).
+
+    `ppm` is how fast the counter runs against the world (+20000: 2 % fast). The counter keeps running
+    through resets and restarts from 0 (2000-01-01 00:00:00) when the power comes back. Setting the
+    world's clock back moves this clock back by as much (the world's clock is the test's, not a time that
+    passes)."""
+
+    TURN = 7 * 3600 + 45 * 60  # seconds: 2^32 ticks
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.ppm = 0.0
+        self.power_on()
+
+    def power_on(self):
+        self._count, self._at = 0.0, self.clock.now()  # ticks as seconds since power-on; world instant
+        self._last = 0.0  # the counter's value at the last read (rtc_last_ticks)
+        self._delta = 0.0  # the time = delta + counter
+
+    def _sample(self):
+        """Bring the counter up to now; return its value (seconds within a turn)."""
+        now = self.clock.now()
+        elapsed = (now - self._at) * (1 + self.ppm / 1e6)
+        if elapsed < 0:
+            self._delta += elapsed
+        else:
+            self._count += elapsed
+        self._at = now
+        return self._count % self.TURN
+
+    def set_ppm(self, ppm):
+        self._sample()  # the old rate up to now, the new one from now on
+        self.ppm = ppm
+
+    def time(self):
+        """Seconds since 2000 a read would give now, without reading (the counter's last value is kept)."""
+        value = self._sample()
+        return self._delta + value + (self.TURN if value < self._last else 0)
+
+    def read(self):
+        """time.time(), RTC.datetime(): the firmware reads the clock (a turn of the counter is noticed)."""
+        value = self._sample()
+        if value < self._last:
+            self._delta += self.TURN
+        self._last = value
+        return self._delta + value
+
+    def set(self, seconds):
+        """RTC.datetime(tuple): seconds since 2000."""
+        self._last = self._sample()
+        self._delta = seconds - self._last
+
+    def reset(self):
+        """The chip resets: the port's start-up takes the counter's value as the last one read."""
+        self._last = self._sample()
 
 
 class WDT:
@@ -294,6 +357,11 @@ def module_function(bench, name, args):
     if name == "webrepl_stop":
         bench.webrepl_stop()
         return None
+    if name == "getaddrinfo":  # DNS through the bench's access point: every known name is the bench
+        host, port = args
+        if bench.wifi_status() != 5 or host in bench.unknown_hosts:
+            raise OSError(-2, "name not resolved")  # what the ESP8266's lwIP getaddrinfo raises
+        return ("127.0.0.1", bench.ntp.port if port == 123 else port)
     if name == "hostname":
         if args:
             bench.hostname = args[0]

@@ -1,0 +1,147 @@
+"""Time the board can trust, and what runs on it: schedule edges and timers.
+
+Sources, most trusted first: NTP (when online), the RTC chip (read at boot, re-read every hour), a time set by hand.
+Without one, `trust` is None, `why` says why, and schedules wait: outlets keep their state. The code that talks to
+the sources (timesync.py) and the schedule code (sched.py) are loaded only when due, then dropped."""
+import time
+
+import firmware
+from firmware import app
+from firmware.log import log
+
+CHIP_EVERY_S = 3600  # the ESP8266's own clock drifts: re-read the chip this often (it must be read every 7 h)
+trust = None  # where the time came from ("ntp", "ds3231", "ds1307", "manual"), or None: not to be trusted
+why = "no time source yet"
+synced = None  # time.time() of the last good NTP answer
+fired = []  # per outlet: the wall time of the schedule edge it fired last (sched.py), None before its first
+timers = []  # per outlet: None or [at (time.time()), on, relative]: a relative timer moves with clock corrections
+next_at = 0  # when sched.tick() is due again (0: at once)
+chip_due = False  # the chip is to be set from the ESP8266's clock (after NTP), at the next chip job
+rebase = False  # the clock was set here: keep() takes it as it is now, not as a jump to correct for
+ask = None  # asked by a command, done by keep() within a second: "ntp" (sync now), or the instant to set the clock to
+changes = []  # [(instant, offset from then on)] of the time zone, around the instants asked about
+base = 0  # the offset before the first change
+span = (1, 0)  # the instants changes is right for
+
+
+def init(n):
+    global fired, timers
+    if len(fired) != n:
+        fired = [None] * n
+        timers = [None] * n
+
+
+def moved(step):
+    """The clock was set by step seconds: relative timers keep their length, schedules look again."""
+    global next_at, rebase
+    rebase = True
+    if abs(step) > 2:
+        log("clock: set %+d s" % step)
+    for t in timers:
+        if t and t[2]:
+            t[0] += step
+    next_at = 0
+
+
+def offset(t):
+    """Seconds east of UTC in force at the instant t, from the changes of offset around t (sched.zone() works
+    them out from the TZ string, about once a year)."""
+    if not span[0] <= t < span[1]:
+        from firmware import sched
+
+        sched.zone(t)
+        firmware.drop("sched")
+    o = base
+    for c, a in changes:
+        if t >= c:
+            o = a
+    return o
+
+
+def text(t):
+    """'YYYY-MM-DD HH:MM:SS UTC+hh:mm': the local time at the instant t."""
+    o = offset(t)
+    v = time.gmtime(t + o)
+    o //= 60
+    return "%d-%02d-%02d %02d:%02d:%02d UTC%s%02d:%02d" % (v[:6] + ("+" if o >= 0 else "-", abs(o) // 60, abs(o) % 60))
+
+
+def timer(i, at, on, relative):
+    timers[i] = [at, on, relative] if at is not None else None
+
+
+def on_switch(i, on, why):
+    """Outlet listener: an outlet with a pulse length switches off again after it."""
+    p = app.cfg["outlets"][i]["pulse_s"]
+    if on and p and why != "timer":
+        timer(i, time.time() + p, False, True)
+
+
+def due(now):
+    global next_at
+    for i, t in enumerate(timers):
+        if t and now >= t[0]:
+            timers[i] = None
+            app.outlets.wish(i, t[1], "timer")
+    if trust and now >= next_at:
+        from firmware import clock, sched
+
+        next_at = sched.tick(now, app.cfg, app.outlets, fired, clock)
+        firmware.drop("sched")
+
+
+async def keep():
+    """The task: every second, timers and schedule edges; NTP and the chip when due. A jump of the clock that
+    nobody here made (the REPL, the ESP8266's clock wrapping) is noticed and treated as a correction."""
+    import asyncio
+    import sys
+
+    global next_at, chip_due, rebase, ask
+    now = t0 = time.time()
+    k0 = time.ticks_ms()
+    ntp_at = k0
+    chip_at = time.ticks_add(k0, CHIP_EVERY_S * 1000)  # read at boot already
+    retry = 60
+    online = False
+    while True:
+        soon = ask or min([next_at if trust else now + 9] + [t[0] for t in timers if t]) - now <= 1
+        await asyncio.sleep_ms(50 if soon else 1000 - time.ticks_ms() % 1000)  # an edge is due: look closely
+        now, k = time.time(), time.ticks_ms()
+        step = now - t0 - time.ticks_diff(k, k0) // 1000
+        if abs(step) > 2 and not rebase:
+            moved(step)
+        rebase = False
+        try:
+            due(now)
+        except MemoryError:  # the heap is in pieces just now: the next second
+            next_at = 0
+        wifi = sys.modules.get("firmware.wifi")
+        up = wifi and wifi.state == "connected"
+        if up and not online:
+            ntp_at = k  # a new connection: sync now
+        online = up
+        host = app.cfg["time"]["ntp"]
+        ntp = up and host and (time.ticks_diff(k, ntp_at) >= 0 or ask == "ntp")
+        chip = (chip_due or time.ticks_diff(k, chip_at) >= 0) and app.bus and app.cfg["board"]["rtc"]
+        if ntp or chip or ask:
+            try:
+                from firmware import timesync
+
+                if type(ask) is int:
+                    timesync.set_by_hand(ask)
+                elif ask == "ntp" and not ntp:
+                    log("clock: NTP asked, but %s" % ("no NTP server is configured" if up else "Wi-Fi is down"))
+                elif ntp:
+                    ok = timesync.ntp(host)
+                    retry = 60 if ok else min(retry * 2, 3600)
+                    ntp_at = time.ticks_add(k, (app.cfg["time"]["ntp_interval_h"] * 3600 if ok else retry) * 1000)
+                else:
+                    timesync.chip_job()
+                    chip_due = False
+                    chip_at = time.ticks_add(k, CHIP_EVERY_S * 1000)
+                ask = None
+            except MemoryError:  # the heap is in pieces just now: in a minute
+                log("clock: not enough memory for %s just now; in a minute" % ("NTP" if ntp else "the RTC chip"))
+                ntp_at = chip_at = time.ticks_add(k, 60000)
+            firmware.drop("timesync")
+        t0, k0 = time.time(), time.ticks_ms()

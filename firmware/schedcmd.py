@@ -1,0 +1,67 @@
+"""Commands about schedules: sched, pulse (the console and commands.py pass them here). Loaded for one command,
+then dropped. Changes are stored in config.json (atomically) and apply at once."""
+import time
+
+from firmware import app, clock
+
+USAGE = {
+    "sched": "sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear",
+    "pulse": "pulse N SECONDS (0: no pulse)",
+}
+
+
+def run(cmd, args):
+    return app.handle(globals(), cmd, args, USAGE[cmd], "rules", "sched")
+
+
+def _sched(a):
+    from firmware import rules
+
+    if not a:
+        return [ln for i in range(len(app.outlets)) for ln in _sched([str(i + 1)])]
+    i = app.outlet(a[0])
+    o = app.cfg["outlets"][i]
+    r = o["schedule"][:]
+    if len(a) == 1:
+        return ["%d %s: %s" % (i + 1, app.outlets.names[i], "no schedule" if not r else "")] + [
+            "  %d) %s" % (k + 1, rules.text(x)) for k, x in enumerate(r)]
+    if a[1] == "add" and len(a) == 4:
+        if len(r) >= rules.MAX:
+            raise ValueError("%d rules already" % rules.MAX)
+        r.append(rules.parse(a[2] + " " + a[3]))
+    elif a[1] == "del" and len(a) == 3:
+        del r[int(a[2]) - 1]
+    elif a[1] == "clear" and len(a) == 2:
+        r = []
+    else:
+        raise ValueError("unknown")
+    _store(i, "schedule", [rules.text(x) for x in r], r)
+    if clock.trust and clock.fired[i] is not None:  # a changed schedule acts from its next edge on
+        from firmware import sched
+
+        clock.fired[i] = sched.peak(time.time(), clock)
+    if o["power_on"] == "schedule" and not r:
+        _store(i, "power_on", "off", "off")
+    clock.next_at = 0
+    return _sched(a[:1])
+
+
+def _pulse(a):
+    i = app.outlet(a[0])
+    s = int(a[1])
+    if not 0 <= s <= 86400:
+        raise ValueError("seconds from 0 to 86400")
+    _store(i, "pulse_s", s, s)
+    return "%d pulse %s" % (i + 1, "%d s" % s if s else "off")
+
+
+def _store(i, key, text, value):
+    """Set outlets[i].key in config.json (as text, atomically) and in the running configuration (as value). The
+    next boot checks the changed config.json and applies it as the board runs now."""
+    raw = app.load("config.json") or {}
+    o = raw.get("outlets")
+    if type(o) is not list:
+        o = raw["outlets"] = [{} for _ in app.cfg["outlets"]]
+    o[i][key] = text
+    app.save("config.json", raw)
+    app.cfg["outlets"][i][key] = value

@@ -1,0 +1,73 @@
+"""config.json is checked once: the validator's normalized result is kept in config.valid.json with the SHA-256 of
+the config.json it came from. This module is small, so that main.py can tell whether config.json changed before the
+app is loaded: the validator is big, and a changed configuration is checked on a heap with nothing else on it."""
+import json
+
+import firmware
+from firmware.log import log
+
+CONFIG = "config.json"
+VALID = "config.valid.json"
+
+
+def sha():
+    """The SHA-256 (hex) of config.json, or None when there is none."""
+    import hashlib
+    from binascii import hexlify
+
+    try:
+        with open(CONFIG, "rb") as f:
+            return hexlify(hashlib.sha256(f.read()).digest()).decode()
+    except OSError:
+        return None
+
+
+def cached(s):
+    """{"sha", "cfg", "warnings"} kept for the config.json whose SHA-256 is s, or None."""
+    try:
+        with open(VALID) as f:
+            c = json.load(f)
+        return c if s and c.get("sha") == s else None
+    except (OSError, ValueError):
+        return None
+
+
+def check(s):
+    """Validate config.json: (cfg, errors, warnings); a valid one is kept (atomically) for the next boots."""
+    import os
+
+    from firmware import config
+
+    c, errors, warnings = config.load(CONFIG)
+    firmware.drop("config", "rules")
+    if c:
+        with open(VALID + ".tmp", "w") as f:
+            json.dump({"sha": s, "cfg": c, "warnings": warnings}, f)
+        os.rename(VALID + ".tmp", VALID)
+    return c, errors, warnings
+
+
+def report(errors, warnings):
+    """Log what is wrong; True when the configuration can be used."""
+    for w in warnings:
+        log("config: warning:", w)
+    for e in errors:
+        log("config: error:", e)
+    if errors:
+        log("config: %d error(s) in config.json: SAFE STATE: outlets off, app not started, REPL free." % len(errors))
+    return not errors
+
+
+def boot():
+    """At boot, before the app: True to start it. A changed, valid config.json is applied by a reset (the
+    validator leaves the heap in pieces); a broken one leaves the board in the safe state."""
+    s = sha()
+    if cached(s):
+        return True
+    c, errors, warnings = check(s)
+    if report(errors, warnings):
+        import machine
+
+        log("config: config.json changed and is valid; restarting to apply it")
+        machine.reset()
+    return False

@@ -1,0 +1,100 @@
+"""Fixtures for the central server's tests: a throwaway PostgreSQL cluster, a database per test (SQLite or
+PostgreSQL), the server as a real process."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("the process ended:\n" + (proc.stdout.read() if proc.stdout else ""))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on port %d" % port)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster of its own, in a temporary folder on a free port: yields a function giving the URL of a
+    fresh database. PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user."""
+    if not PG_BIN:
+        pytest.skip("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+    bindir = Path(PG_BIN[-1]).parent
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="multiprise-pg-"))
+    if as_user:
+        shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+    run = dict(check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    subprocess.run(as_user + [bindir / "initdb", "-D", folder / "data", "-U", "postgres", "-A", "trust", "--no-sync",
+                              "-E", "UTF8"], **run)
+    subprocess.run(as_user + [bindir / "pg_ctl", "-D", folder / "data", "-l", folder / "log", "-w", "-o",
+                              "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (port, folder), "start"],
+                   **run)
+    base = "postgresql+psycopg://postgres@127.0.0.1:%d/" % port
+
+    def new_database():
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect("host=127.0.0.1 port=%d user=postgres dbname=postgres" % port, autocommit=True) as c:
+            c.execute("CREATE DATABASE %s" % name)
+        return base + name
+
+    try:
+        yield new_database
+    finally:
+        subprocess.run(as_user + [bindir / "pg_ctl", "-D", folder / "data", "-m", "immediate", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The URL of an empty database of each kind."""
+    if request.param == "sqlite":
+        return "sqlite:///%s" % (tmp_path / "server.db")
+    return request.getfixturevalue("postgres")()
+
+
+@contextmanager
+def server_process(*args, env=None):
+    """`multiprise server ARGS` on a free port, as a user starts it; yields (port, process)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "server", "--port", str(port), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        wait_for_port(port, proc)
+        yield port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,369 @@
+"""The central server's HTTP APIs in process (Starlette's test client), on SQLite and on a real PostgreSQL: signed
+device requests and answers, replay and clock checks, rules, sessions, commands, statistics, the admin token."""
+import json
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from serverkit import database, postgres  # noqa: F401 (fixtures)
+from tools.server import models
+from tools.server.app import create_app
+from tools.server.cli import main as cli
+from tools.server.client import DeviceClient, ForgedAnswer
+from tools.server.signing import badge_hash
+from tools.server.store import Conflict, Store
+
+SITE = "site-secret-for-tests"
+TOKEN = "admin-token-for-tests"
+NEW_YEAR = 1767225600           # 2026-01-01 00:00 UTC, a Thursday
+ALICE, BOB = "04A1B2C3", "04D5E6F7A1B2C3"
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def transport_for(http):
+    def send(method, path, headers, body):
+        r = http.request(method, path, headers=headers, content=body)
+        return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
+
+    return send
+
+
+@pytest.fixture
+def server(database):  # noqa: F811
+    clock = Clock(NEW_YEAR)
+    store = Store(database, SITE, ZoneInfo("UTC"), clock)
+    with TestClient(create_app(store, TOKEN)) as http:
+        def admin(method, path, body=None, token=TOKEN):
+            return http.request(method, "/api/v1/admin" + path, json=body,
+                                headers={"Authorization": "Bearer " + token} if token else {})
+
+        def device(device_id="strip", power=None):
+            r = admin("POST", "/devices", {"id": device_id, **({"power": power} if power else {})})
+            assert r.status_code == 201, r.text
+            return DeviceClient(transport_for(http), device_id, r.json()["secret"], clock)
+
+        yield SimpleNamespace(store=store, clock=clock, http=http, admin=admin, device=device, db=database)
+
+
+def enrol(server, uid, owner):
+    r = server.admin("POST", "/badges", {"uid": uid, "owner": owner})
+    assert r.status_code == 201, r.text
+    return r.json()["hash"]
+
+
+def add_rule(server, **rule):
+    r = server.admin("POST", "/rules", rule)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_a_tap_is_answered_by_the_rules(server):
+    strip = server.device()
+    alice, bob = enrol(server, ALICE, "Alice"), enrol(server, BOB, "Bob")
+    assert alice == badge_hash(SITE, ALICE)
+    add_rule(server, badge=alice)
+    add_rule(server, badge=bob, device="strip", outlets=[1, 2, 3], max_seconds=1800)
+    add_rule(server, badge=bob, outlets=[6], days=[4], start="00:00", end="01:00", max_seconds=600)
+    assert strip.authorize(alice) == (200, {"allow": True, "outlets": [1, 2, 3, 4, 5, 6], "seconds": None,
+                                            "name": "Alice", "reason": "ok"})
+    assert strip.authorize(bob)[1] == {"allow": True, "outlets": [1, 2, 3, 6], "seconds": 600, "name": "Bob",
+                                       "reason": "ok"}
+    server.clock.now += 3600        # 01:00: the night rule is over
+    assert strip.authorize(bob)[1]["outlets"] == [1, 2, 3]
+    assert strip.authorize(badge_hash(SITE, "DEADBEEF")) == (200, {
+        "allow": False, "outlets": [], "seconds": None, "name": None, "reason": "unknown badge"})
+
+
+def test_answers_are_compact_json_with_exactly_the_protocol_fields(server):
+    strip = server.device()
+    seen = {}
+
+    def keep(method, path, headers, body):
+        status, answer_headers, answer = transport_for(server.http)(method, path, headers, body)
+        seen["body"] = answer
+        return status, answer_headers, answer
+
+    strip.send = keep
+    strip.authorize("0" * 64)
+    assert seen["body"] == b'{"allow":false,"outlets":[],"seconds":null,"name":null,"reason":"unknown badge"}'
+    strip.heartbeat()
+    assert seen["body"] == b'{"ok":true,"time":%d}' % NEW_YEAR
+
+
+def test_requests_that_are_not_signed_right_are_refused_and_say_why(server):
+    strip = server.device()
+    other = server.device("other")
+    stranger = DeviceClient(strip.send, "nobody", strip.secret, server.clock)
+    assert stranger.request("POST", "/authorize", {"badge": "0" * 64}, check=False) == (401, {"error": "unknown device"})
+    forger = DeviceClient(strip.send, "strip", other.secret, server.clock)
+    assert forger.request("POST", "/authorize", {"badge": "0" * 64}, check=False) == (401, {"error": "bad signature"})
+    status, headers, body = strip.send("POST", "/api/v1/device/authorize", {"X-Device": "strip"}, b"{}")
+    assert (status, json.loads(body)) == (401, {"error": "missing or malformed X-Time"})
+    assert "x-signature" not in headers     # nothing the board could trust: it was not signed right
+    with pytest.raises(ForgedAnswer):
+        forger.request("POST", "/authorize", {"badge": "0" * 64})
+
+
+def test_a_board_can_tell_a_forged_or_replayed_answer(server):
+    strip = server.device()
+    honest = strip.send
+    kept = []
+
+    def keep(method, path, headers, body):
+        kept.append(honest(method, path, headers, body))
+        return kept[-1]
+
+    strip.send = keep
+    assert strip.authorize("0" * 64)[1]["allow"] is False
+    earlier = kept[0]
+    status, headers, body = earlier
+    for forged in ((status, headers, body.replace(b"false", b"true ")),     # another body
+                   (403, headers, body),                                    # another status
+                   earlier):                                                # a true answer to an earlier request
+        strip.send = lambda *request, forged=forged: forged
+        with pytest.raises(ForgedAnswer):
+            strip.authorize("0" * 64)
+
+
+def test_a_changed_body_breaks_the_signature(server):
+    strip = server.device()
+    honest = strip.send
+
+    def tamper(method, path, headers, body):
+        return honest(method, path, headers, body.replace(b"false", b"true "))
+
+    strip.send = tamper
+    assert strip.request("POST", "/heartbeat", {"version": "1", "uptime": 1, "heap": 1, "outlets": [], "shed": False},
+                         check=False) == (401, {"error": "bad signature"})
+
+
+def test_clock_skew_is_refused_beyond_120_s_with_the_server_time_signed(server):
+    strip = server.device()
+    assert strip.request("POST", "/authorize", {"badge": "0" * 64}, stamp=NEW_YEAR - 120)[0] == 200
+    assert strip.request("POST", "/authorize", {"badge": "0" * 64}, stamp=NEW_YEAR + 120)[0] == 200
+    for stamp in (NEW_YEAR - 121, NEW_YEAR + 121, 0):
+        # signed: a board whose clock is wrong may set it from this answer
+        assert strip.request("POST", "/authorize", {"badge": "0" * 64}, stamp=stamp) == (
+            401, {"error": "clock skew", "time": NEW_YEAR})
+
+
+def test_a_replayed_request_is_refused_for_10_minutes(server):
+    strip, other = server.device(), server.device("other")
+    assert strip.request("GET", "/commands", nonce="Nonce0001")[0] == 200
+    assert strip.request("GET", "/commands", nonce="Nonce0001") == (401, {"error": "replayed nonce"})
+    assert other.request("GET", "/commands", nonce="Nonce0001")[0] == 200     # nonces are per device
+    server.clock.now += 540
+    assert strip.request("GET", "/commands", nonce="Nonce0001") == (401, {"error": "replayed nonce"})
+    server.clock.now += 61
+    assert strip.request("GET", "/commands", nonce="Nonce0001")[0] == 200
+
+
+def test_the_exact_bytes_of_a_request_can_be_replayed_only_once(server):
+    strip = server.device()
+    captured = {}
+    honest = strip.send
+
+    def capture(method, path, headers, body):
+        captured.update(method=method, path=path, headers=headers, body=body)
+        return honest(method, path, headers, body)
+
+    strip.send = capture
+    strip.session("k1", "a" * 64, 1, NEW_YEAR - 60, NEW_YEAR, 1.5)
+    status, _, body = honest(captured["method"], captured["path"], captured["headers"], captured["body"])
+    assert (status, json.loads(body)) == (401, {"error": "replayed nonce"})
+
+
+def test_malformed_requests_get_a_short_signed_422(server):
+    strip = server.device()
+    assert strip.request("POST", "/authorize", {"badge": "XYZ"}) == (
+        422, {"error": "badge: String should match pattern '^[0-9a-f]{64}$'"})
+    assert strip.request("POST", "/authorize", b"{not json")[0] == 422
+    assert strip.request("POST", "/authorize", {"badge": "0" * 64, "more": 1})[0] == 422
+    assert strip.request("POST", "/heartbeat", {"version": "1", "uptime": "5", "heap": 1, "outlets": [],
+                                                "shed": False}) == (422, {"error": "uptime: Input should be a valid integer"})
+
+
+def test_sessions_are_stored_once_and_counted_in_the_statistics(server):
+    strip, hall = server.device(), server.device("hall", power=[100, 100])
+    alice, bob = enrol(server, ALICE, "Alice"), enrol(server, BOB, "Bob")
+    assert strip.session("s-1", alice, 1, 1000, 1600, 12.5) == (200, {"ok": True, "duplicate": False})
+    assert strip.session("s-1", alice, 1, 1000, 1600, 12.5) == (200, {"ok": True, "duplicate": True})
+    assert strip.session("s-1", alice, 1, 1000, 1601, 12.5) == (
+        409, {"error": "session id s-1 was already used for another session"})
+    assert hall.session("s-1", bob, 2, 2000, 2060, 0.25)[1] == {"ok": True, "duplicate": False}  # ids are per device
+    strip.session("s-2", alice, 3, 3000, 3030, 1)
+    strip.session("s-3", bob, 1, 4000, 4000, 0)
+    assert strip.session("s-4", alice, 1, 5000, 4999, 0) == (422, {"error": "body: end before start"})
+    assert hall.session("s-5", alice, 3, 5000, 5001, 0) == (422, {"error": "device hall has 2 outlets: no outlet 3"})
+
+    def stats(query):
+        r = server.admin("GET", "/stats?" + query)
+        assert r.status_code == 200, r.text
+        return [(row["badge"] and row["owner"], row["device"], row["outlet"], row["count"], row["seconds"],
+                 row["energy_wh"]) for row in r.json()]
+
+    assert sorted(stats("by=badge")) == [("Alice", None, None, 2, 630, 13.5), ("Bob", None, None, 2, 60, 0.25)]
+    assert stats("by=outlet") == [(None, "hall", 2, 1, 60, 0.25), (None, "strip", 1, 2, 600, 12.5),
+                                  (None, "strip", 3, 1, 30, 1.0)]
+    assert stats("by=device") == [(None, "hall", None, 1, 60, 0.25), (None, "strip", None, 3, 630, 13.5)]
+    assert stats("by=device&since=2000&until=4000") == [(None, "hall", None, 1, 60, 0.25),
+                                                          (None, "strip", None, 1, 30, 1.0)]
+    assert stats("by=badge&device=strip&badge=" + bob) == [("Bob", None, None, 1, 0, 0.0)]
+    listed = server.admin("GET", "/sessions?device=strip&limit=2").json()
+    assert [(s["key"], s["owner"], s["duration_s"]) for s in listed] == [("s-3", "Bob", 0), ("s-2", "Alice", 30)]
+
+
+def test_commands_reach_their_device_until_acknowledged(server):
+    strip, other = server.device(), server.device("other")
+    sent = [server.admin("POST", "/commands", body).json()["id"] for body in (
+        {"device": "strip", "op": "on", "outlets": [1, 2]},
+        {"device": "strip", "op": "shed", "class": 2, "until": NEW_YEAR + 600},
+        {"device": "strip", "op": "unshed"},
+        {"device": "other", "op": "toggle", "outlets": [3]})]
+    assert strip.commands() == (200, {"commands": [
+        {"id": sent[0], "op": "on", "outlets": [1, 2], "class": None, "until": None},
+        {"id": sent[1], "op": "shed", "outlets": None, "class": 2, "until": NEW_YEAR + 600},
+        {"id": sent[2], "op": "unshed", "outlets": None, "class": None, "until": None}]})
+    assert strip.ack(sent[0], True, "on") == (200, {"ok": True})
+    assert strip.ack(sent[0], False, "again") == (200, {"ok": True})     # a repeated ack keeps the first
+    assert strip.ack(sent[3], True) == (404, {"error": "no command %d for this device" % sent[3]})
+    assert [c["id"] for c in strip.commands()[1]["commands"]] == sent[1:3]
+    server.clock.now += 600         # the shedding is over before the board asked: not sent
+    assert [c["id"] for c in strip.commands()[1]["commands"]] == [sent[2]]
+    done = server.admin("GET", "/commands?device=strip&pending=false").json()
+    assert [(c["id"], c["ok"], c["result"], c["acked"]) for c in done] == [(sent[0], True, "on", NEW_YEAR)]
+    assert [c["id"] for c in other.commands()[1]["commands"]] == [sent[3]]
+
+
+def test_a_board_gets_at_most_8_commands_at_once(server):
+    strip = server.device()
+    for _ in range(10):
+        server.admin("POST", "/commands", {"device": "strip", "op": "toggle", "outlets": [1]})
+    first = strip.commands()[1]["commands"]
+    assert len(first) == 8
+    for c in first:
+        strip.ack(c["id"], True, "")
+    assert len(strip.commands()[1]["commands"]) == 2
+
+
+@pytest.mark.parametrize("command, error", [
+    ({"device": "strip", "op": "on"}, "on needs outlets"),
+    ({"device": "strip", "op": "shed", "outlets": [1], "class": 1}, "not both"),
+    ({"device": "strip", "op": "off", "outlets": [1], "until": NEW_YEAR + 60}, "until goes with shed only"),
+    ({"device": "strip", "op": "shed", "until": NEW_YEAR - 1}, "until is in the past"),
+    ({"device": "strip", "op": "on", "outlets": [7]}, "no outlet 7"),
+])
+def test_commands_that_make_no_sense_are_refused(server, command, error):
+    server.device()
+    r = server.admin("POST", "/commands", command)
+    assert r.status_code == 422 and error in r.text
+    assert server.admin("POST", "/commands", {"device": "ghost", "op": "unshed"}).status_code == 404
+
+
+def test_a_heartbeat_shows_in_the_device_record(server):
+    strip = server.device()
+    beat = {"version": "0.1.0+3f2a9c1e", "uptime": 3600, "heap": 6300, "shed": True,
+            "outlets": [{"on": True, "why": "badge"}, {"on": False, "why": "held off: shed"}]}
+    assert strip.request("POST", "/heartbeat", beat) == (200, {"ok": True, "time": NEW_YEAR})
+    record = server.admin("GET", "/devices/strip").json()
+    assert (record["last_seen"], record["state"]) == (NEW_YEAR, beat)
+    assert "secret" not in record and "secret" not in server.admin("GET", "/devices").text
+
+
+def test_the_admin_api_needs_the_token(server):
+    assert server.admin("GET", "/devices").status_code == 200
+    for token in (None, "wrong", TOKEN + "x", TOKEN[:-1]):
+        r = server.admin("GET", "/devices", token=token)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert server.admin("POST", "/badges", {"uid": ALICE, "owner": "Eve"}, token="wrong").status_code == 401
+    assert server.admin("GET", "/badges").json() == []
+    with TestClient(create_app(server.store, None)) as closed:
+        r = closed.get("/api/v1/admin/devices", headers={"Authorization": "Bearer "})
+        assert r.status_code == 401 and "off" in r.json()["detail"]
+
+
+def test_badges_are_kept_only_as_keyed_hashes(server):
+    alice = enrol(server, ALICE, "Alice")
+    assert server.admin("GET", "/badges").json() == [{"hash": alice, "owner": "Alice"}]
+    assert server.admin("POST", "/badges", {"uid": ALICE.lower(), "owner": "Alice again"}).status_code == 409
+    assert server.admin("POST", "/badges", {"uid": "04A1B2", "owner": "Short"}).status_code == 422
+    with server.store.tx() as tx:
+        for table in models.Base.metadata.sorted_tables:
+            for row in tx.execute(select(table)):
+                text = json.dumps([str(v) for v in row]).lower()
+                assert ALICE.lower() not in text and SITE not in text
+    with pytest.raises(Conflict):
+        Store(server.db, "another-site-secret")
+
+
+def test_rules_can_be_changed_disabled_and_removed(server):
+    strip = server.device()
+    alice = enrol(server, ALICE, "Alice")
+    rule = add_rule(server, badge=alice, outlets=[2])
+    assert server.admin("PATCH", "/rules/%d" % rule, {"enabled": False}).json()["enabled"] is False
+    assert strip.authorize(alice)[1]["reason"] == "disabled"
+    r = server.admin("PATCH", "/rules/%d" % rule, {"enabled": True, "start": "08:00"})
+    assert r.status_code == 422 and "start and end go together" in r.text
+    changed = server.admin("PATCH", "/rules/%d" % rule, {"enabled": True, "outlets": [2, 4], "max_seconds": 60})
+    assert changed.json() | {"id": 0} == {"id": 0, "badge": alice, "device": None, "outlets": [2, 4], "days": None,
+                                          "start": None, "end": None, "max_seconds": 60, "enabled": True}
+    assert strip.authorize(alice)[1]["outlets"] == [2, 4]
+    assert server.admin("DELETE", "/rules/%d" % rule).status_code == 204
+    assert strip.authorize(alice)[1]["reason"] == "no rule"
+    assert server.admin("POST", "/rules", {"badge": "f" * 64}).status_code == 404
+    assert server.admin("POST", "/rules", {"device": "ghost"}).status_code == 404
+
+
+def test_removing_a_device_or_badge_keeps_its_sessions(server):
+    strip = server.device()
+    alice = enrol(server, ALICE, "Alice")
+    add_rule(server, badge=alice, device="strip")
+    strip.session("s-1", alice, 1, 1000, 1060, 2)
+    assert server.admin("DELETE", "/badges/" + alice).status_code == 204
+    assert server.admin("GET", "/rules").json() == []
+    assert server.admin("DELETE", "/devices/strip").status_code == 204
+    assert server.admin("DELETE", "/devices/strip").status_code == 404
+    assert strip.request("GET", "/commands", check=False) == (401, {"error": "unknown device"})
+    assert [(r["device"], r["count"]) for r in server.admin("GET", "/stats?by=device").json()] == [("strip", 1)]
+
+
+def test_the_admin_command_line_works_on_the_database(server, capsys):
+    db = ["--db", server.db, "--site-secret", SITE, "--tz", "UTC", "admin"]
+    assert cli(db + ["device", "add", "desk", "--name", "Desk strip", "--power", "60,100,2000"]) == 0
+    secret = capsys.readouterr().out.split()[-1]
+    assert server.store.device_secret("desk") == secret
+    assert cli(db + ["badge", "enrol", ALICE, "Alice"]) == 0
+    assert capsys.readouterr().out.strip() == badge_hash(SITE, ALICE)
+    assert cli(db + ["rule", "add", "--badge", ALICE, "--device", "desk", "--outlets", "1,3", "--days", "wed-fri",
+                     "--hours", "22:00-06:00", "--max-seconds", "900"]) == 0
+    (rule,) = server.store.rules()
+    assert (rule.badge, rule.outlets, rule.days, rule.start, rule.end, rule.max_seconds) == (
+        badge_hash(SITE, ALICE), [1, 3], [3, 4, 5], "22:00", "06:00", 900)
+    desk = DeviceClient(transport_for(server.http), "desk", secret, server.clock)
+    assert desk.authorize(badge_hash(SITE, ALICE))[1]["outlets"] == [1, 3]      # Thursday 00:00: Wednesday's night
+    assert cli(db + ["rule", "disable", str(rule.id)]) == 0
+    assert desk.authorize(badge_hash(SITE, ALICE))[1]["reason"] == "disabled"
+    assert cli(db + ["command", "send", "desk", "shed", "--class", "2", "--for", "600"]) == 0
+    assert [(c["op"], c["class"]) for c in desk.commands()[1]["commands"]] == [("shed", 2)]
+    desk.session("x", badge_hash(SITE, ALICE), 3, 100, 400, 7.5)
+    capsys.readouterr()
+    assert cli(db + ["stats", "--by", "outlet"]) == 0
+    assert capsys.readouterr().out.split("\n")[1].split() == ["desk", "3", "-", "-", "1", "300", "7.5"]
+    assert cli(db + ["stats", "--since", "1970-01-01T00:05", "--until", "1970-01-01T00:10"]) == 0
+    assert capsys.readouterr().out == "(none)\n"      # the session started at 00:01:40
+    assert cli(db + ["sessions", "--device", "desk"]) == 0
+    assert capsys.readouterr().out.split("\n")[1].split()[:3] == ["x", "desk", badge_hash(SITE, ALICE)]
+    assert cli(db + ["command", "send", "desk", "on", "--outlets", "4"]) == 1
+    assert "device desk has 3 outlets: no outlet 4" in capsys.readouterr().err
+    assert cli(db + ["badge", "enrol", "XYZ", "Bob"]) == 2
+    assert cli(db + ["device", "remove", "ghost"]) == 1

@@ -1,0 +1,140 @@
+"""The administration API, under /api/v1/admin, behind a bearer token."""
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tools.server.schemas import (HASH, BadgeIn, BadgeOut, CommandIn, CommandOut, DeviceCreated, DeviceId, DeviceIn,
+                                  DeviceOut, DeviceUpdate, RuleIn, RuleOut, RuleUpdate, SessionRecord, StatRow, Unix)
+from tools.server.signing import same
+
+bearer = HTTPBearer(auto_error=False, description="the server's admin token (--admin-token)")
+
+
+def admin(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+    token = request.app.state.admin_token
+    if token is None:
+        raise HTTPException(401, "the admin API is off: start the server with --admin-token",
+                            {"WWW-Authenticate": "Bearer"})
+    if credentials is None or not same(credentials.credentials, token):
+        raise HTTPException(401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin)],
+                   responses={400: {"description": "a body that is not JSON"},
+                              401: {"description": "no valid admin token"}})
+NOT_FOUND = {404: {"description": "no such thing"}}
+CONFLICT = {409: {"description": "already there"}}
+DevicePath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_.-]{1,32}$")]
+HashPath = Annotated[str, Path(pattern=HASH)]
+RuleId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Since = Annotated[Unix | None, Query(description="sessions that started at or after (unix)")]
+Until = Annotated[Unix | None, Query(description="sessions that started before (unix)")]
+
+
+def store(request: Request):
+    return request.app.state.store
+
+
+Store = Annotated[object, Depends(store)]
+
+
+@router.get("/devices", response_model=list[DeviceOut])
+def list_devices(s: Store):
+    return s.devices()
+
+
+@router.post("/devices", response_model=DeviceCreated, status_code=201, responses=CONFLICT)
+def add_device(body: DeviceIn, s: Store):
+    """Create a device. The answer holds its secret: the only time it is shown."""
+    device, secret = s.add_device(body)
+    return DeviceCreated(**device.model_dump(), secret=secret)
+
+
+@router.get("/devices/{device_id}", response_model=DeviceOut, responses=NOT_FOUND)
+def get_device(device_id: DevicePath, s: Store):
+    return s.device(device_id)
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceOut, responses=NOT_FOUND)
+def update_device(device_id: DevicePath, body: DeviceUpdate, s: Store):
+    return s.update_device(device_id, body)
+
+
+@router.delete("/devices/{device_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
+def remove_device(device_id: DevicePath, s: Store):
+    """Remove a device with its rules and commands; its sessions stay in the statistics."""
+    s.remove_device(device_id)
+
+
+@router.get("/badges", response_model=list[BadgeOut])
+def list_badges(s: Store):
+    return s.badges()
+
+
+@router.post("/badges", response_model=BadgeOut, status_code=201, responses=CONFLICT)
+def enrol(body: BadgeIn, s: Store):
+    """Enrol a badge by its UID: only its keyed hash is kept."""
+    return s.enrol(body)
+
+
+@router.delete("/badges/{badge}", status_code=204, response_class=Response, responses=NOT_FOUND)
+def remove_badge(badge: HashPath, s: Store):
+    """Remove a badge with its rules; its sessions stay in the statistics."""
+    s.remove_badge(badge)
+
+
+@router.get("/rules", response_model=list[RuleOut])
+def list_rules(s: Store):
+    return s.rules()
+
+
+@router.post("/rules", response_model=RuleOut, status_code=201, responses=NOT_FOUND)
+def add_rule(body: RuleIn, s: Store):
+    return s.add_rule(body)
+
+
+@router.get("/rules/{rule_id}", response_model=RuleOut, responses=NOT_FOUND)
+def get_rule(rule_id: RuleId, s: Store):
+    return s.rule(rule_id)
+
+
+@router.patch("/rules/{rule_id}", response_model=RuleOut, responses=NOT_FOUND)
+def update_rule(rule_id: RuleId, body: RuleUpdate, s: Store):
+    """Change some fields of a rule (`{"enabled": false}` disables it)."""
+    return s.update_rule(rule_id, body)
+
+
+@router.delete("/rules/{rule_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
+def remove_rule(rule_id: RuleId, s: Store):
+    s.remove_rule(rule_id)
+
+
+@router.post("/commands", response_model=CommandOut, status_code=201, responses=NOT_FOUND)
+def send_command(body: CommandIn, s: Store):
+    """Queue a command for a device: it gets it at its next poll of /api/v1/device/commands."""
+    return s.send_command(body)
+
+
+@router.get("/commands", response_model=list[CommandOut])
+def list_commands(s: Store, device: Annotated[DeviceId | None, Query()] = None,
+                  pending: Annotated[bool | None, Query(description="only unacknowledged (or acknowledged)")] = None):
+    return s.commands(device, pending)
+
+
+@router.get("/sessions", response_model=list[SessionRecord])
+def list_sessions(s: Store, since: Since = None, until: Until = None,
+                  device: Annotated[DeviceId | None, Query()] = None,
+                  badge: Annotated[str | None, Query(pattern=HASH)] = None,
+                  outlet: Annotated[int | None, Query(ge=1, le=8)] = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    """The latest sessions first."""
+    return s.sessions(limit, device=device, badge=badge, outlet=outlet, since=since, until=until)
+
+
+@router.get("/stats", response_model=list[StatRow])
+def stats(s: Store, by: Annotated[Literal["badge", "outlet", "device"], Query()] = "badge",
+          since: Since = None, until: Until = None, device: Annotated[DeviceId | None, Query()] = None,
+          badge: Annotated[str | None, Query(pattern=HASH)] = None):
+    """Sessions counted, total seconds and total energy (Wh), per badge, per outlet (of a device) or per device."""
+    return s.stats(by, device=device, badge=badge, since=since, until=until)

@@ -1,0 +1,270 @@
+"""`multiprise server`: run the central server, or manage its database directly (`multiprise server admin ...`)."""
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def add_arguments(p):
+    """The options of `multiprise server`, and its `admin` subcommands."""
+    _common(p, inherit=False)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; boards on the "
+                                                       "network need 0.0.0.0)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--admin-token", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN"),
+                   help="bearer token of the admin API (or MULTIPRISE_ADMIN_TOKEN; none: the admin API is off)")
+    p.add_argument("--demo", action="store_true", help="set up the demo strip, badges and rules (tools/server/demo.py)")
+    admin = p.add_subparsers(dest="server_cmd").add_parser(
+        "admin", help="manage devices, badges, rules and commands, and read statistics, in the database directly")
+    _common(admin, inherit=True)
+    what = admin.add_subparsers(dest="what", required=True)
+
+    device = what.add_parser("device", help="devices (power strips)").add_subparsers(dest="action", required=True)
+    add = device.add_parser("add", help="create a device and print its secret (shown this once)")
+    add.add_argument("id")
+    add.add_argument("--name")
+    add.add_argument("--power", type=_numbers, help="rated power of each outlet in watts, e.g. 60,100,2000,0,0,0")
+    device.add_parser("list")
+    device.add_parser("remove", help="with its rules and commands").add_argument("id")
+
+    badge = what.add_parser("badge", help="badges (stored as keyed hashes)").add_subparsers(dest="action",
+                                                                                             required=True)
+    enrol = badge.add_parser("enrol", help="enrol a badge by its UID (needs the site secret)")
+    enrol.add_argument("uid", help="hex, 4, 7 or 10 bytes")
+    enrol.add_argument("owner")
+    badge.add_parser("list")
+    badge.add_parser("remove", help="with its rules").add_argument("hash")
+
+    rule = what.add_parser("rule", help="authorization rules").add_subparsers(dest="action", required=True)
+    add = rule.add_parser("add", help="who may power which outlets, when, for how long")
+    add.add_argument("--badge", help="a badge hash, or a UID with the site secret (default: every enrolled badge)")
+    add.add_argument("--device", help="default: every device")
+    add.add_argument("--outlets", type=_numbers, help="e.g. 1,2,3 (default: every outlet)")
+    add.add_argument("--days", type=_days, help="e.g. mon-fri or sat,sun (default: every day)")
+    add.add_argument("--hours", type=_hours, help="e.g. 08:00-18:00, or 22:00-06:00 past midnight (default: all day)")
+    add.add_argument("--max-seconds", type=int, help="longest session (default: no limit)")
+    add.add_argument("--disabled", action="store_true")
+    rule.add_parser("list")
+    for action in ("remove", "enable", "disable"):
+        rule.add_parser(action).add_argument("id", type=int)
+
+    command = what.add_parser("command", help="remote commands").add_subparsers(dest="action", required=True)
+    send = command.add_parser("send", help="queue a command for a device")
+    send.add_argument("device")
+    send.add_argument("op", choices=("on", "off", "toggle", "shed", "unshed"))
+    send.add_argument("--outlets", type=_numbers, help="e.g. 1,3 (shed and unshed: default every outlet)")
+    send.add_argument("--class", dest="priority_class", type=int, help="shed or unshed a priority class")
+    send.add_argument("--for", dest="seconds", type=int, help="shed: for this many seconds")
+    listing = command.add_parser("list")
+    listing.add_argument("--device")
+    listing.add_argument("--pending", action="store_true")
+
+    for name, what_help in (("stats", "count, seconds and energy of the sessions"), ("sessions", "the latest sessions")):
+        q = what.add_parser(name, help=what_help)
+        if name == "stats":
+            q.add_argument("--by", choices=("badge", "outlet", "device"), default="badge")
+        else:
+            q.add_argument("--limit", type=int, default=20)
+        q.add_argument("--device")
+        q.add_argument("--since", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
+        q.add_argument("--until", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
+
+
+def _common(p, inherit):
+    """Options that both the server and `admin` take; under `admin` they default to the server's."""
+    def default(value):
+        return argparse.SUPPRESS if inherit else value
+
+    p.add_argument("--db", default=default("server.db"),
+                   help="database: a SQLite file (default ./server.db) or a URL, e.g. postgresql+psycopg://u@h/db")
+    p.add_argument("--site-secret", default=default(os.environ.get("MULTIPRISE_SITE_SECRET")),
+                   help="key of the badge hashes, 8-64 characters, the same as the boards' (or MULTIPRISE_SITE_SECRET)")
+    p.add_argument("--tz", default=default(os.environ.get("MULTIPRISE_TZ")),
+                   help="time zone of the rules' days and hours, e.g. Europe/Paris (or MULTIPRISE_TZ; default: "
+                        "this machine's)")
+
+
+def _numbers(text):
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected numbers separated by commas: %r" % text) from None
+
+
+def _days(text):
+    """mon-fri, sat,sun, 1-5: ISO weekdays."""
+    def day(name):
+        name = name.strip().lower()[:3]
+        if name.isdigit() and 1 <= int(name) <= 7:
+            return int(name)
+        if name in DAYS:
+            return DAYS.index(name) + 1
+        raise argparse.ArgumentTypeError("not a day: %r (mon..sun or 1..7)" % name)
+
+    out = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        a, b = day(first), day(last or first)
+        out += range(a, b + 1) if a <= b else [*range(a, 8), *range(1, b + 1)]
+    return sorted(set(out))
+
+
+def _hours(text):
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise argparse.ArgumentTypeError("expected HH:MM-HH:MM: %r" % text)
+    return start.strip(), end.strip()
+
+
+def _when(text, tz):
+    if text is None or text.isdigit():
+        return None if text is None else int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit("multiprise server: not a date: %r (YYYY-MM-DD[THH:MM] or unix seconds)" % text) from None
+    if moment.tzinfo is None and tz is not None:
+        moment = moment.replace(tzinfo=tz)
+    return int(moment.timestamp())
+
+
+def _table(rows):
+    """Print models as aligned columns."""
+    if not rows:
+        print("(none)")
+        return
+    data = [{k: "-" if v is None else str(v) for k, v in row.model_dump(by_alias=True).items()} for row in rows]
+    widths = {k: max(len(k), *(len(d[k]) for d in data)) for k in sorted(data[0], key=lambda k: k != "id")}
+    print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
+    for d in data:
+        print("  ".join(d[k].ljust(w) for k, w in widths.items()).rstrip())
+
+
+def _zone(name):
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit("multiprise server: unknown time zone %r" % name) from None
+
+
+def _admin(a, store):
+    from tools.server import schemas
+    from tools.server.signing import badge_hash
+
+    if a.what == "device":
+        if a.action == "add":
+            device, secret = store.add_device(schemas.DeviceIn(id=a.id, name=a.name, **(
+                {"power": a.power} if a.power else {})))
+            print("device %s created; its secret (shown once): %s" % (device.id, secret))
+        elif a.action == "list":
+            _table(store.devices())
+        else:
+            store.remove_device(a.id)
+    elif a.what == "badge":
+        if a.action == "enrol":
+            print(store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner)).hash)
+        elif a.action == "list":
+            _table(store.badges())
+        else:
+            store.remove_badge(a.hash)
+    elif a.what == "rule":
+        if a.action == "add":
+            badge = a.badge
+            if badge is not None and len(badge) != 64:
+                if store.site_secret is None:
+                    raise SystemExit("multiprise server: a UID needs the site secret (--site-secret)")
+                try:
+                    badge = badge_hash(store.site_secret, badge)
+                except ValueError:
+                    raise SystemExit("multiprise server: --badge: not a hash nor a UID: %r" % badge) from None
+            start, end = a.hours or (None, None)
+            _table([store.add_rule(schemas.RuleIn(badge=badge, device=a.device, outlets=a.outlets, days=a.days,
+                                                  start=start, end=end, max_seconds=a.max_seconds,
+                                                  enabled=not a.disabled))])
+        elif a.action == "list":
+            _table(store.rules())
+        elif a.action == "remove":
+            store.remove_rule(a.id)
+        else:
+            _table([store.update_rule(a.id, schemas.RuleUpdate(enabled=a.action == "enable"))])
+    elif a.what == "command":
+        if a.action == "send":
+            until = None if a.seconds is None else int(time.time()) + a.seconds
+            _table([store.send_command(schemas.CommandIn(device=a.device, op=a.op, outlets=a.outlets,
+                                                         priority_class=a.priority_class, until=until))])
+        else:
+            _table(store.commands(a.device, True if a.pending else None))
+    else:
+        tz = store.tz
+        span = dict(device=a.device, since=_when(a.since, tz), until=_when(a.until, tz))
+        _table(store.stats(a.by, **span) if a.what == "stats" else store.sessions(a.limit, **span))
+
+
+def _serve(a, store, site_secret):
+    import uvicorn
+    from sqlalchemy.engine import make_url
+
+    from tools.server import demo
+    from tools.server.app import create_app
+    from tools.server.models import database_url
+
+    token = a.admin_token
+    if a.demo:
+        demo.seed(store)
+        token = token or demo.ADMIN_TOKEN
+        print("demo: device %s, device secret %s, site secret %s%s" % (
+            demo.DEVICE_ID, demo.DEVICE_SECRET, demo.SITE_SECRET,
+            ", admin token %s" % demo.ADMIN_TOKEN if token == demo.ADMIN_TOKEN else ""))
+        for badge in demo.BADGES:
+            print("demo: badge %s (%s) %s" % (badge.uid, badge.owner, "allowed" if badge.allowed else "refused"))
+    print("multiprise server on http://%s:%d (OpenAPI: /docs), database %s%s%s" % (
+        a.host, a.port, make_url(database_url(a.db)).render_as_string(hide_password=True),
+        "" if site_secret else ", no site secret (enrolment by UID is off)",
+        "" if token else ", no admin token (the admin API is off)"), flush=True)
+    uvicorn.run(create_app(store, token), host=a.host, port=a.port, log_level="info")
+    return 0
+
+
+def run(a):
+    """Run `multiprise server [admin ...]` from its parsed arguments; return the exit status."""
+    from pydantic import ValidationError
+
+    from tools.server import demo
+    from tools.server.store import Conflict, Invalid, NotFound, Store
+
+    site_secret = a.site_secret
+    if a.server_cmd is None and a.demo:
+        if site_secret not in (None, demo.SITE_SECRET):
+            print("multiprise server: --demo goes with the demo's site secret (tools/server/demo.py)", file=sys.stderr)
+            return 2
+        site_secret = demo.SITE_SECRET
+    if site_secret is not None and not 8 <= len(site_secret) <= 64:
+        print("multiprise server: the site secret must have 8 to 64 characters", file=sys.stderr)
+        return 2
+    try:
+        store = Store(a.db, site_secret, _zone(a.tz))
+        if a.server_cmd == "admin":
+            _admin(a, store)
+            return 0
+        return _serve(a, store, site_secret)
+    except ValidationError as e:
+        for err in e.errors():
+            print("multiprise server: %s: %s" % (".".join(map(str, err["loc"])) or "value", err["msg"]),
+                  file=sys.stderr)
+        return 2
+    except (NotFound, Conflict, Invalid) as e:
+        print("multiprise server: %s" % e, file=sys.stderr)
+        return 1
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.server", description=__doc__)
+    add_arguments(p)
+    return run(p.parse_args(argv))

@@ -1,0 +1,244 @@
+"""The messages of the device and admin APIs, as typed models: the OpenAPI description is made from them."""
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+HASH = r"^[0-9a-f]{64}$"
+DEVICE_ID = r"^[0-9A-Za-z_.-]{1,32}$"
+NONCE = r"^[0-9A-Za-z]{8,32}$"
+UNIX_MAX = 2**32 - 1
+MAX_OUTLETS = 8
+
+
+
+def _integral(value):
+    """JSON has one kind of number: 3.0 is the integer 3, as the OpenAPI description (JSON Schema) says."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def integer(**limits):
+    """An integer field within `limits` (ge, le) that also takes an integral float."""
+    return Annotated[int, Field(**limits), BeforeValidator(_integral)]
+
+
+BadgeHash = Annotated[str, Field(pattern=HASH, description="hex HMAC-SHA256(site secret, UID bytes), lowercase")]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID)]
+Outlet = integer(ge=1, le=MAX_OUTLETS)
+Unix = Annotated[integer(ge=0, le=UNIX_MAX), Field(description="unix time, seconds")]
+Name = Annotated[str, Field(min_length=1, max_length=32)]
+Outlets = Annotated[list[Outlet], Field(min_length=1, max_length=MAX_OUTLETS)]
+PriorityClass = integer(ge=0, le=9)
+Watts = integer(ge=0, le=100000)
+Weekday = integer(ge=1, le=7)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Error(Message):
+    error: str
+    time: int | None = Field(None, description="server time (unix), only with a refused clock")
+
+
+# Device API
+
+class AuthorizeIn(Message):
+    badge: BadgeHash
+
+
+class AuthorizeOut(Message):
+    allow: bool
+    outlets: list[int]
+    seconds: int | None
+    name: str | None
+    reason: str
+
+
+class SessionIn(Message):
+    id: str = Field(pattern=r"^[0-9A-Za-z_.:-]{1,64}$", description="idempotency key, unique per device")
+    badge: BadgeHash
+    outlet: Outlet
+    start: Unix
+    end: Unix
+    energy_wh: float = Field(ge=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end < self.start:
+            raise ValueError("end before start")
+        return self
+
+
+class SessionOut(Message):
+    ok: bool
+    duplicate: bool
+
+
+class PendingCommand(Message):
+    model_config = ConfigDict(populate_by_name=True)
+    id: int
+    op: str
+    outlets: list[int] | None
+    priority_class: int | None = Field(alias="class")
+    until: int | None
+
+
+class CommandsOut(Message):
+    commands: list[PendingCommand]
+
+
+class AckIn(Message):
+    ok: bool
+    result: str = Field(max_length=200)
+
+
+class Ok(Message):
+    ok: bool
+
+
+class OutletState(Message):
+    on: bool
+    why: str = Field(max_length=32)
+
+
+class HeartbeatIn(Message):
+    version: str = Field(min_length=1, max_length=32)
+    uptime: integer(ge=0, le=UNIX_MAX)
+    heap: integer(ge=0, le=UNIX_MAX)
+    outlets: list[OutletState] = Field(max_length=MAX_OUTLETS)
+    shed: bool
+
+
+class HeartbeatOut(Message):
+    ok: bool
+    time: int
+
+
+# Admin API
+
+class DeviceIn(Message):
+    id: DeviceId
+    name: Name | None = Field(None, description="default: the id")
+    power: list[Watts] = Field(
+        [0] * 6, min_length=1, max_length=MAX_OUTLETS, description="rated power of each outlet (W); one per outlet")
+
+
+class DeviceUpdate(Message):
+    name: Name | None = None
+    power: list[Watts] | None = Field(None, min_length=1, max_length=MAX_OUTLETS)
+
+
+class DeviceOut(Message):
+    id: str
+    name: str
+    power: list[int]
+    last_seen: int | None
+    state: dict | None
+
+
+class DeviceCreated(DeviceOut):
+    secret: str = Field(description="the device's key: shown this once")
+
+
+class BadgeIn(Message):
+    uid: str = Field(pattern=r"^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$", description="4, 7 or 10 bytes")
+    owner: Name
+
+
+class BadgeOut(Message):
+    hash: str
+    owner: str
+
+
+class RuleIn(Message):
+    badge: BadgeHash | None = Field(None, description="null: every enrolled badge")
+    device: DeviceId | None = Field(None, description="null: every device")
+    outlets: Outlets | None = Field(None, description="null: every outlet")
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = Field(
+        None, description="ISO weekdays, 1 = Monday; null: every day")
+    start: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM local; null: all day")
+    end: str | None = Field(None, pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                            description="HH:MM local; before start: past midnight")
+    max_seconds: integer(ge=1, le=7 * 86400) | None = Field(None, description="longest session; null: no limit")
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _hours(self):
+        if (self.start is None) != (self.end is None):
+            raise ValueError("start and end go together")
+        if self.start is not None and self.start == self.end:
+            raise ValueError("start equals end: leave both out for all day")
+        return self
+
+
+class RuleUpdate(Message):
+    """Only the fields given change; the result is checked as a whole."""
+    badge: BadgeHash | None = None
+    device: DeviceId | None = None
+    outlets: Outlets | None = None
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
+    start: str | None = None
+    end: str | None = None
+    max_seconds: integer() | None = None
+    enabled: bool | None = None
+
+
+class RuleOut(RuleIn):
+    id: int
+
+
+class CommandIn(Message):
+    model_config = ConfigDict(populate_by_name=True)
+    device: DeviceId
+    op: Literal["on", "off", "toggle", "shed", "unshed"]
+    outlets: Outlets | None = None
+    priority_class: PriorityClass | None = Field(None, alias="class", description="outlets of this priority class")
+    until: Unix | None = Field(None, description="shed only: when the shedding ends by itself")
+
+    @model_validator(mode="after")
+    def _target(self):
+        if self.op in ("on", "off", "toggle"):
+            if self.outlets is None or self.priority_class is not None:
+                raise ValueError("%s needs outlets (and no class)" % self.op)
+        elif self.outlets is not None and self.priority_class is not None:
+            raise ValueError("give outlets or class, not both (neither: every outlet)")
+        if self.until is not None and self.op != "shed":
+            raise ValueError("until goes with shed only")
+        return self
+
+
+class CommandOut(Message):
+    model_config = ConfigDict(populate_by_name=True)
+    id: int
+    device: str
+    op: str
+    outlets: list[int] | None
+    priority_class: int | None = Field(alias="class")
+    until: int | None
+    created: int
+    acked: int | None
+    ok: bool | None
+    result: str | None
+
+
+class SessionRecord(Message):
+    key: str
+    device: str
+    badge: str
+    owner: str | None
+    outlet: int
+    start: int
+    end: int
+    duration_s: int
+    energy_wh: float
+
+
+class StatRow(Message):
+    device: str | None
+    outlet: int | None
+    badge: str | None
+    owner: str | None
+    count: int
+    seconds: int
+    energy_wh: float

@@ -1,0 +1,341 @@
+"""What the server does with its database, shared by the HTTP APIs and the admin command line."""
+import hmac
+import secrets
+import time
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from tools.server import models, rules
+from tools.server.schemas import (BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
+                                  StatRow)
+from tools.server.signing import badge_hash
+
+NONCE_KEEP_S = 600
+PENDING_MAX = 8          # commands handed to a board at once: its heap is small
+
+
+class NotFound(Exception):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+class Invalid(Exception):
+    pass
+
+
+def _device_out(d):
+    return DeviceOut(id=d.id, name=d.name, power=d.power, last_seen=d.last_seen, state=d.state)
+
+
+def _rule_out(r):
+    return RuleOut(id=r.id, badge=r.badge, device=r.device, outlets=r.outlets, days=r.days, start=r.start, end=r.end,
+                   max_seconds=r.max_seconds, enabled=r.enabled)
+
+
+def _command_out(c):
+    return CommandOut(id=c.id, device=c.device, op=c.op, outlets=c.outlets, priority_class=c.priority_class,
+                      until=c.until, created=c.created, acked=c.acked, ok=c.ok, result=c.result)
+
+
+class Store:
+    def __init__(self, db, site_secret=None, tz=None, clock=time.time):
+        """`db`: a database URL or SQLite file; `site_secret`: the key of badge hashes (needed to enrol by UID);
+        `tz`: a tzinfo for the rules' days and hours (None: this machine's local time)."""
+        self.tx = models.open_db(db)
+        self.site_secret = site_secret
+        self.tz = tz
+        self.clock = clock
+        self._purged = 0
+        if site_secret is not None:
+            self._check_site_secret()
+
+    def now(self):
+        return int(self.clock())
+
+    def _check_site_secret(self):
+        """Refuse a site secret other than the one this database's badges were hashed with."""
+        check = hmac.new(self.site_secret.encode(), b"multiprise site secret check", "sha256").hexdigest()
+        with self.tx.begin() as tx:
+            row = tx.get(models.Meta, "site_check")
+            if row is None:
+                tx.add(models.Meta(key="site_check", value=check))
+            elif not hmac.compare_digest(row.value, check):
+                raise Conflict("this site secret is not the one this database's badges were enrolled with")
+
+    def _device(self, tx, device_id):
+        d = tx.get(models.Device, device_id)
+        if d is None:
+            raise NotFound("no device %r" % device_id)
+        return d
+
+    @staticmethod
+    def _check_outlets(device, outlets):
+        bad = [o for o in outlets or () if o > len(device.power)]
+        if bad:
+            raise Invalid("device %s has %d outlets: no outlet %s" % (device.id, len(device.power), bad[0]))
+
+    # Devices
+
+    def add_device(self, new):
+        """Create a device; return it with its generated secret (shown this once)."""
+        secret = secrets.token_hex(16)
+        try:
+            with self.tx.begin() as tx:
+                d = models.Device(id=new.id, secret=secret, name=new.name or new.id, power=new.power)
+                tx.add(d)
+        except IntegrityError:
+            raise Conflict("device %r exists" % new.id) from None
+        return _device_out(d), secret
+
+    def set_device_secret(self, device_id, secret):
+        with self.tx.begin() as tx:
+            self._device(tx, device_id).secret = secret
+
+    def devices(self):
+        with self.tx() as tx:
+            return [_device_out(d) for d in tx.scalars(select(models.Device).order_by(models.Device.id))]
+
+    def device(self, device_id):
+        with self.tx() as tx:
+            return _device_out(self._device(tx, device_id))
+
+    def update_device(self, device_id, change):
+        with self.tx.begin() as tx:
+            d = self._device(tx, device_id)
+            for field in change.model_fields_set:
+                if getattr(change, field) is not None:
+                    setattr(d, field, getattr(change, field))
+        return _device_out(d)
+
+    def remove_device(self, device_id):
+        """Remove a device, its rules and its commands; its sessions stay in the statistics."""
+        with self.tx.begin() as tx:
+            d = self._device(tx, device_id)
+            tx.execute(delete(models.Rule).where(models.Rule.device == device_id))
+            tx.execute(delete(models.Command).where(models.Command.device == device_id))
+            tx.delete(d)
+
+    def device_secret(self, device_id):
+        with self.tx() as tx:
+            d = tx.get(models.Device, device_id)
+            return None if d is None else d.secret
+
+    # Badges
+
+    def enrol(self, new):
+        if self.site_secret is None:
+            raise Invalid("no site secret: start the server with --site-secret (or MULTIPRISE_SITE_SECRET)")
+        h = badge_hash(self.site_secret, new.uid)
+        try:
+            with self.tx.begin() as tx:
+                tx.add(models.Badge(hash=h, owner=new.owner))
+        except IntegrityError:
+            raise Conflict("this badge is already enrolled") from None
+        return BadgeOut(hash=h, owner=new.owner)
+
+    def badges(self):
+        with self.tx() as tx:
+            return [BadgeOut(hash=b.hash, owner=b.owner)
+                    for b in tx.scalars(select(models.Badge).order_by(models.Badge.owner, models.Badge.hash))]
+
+    def remove_badge(self, h):
+        """Remove a badge and its rules; its sessions stay in the statistics."""
+        with self.tx.begin() as tx:
+            b = tx.get(models.Badge, h)
+            if b is None:
+                raise NotFound("no badge %s" % h)
+            tx.execute(delete(models.Rule).where(models.Rule.badge == h))
+            tx.delete(b)
+
+    # Rules
+
+    def _check_refs(self, tx, rule):
+        if rule.badge is not None and tx.get(models.Badge, rule.badge) is None:
+            raise NotFound("no badge %s" % rule.badge)
+        if rule.device is not None:
+            self._device(tx, rule.device)
+
+    def add_rule(self, new):
+        with self.tx.begin() as tx:
+            self._check_refs(tx, new)
+            r = models.Rule(**new.model_dump())
+            tx.add(r)
+        return _rule_out(r)
+
+    def rules(self):
+        with self.tx() as tx:
+            return [_rule_out(r) for r in tx.scalars(select(models.Rule).order_by(models.Rule.id))]
+
+    def _rule(self, tx, rule_id):
+        r = tx.get(models.Rule, rule_id)
+        if r is None:
+            raise NotFound("no rule %d" % rule_id)
+        return r
+
+    def rule(self, rule_id):
+        with self.tx() as tx:
+            return _rule_out(self._rule(tx, rule_id))
+
+    def update_rule(self, rule_id, change):
+        """Change the fields given in `change` (a RuleUpdate); the rule that results is checked whole."""
+        with self.tx.begin() as tx:
+            r = self._rule(tx, rule_id)
+            merged = _rule_out(r).model_dump(exclude={"id"}) | change.model_dump(exclude_unset=True)
+            try:
+                rule = RuleIn(**merged)
+            except ValidationError as e:
+                raise Invalid("; ".join(err["msg"] for err in e.errors())) from None
+            self._check_refs(tx, rule)
+            for field, value in rule.model_dump().items():
+                setattr(r, field, value)
+        return _rule_out(r)
+
+    def remove_rule(self, rule_id):
+        with self.tx.begin() as tx:
+            tx.delete(self._rule(tx, rule_id))
+
+    # Commands
+
+    def send_command(self, new):
+        with self.tx.begin() as tx:
+            d = self._device(tx, new.device)
+            self._check_outlets(d, new.outlets)
+            if new.until is not None and new.until <= self.now():
+                raise Invalid("until is in the past")
+            c = models.Command(device=new.device, op=new.op, outlets=new.outlets, priority_class=new.priority_class,
+                               until=new.until, created=self.now())
+            tx.add(c)
+        return _command_out(c)
+
+    def commands(self, device=None, pending=None):
+        q = select(models.Command).order_by(models.Command.id)
+        if device is not None:
+            q = q.where(models.Command.device == device)
+        if pending is not None:
+            q = q.where(models.Command.acked.is_(None) if pending else models.Command.acked.is_not(None))
+        with self.tx() as tx:
+            return [_command_out(c) for c in tx.scalars(q)]
+
+    def pending_commands(self, device):
+        """The oldest commands not yet acknowledged by `device`, leaving out sheddings already over."""
+        now = self.now()
+        q = (select(models.Command)
+             .where(models.Command.device == device, models.Command.acked.is_(None))
+             .where((models.Command.until.is_(None)) | (models.Command.until > now))
+             .order_by(models.Command.id).limit(PENDING_MAX))
+        with self.tx() as tx:
+            return [PendingCommand(id=c.id, op=c.op, outlets=c.outlets, priority_class=c.priority_class,
+                                   until=c.until) for c in tx.scalars(q)]
+
+    def ack(self, device, command_id, ok, result):
+        """Record a board's answer to a command; a repeated acknowledgement keeps the first."""
+        with self.tx.begin() as tx:
+            c = tx.get(models.Command, command_id)
+            if c is None or c.device != device:
+                raise NotFound("no command %d for this device" % command_id)
+            if c.acked is None:
+                c.acked, c.ok, c.result = self.now(), ok, result
+
+    # What boards say
+
+    def remember_nonce(self, device, nonce):
+        """False when `device` already used `nonce` in the last 10 minutes (a replay)."""
+        now = self.now()
+        try:
+            with self.tx.begin() as tx:
+                if now - self._purged >= 60:
+                    tx.execute(delete(models.Nonce).where(models.Nonce.seen < now - NONCE_KEEP_S))
+                    self._purged = now
+                tx.add(models.Nonce(device=device, nonce=nonce, seen=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def authorize(self, device, badge):
+        with self.tx() as tx:
+            d = self._device(tx, device)
+            owner = tx.get(models.Badge, badge)
+            found = tx.scalars(select(models.Rule).where(
+                (models.Rule.badge == badge) | models.Rule.badge.is_(None),
+                (models.Rule.device == device) | models.Rule.device.is_(None)))
+            candidates = [rules.Rule(r.badge, r.device, r.outlets, r.days, r.start, r.end, r.max_seconds, r.enabled)
+                          for r in found]
+            outlet_count = len(d.power)
+        when = datetime.fromtimestamp(self.now(), self.tz)
+        decision = rules.decide(candidates, badge, owner is not None, device, outlet_count, when)
+        return decision, None if owner is None else owner.owner
+
+    def record_session(self, device, s):
+        """Store a finished session once; True when the same one was already stored (a repeat)."""
+        row = dict(badge=s.badge, outlet=s.outlet, start=s.start, end=s.end, energy_wh=s.energy_wh)
+        with self.tx() as tx:
+            self._check_outlets(self._device(tx, device), [s.outlet])
+        for _ in range(2):
+            with self.tx() as tx:
+                old = tx.scalars(select(models.Session).where(models.Session.device == device,
+                                                              models.Session.key == s.id)).first()
+                if old is not None:
+                    if {k: getattr(old, k) for k in row} != row:
+                        raise Conflict("session id %s was already used for another session" % s.id)
+                    return True
+            try:
+                with self.tx.begin() as tx:
+                    tx.add(models.Session(device=device, key=s.id, duration_s=s.end - s.start, **row))
+                return False
+            except IntegrityError:
+                continue    # stored in the meantime by a request that raced this one: compare with it
+        raise Conflict("session id %s: concurrent writes" % s.id)
+
+    def heartbeat(self, device, beat):
+        with self.tx.begin() as tx:
+            d = self._device(tx, device)
+            d.last_seen = self.now()
+            d.state = beat.model_dump()
+        return d.last_seen
+
+    # Sessions and statistics
+
+    @staticmethod
+    def _filtered(q, device=None, badge=None, outlet=None, since=None, until=None):
+        S = models.Session
+        for column, value in ((S.device, device), (S.badge, badge), (S.outlet, outlet)):
+            if value is not None:
+                q = q.where(column == value)
+        if since is not None:
+            q = q.where(S.start >= since)
+        if until is not None:
+            q = q.where(S.start < until)
+        return q
+
+    def sessions(self, limit=100, **filters):
+        S = models.Session
+        q = select(S, models.Badge.owner).outerjoin(models.Badge, models.Badge.hash == S.badge)
+        q = self._filtered(q, **filters).order_by(S.start.desc(), S.id.desc()).limit(limit)
+        with self.tx() as tx:
+            return [SessionRecord(key=s.key, device=s.device, badge=s.badge, owner=owner, outlet=s.outlet,
+                                  start=s.start, end=s.end, duration_s=s.duration_s, energy_wh=s.energy_wh)
+                    for s, owner in tx.execute(q)]
+
+    def stats(self, by, **filters):
+        """Count, total seconds and total energy of the sessions, per badge, per outlet or per device."""
+        S = models.Session
+        keys = {"badge": [S.badge], "outlet": [S.device, S.outlet], "device": [S.device]}[by]
+        q = select(*keys, func.count(S.id), func.coalesce(func.sum(S.duration_s), 0),
+                   func.coalesce(func.sum(S.energy_wh), 0.0))
+        q = self._filtered(q, **filters).group_by(*keys).order_by(*keys)
+        with self.tx() as tx:
+            owners = dict(tx.execute(select(models.Badge.hash, models.Badge.owner)).all()) if by == "badge" else {}
+            rows = tx.execute(q).all()
+        out = []
+        for row in rows:
+            key = dict(zip([c.key for c in keys], row[:len(keys)]))
+            out.append(StatRow(device=key.get("device"), outlet=key.get("outlet"), badge=key.get("badge"),
+                               owner=owners.get(key.get("badge")), count=row[-3], seconds=int(row[-2]),
+                               energy_wh=float(row[-1])))
+        return out
