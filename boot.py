@@ -8,8 +8,8 @@ if "stage" in _n or "update.try" in _n or "lib" not in _n:
     import updater
 
     del sys.modules["updater"], updater, sys
-_hold = "deploy.hold" in _n  # deploy is writing the ROMFS partition: nothing of the app, all the heap for that
-del _n, os
-if not _hold:
+_n = "deploy.hold" in _n  # deploy is writing the ROMFS partition: nothing of the app, all the heap for that
+del os
+if not _n:
     import firmware.early
-del _hold
+del _n

@@ -70,6 +70,7 @@ def _apply():
     _save({"version": version, "previous": old, "state": "trying"})
     open(TRYING, "w").close()
     _rmtree(MANIFEST)
+    _rmtree(PREV)  # an older one would describe an older version
     if _exists("lib"):  # not yet moved aside (after a cut between the renames, lib.prev is the old version)
         _rmtree("lib.prev")
         os.rename("lib", "lib.prev")

@@ -13,26 +13,31 @@ from tools.deploy import romfs_board  # noqa: E402
 from tools.vboard.bench import Bench  # noqa: E402
 
 LAB = {"ssid": "multiprise-lab", "password": "lab-password"}
+# The firmware's bytecode in /lib takes heap that a ROMFS build leaves free: a board with the firmware in /lib gets
+# the heap of an ESP8266 with about 45 KB free (README, "Heap budget"); the reference board (ROMFS) gets the cap.
+LIB_HEAP = "64k"
 
 
 @pytest.fixture
 def vboard(tmp_path):
-    """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap="40k", start=True, romfs=None,
-    romfs_firmware=False) -> Bench.
+    """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k",
+    romfs_firmware=True) -> Bench. heap None: the 40k cap, or LIB_HEAP when the firmware is in /lib.
 
     The board folder is tmp_path/flash-N; config None leaves no config.json on the board. romfs gives the board a
-    ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), blank; with romfs_firmware the compiled firmware
-    is in it and not in /lib, as deploy --romfs leaves a board."""
+    ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), None a build without one; with romfs_firmware the
+    compiled firmware is in it and not in /lib, as deploy --romfs leaves a board (the reference board: README, "Heap
+    budget"); without, the firmware is in /lib, as a plain deploy leaves it."""
     benches = []
 
-    def make(config=None, wiring="seed", rtc="ds3231", heap="40k", start=True, romfs=None, romfs_firmware=False,
+    def make(config=None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k", romfs_firmware=True,
              **kw):
+        heap = heap or ("40k" if romfs and romfs_firmware else LIB_HEAP)
         d = tmp_path / ("flash-%d" % len(benches))
         d.mkdir()
         make_board(d, config)
         b = Bench(d, wiring=wiring, rtc=rtc, heap=heap, romfs=romfs, **kw)
         benches.append(b)
-        if romfs_firmware:
+        if romfs and romfs_firmware:
             romfs_board(b)
         if start:
             b.start()

@@ -12,8 +12,9 @@ from tools.build import IMAGE, compile_file
 
 
 def empty_board(vboard, **kw):
-    """A board with stock MicroPython just flashed: nothing on its filesystem."""
-    b = vboard(None, start=False, **kw)
+    """A board with stock MicroPython just flashed: nothing on its filesystem (nor in its ROMFS partition, if any)."""
+    kw.setdefault("romfs", None)
+    b = vboard(None, start=False, romfs_firmware=False, **kw)
     for p in list(b.board_dir.iterdir()):
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     b.start()

@@ -56,7 +56,7 @@ def test_deploy_romfs_to_an_empty_board_runs_the_firmware_from_the_partition(vbo
 def test_the_firmware_is_in_one_place_whichever_deploy_ran_last(vboard, capsys):
     """A board set up with the firmware in /lib moves to ROMFS, then back: each time the other copy goes, so
     what runs is what the last deploy put there."""
-    b = vboard({}, romfs="320k")
+    b = vboard({}, romfs="320k", romfs_firmware=False)
     ready(b)
     m = b.serial.mark()
     copied, _ = deploy.deploy(port(b), wait=10, romfs=True)
@@ -95,7 +95,8 @@ def test_the_partition_costs_the_firmware_no_heap(vboard):
     """The image lives in the device process with the shims, outside the firmware's budget: boot.py starts with
     the same free heap on a board with a mounted ROMFS as on one without."""
     frees = []
-    for kw in ({}, {"romfs": "320k", "romfs_firmware": True}):
+    for kw in ({"romfs": None}, {"romfs": "320k", "romfs_firmware": True}):  # at one cap
+        kw["heap"] = "40k"
         b = vboard(None, start=False, **kw)
         (b.board_dir / "boot.py").write_text("import gc\ngc.collect()\nprint('boot.py starts with', gc.mem_free())\n")
         b.start()

@@ -18,21 +18,22 @@ from pathlib import Path
 
 from tools.build import BUILD, IMAGE, build, make_board
 from tools.deploy import romfs_board
-from tools.vboard.bench import Bench, free_at_start, heap_bytes
+from tools.vboard.bench import NAMES_CHARGE, Bench, free_at_start, heap_bytes
 
-HEAP = "40k"
+HEAP = "40k"  # the reference board: a ROMFS build, the firmware in its partition
+LIB_HEAP = "64k"  # a build without ROMFS: the firmware's .mpy files in /lib (tests/conftest.py, README)
 SAVE_INTERVAL_S = 5
 
 UNITS = {
     "mpy_bytes": "size of the compiled .mpy on flash, bytes (key: source path)",
-    "heap_kept": "heap kept by importing the module (gc.collect(), mem_free() before and after), bytes,"
-                 " unix port 64-bit at heap 40k; total = all of them with the transient ones dropped",
+    "heap_kept": "heap kept by importing the module from /lib (gc.collect(), mem_free() before and after), bytes,"
+                 " unix port 64-bit; total = all of them with the transient ones dropped",
     "heap_kept_qstr": "the part of heap_kept that is the qstr pool growing (interned names, never freed; a module"
                       " that makes the pool allocate its next, bigger chunk pays for all of it), bytes",
     "heap_not_returned": "heap still held after dropping a module the firmware loads only for a moment"
                          " (its qstrs stay interned for good), bytes",
     "qstr": "micropython.qstr_info() after all imports: n_qstr (count), n_total_bytes (bytes)",
-    "heap": "free heap, bytes. The running app: free_at_start = a bare interpreter at the cap, free_at_ready ="
+    "heap": "free heap, bytes. The running app on the reference board (ROMFS, 40k): free_at_start = a bare interpreter at the cap, free_at_ready ="
             " the ready line (before its tasks first run), steady_free = status after the console's gc.collect(),"
             " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free."
             " The import board: free_after_imports and its largest_free_block (the biggest allocation possible)",
@@ -43,10 +44,13 @@ UNITS = {
     "flash_writes": "state.json writes (new inode) counted in the window",
     "flash_writes_per_hour": "state.json writes per hour, extrapolated from the window",
     "window_s": "length of the measurement window, s",
-    "romfs": "the same app with the firmware in a ROMFS image (deploy --romfs; a 320k partition) instead of .mpy"
-             " files in /lib: image_bytes, free_at_ready and steady_free as in heap (bytes), boot_ms_median,"
-             " boot_ms_max and boot_ms_app_median as in boot_ms (ms, over `boots` power cycles; the host's figures"
-             " include reading the partition file into the device process at each boot, which a board does not do)",
+    "romfs": "the ROMFS image of the firmware: image_bytes",
+    "lib": "the same app with the firmware as .mpy files in /lib (a build without ROMFS), at heap %s:"
+           " free_at_start, free_at_ready, steady_free and used as in heap (bytes), boot_ms_median, boot_ms_max and"
+           " boot_ms_app_median as in boot_ms (ms, over `boots` power cycles)" % LIB_HEAP,
+    "sched": "one look at the schedules (sched.tick) for 6 outlets of 8 rules each, on the unix port on this host:"
+             " tick_us_median and tick_us_max (us, over 200 looks at instants spread over a year; an ESP8266 at 80 MHz"
+             " is some 30 to 60 times slower); heap_peak: bytes it allocates (GC off)",
 }
 
 READY = r"app: ready in (\d+) ms, (\d+) bytes free"
@@ -64,6 +68,9 @@ IMPORTS = [
     "firmware.commands", "firmware.console", "firmware.wifi",
     "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
     "firmware.repl", "-firmware.repl",
+    "firmware.clock", "firmware.timesync", "-firmware.timesync", "firmware.sched", "firmware.tz", "-firmware.tz",
+    "-firmware.sched", "firmware.timecmd", "-firmware.timecmd", "firmware.schedcmd", "firmware.rules",
+    "-firmware.rules", "-firmware.schedcmd",
 ]
 
 IMPORT_MAIN = '''\
@@ -140,7 +147,7 @@ def measure_imports(res, tmp):
     d.mkdir()
     make_board(d)
     (d / "main.py").write_text("IMPORTS = %r\n" % (IMPORTS,) + IMPORT_MAIN)
-    b = Bench(d, heap=HEAP)
+    b = Bench(d, heap=LIB_HEAP)
     try:
         b.device_heap()
         b.start()
@@ -243,15 +250,18 @@ def status(b, seen):
     return n, low
 
 
-def app_board(tmp, name, **kw):
-    """A board for the running app: the seed wiring, a configuration that joins the bench's access point."""
+def app_board(tmp, name, lib=False):
+    """A board for the running app: the seed wiring, a configuration that joins the bench's access point; the
+    firmware in the ROMFS partition (the reference board), or in /lib."""
     d = Path(tmp) / name
     d.mkdir()
     make_board(d)
-    b = Bench(d, wiring="seed", heap=HEAP, **kw)
+    b = Bench(d, wiring="seed", heap=LIB_HEAP if lib else HEAP, romfs=None if lib else "320k")
     config = {"name": "bench", "board": {"profile": "seed"}, "save_interval_s": SAVE_INTERVAL_S,
               "wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]}}
     (d / "config.json").write_text(json.dumps(config))
+    if not lib:
+        b.image_bytes = romfs_board(b)
     return b
 
 
@@ -261,7 +271,8 @@ def measure_app(res, tmp, quick, failures):
     window = 10 if quick else 30
     try:
         b.device_heap()  # calibrated once, outside the timing
-        res["heap.free_at_start"] = bare = free_at_start(heap_bytes(HEAP))
+        res["heap.free_at_start"] = bare = free_at_start(heap_bytes(HEAP)) - NAMES_CHARGE
+        res["romfs.image_bytes"] = b.image_bytes
 
         # first boot after a config change: validate, cache, reset, then ready
         t0 = time.monotonic()
@@ -389,37 +400,92 @@ def power_cycles(b, cycles):
 
 # ---- 6. the same app from a ROMFS image ---------------------------------------------------------
 
-def measure_romfs(res, tmp, quick):
-    b = app_board(tmp, "romfs", romfs="320k")
-    res["romfs.image_bytes"] = romfs_board(b)
+def measure_lib(res, tmp, quick):
+    b = app_board(tmp, "lib", lib=True)
     try:
         b.start()
         m = b.serial.expect(READY, 20, since=0)  # after the first boot's validation and reset
-        res["romfs.free_at_ready"] = int(m.group(2))
-        res["romfs.steady_free"] = steady_free(b, quick, [])
+        res["lib.free_at_start"] = bare = free_at_start(heap_bytes(LIB_HEAP)) - NAMES_CHARGE
+        res["lib.free_at_ready"] = int(m.group(2))
+        res["lib.steady_free"] = steady_free(b, quick, [])
+        res["lib.used"] = bare - res["lib.steady_free"]
         cycles = 10
         host, app = power_cycles(b, cycles)
-        res["romfs.boots"] = cycles
-        res["romfs.boot_ms_median"] = round(statistics.median(host))
-        res["romfs.boot_ms_max"] = round(max(host))
-        res["romfs.boot_ms_app_median"] = statistics.median(app)
-        if b.exec("import firmware\nprint(firmware.__file__)").strip() != "/rom/lib/firmware/__init__.mpy":
-            raise Failed("the firmware did not run from the ROMFS image")
+        res["lib.boots"] = cycles
+        res["lib.boot_ms_median"] = round(statistics.median(host))
+        res["lib.boot_ms_max"] = round(max(host))
+        res["lib.boot_ms_app_median"] = statistics.median(app)
+        if b.exec("import firmware\nprint(firmware.__file__)").strip() != "/lib/firmware/__init__.mpy":
+            raise Failed("the firmware did not run from /lib")
     finally:
         b.stop()
 
 
 def modes(res):
     """The two ways to put the firmware on a board, side by side."""
-    rows = [("free heap at ready", "heap.free_at_ready", "romfs.free_at_ready"),
-            ("free heap, steady", "heap.steady_free", "romfs.steady_free"),
-            ("boot to ready, ms (median)", "boot_ms.median", "romfs.boot_ms_median"),
-            ("the app's own ready in, ms", "boot_ms.app_median", "romfs.boot_ms_app_median")]
-    lines = ["", "the firmware as .mpy files in /lib, and as a ROMFS image:",
-             "  %-28s %10s %10s" % ("", "/lib", "ROMFS")]
+    rows = [("heap used by the running app", "heap.used", "lib.used"),
+            ("free heap at ready", "heap.free_at_ready", "lib.free_at_ready"),
+            ("free heap, steady", "heap.steady_free", "lib.steady_free"),
+            ("boot to ready, ms (median)", "boot_ms.median", "lib.boot_ms_median"),
+            ("the app's own ready in, ms", "boot_ms.app_median", "lib.boot_ms_app_median")]
+    lines = ["", "the firmware as a ROMFS image (heap %s), and as .mpy files in /lib (heap %s):" % (HEAP, LIB_HEAP),
+             "  %-28s %10s %10s" % ("", "ROMFS", "/lib")]
     for name, a, b in rows:
         lines.append("  %-28s %10s %10s" % (name, res.get(a, "-"), res.get(b, "-")))
     return "\n".join(lines)
+
+
+SCHED = '''
+import gc, time
+from firmware import rules, sched, tz
+Z = tz.parse("CET-1CEST,M3.5.0,M10.5.0/3")
+class Zone:
+    changes = []
+    span = (1, 0)
+    def offset(self, t):
+        if not self.span[0] <= t < self.span[1]:
+            y = tz.local(t, Z)[0]
+            self.changes = sorted((c, tz.offset(c, Z)[0]) for x in range(y - 2, y + 3) for c in tz.transitions(x, Z))
+            self.span = (t - 300 * 86400, t + 300 * 86400)
+        return tz.offset(t, Z)[0]
+class Outlets:
+    def wish(self, i, on, why):
+        pass
+texts = ["mon-fri 07:%02d-22:%02d" % (k, k) for k in range(4)] + ["sat,sun %02d:15-%02d:45" % (k, k + 1) for k in range(8, 12)]
+cfg = {"outlets": [{"schedule": [rules.parse(x) for x in texts], "power_on": "schedule"} for _ in range(6)]}
+z = Zone()
+o = Outlets()
+us = []
+t = 848577600
+for k in range(200):
+    t += 157679
+    z.offset(t)
+    fired = [None] * 6
+    gc.collect()
+    a = time.ticks_us()
+    sched.tick(t, cfg, o, fired, z)
+    us.append(time.ticks_diff(time.ticks_us(), a))
+gc.collect()
+gc.disable()
+f = gc.mem_free()
+sched.tick(t + 3600, cfg, o, [None] * 6, z)
+peak = f - gc.mem_free()
+us.sort()
+print("SCHED", us[100], us[-1], peak)
+'''
+
+
+def measure_sched(res):
+    import subprocess
+
+    from tools.vboard.bench import MICROPYTHON
+
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=256k", "-c", SCHED], capture_output=True, text=True,
+                       cwd=str(IMAGE / "lib"), timeout=60)
+    m = re.search(r"SCHED (\d+) (\d+) (\d+)", r.stdout)
+    if not m:
+        raise Failed("schedule look: %s" % (r.stdout + r.stderr))
+    res["sched.tick_us_median"], res["sched.tick_us_max"], res["sched.heap_peak"] = map(int, m.groups())
 
 
 # ---- the table ----------------------------------------------------------------------------------
@@ -469,8 +535,10 @@ def main(args):
         step("heap per module", failures, measure_imports, res, tmp)
         print("bench: the running app (%s)" % ("quick" if quick else "full"), flush=True)
         step("app", failures, measure_app, res, tmp, quick, failures)
-        print("bench: the running app from a ROMFS image", flush=True)
-        step("romfs", failures, measure_romfs, res, tmp, quick)
+        print("bench: the running app from /lib", flush=True)
+        step("lib", failures, measure_lib, res, tmp, quick)
+    print("bench: schedules", flush=True)
+    step("sched", failures, measure_sched, res)
     print(table(res))
     print(modes(res))
     res["_units"] = {p: u for p, u in UNITS.items() if any(k.split(".", 1)[0] == p for k in res)}

@@ -15,11 +15,13 @@ def main(argv=None):
     sim.add_argument("--rtc", choices=("ds3231", "ds1307"), default="ds3231")
     sim.add_argument("--board", default="build/sim-board", help="the virtual flash folder (kept between runs)")
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
-    sim.add_argument("--heap", default="40k", help="MicroPython heap cap (default 40k)")
+    sim.add_argument("--heap", help="MicroPython heap cap (default 40k; 64k with --lib)")
     sim.add_argument("--port", type=int, default=0, help="TCP port of the serial line (socket://127.0.0.1:PORT)")
-    sim.add_argument("--romfs", nargs="?", const="320k", metavar="SIZE",
-                     help="a ROMFS partition, as a FLASH_2M_ROMFS build has (default size 320k), kept beside the "
-                          "board folder")
+    sim.add_argument("--romfs", default="320k", metavar="SIZE",
+                     help="the ROMFS partition, as a FLASH_2M_ROMFS build has (default 320k), kept beside the board "
+                          "folder; the firmware runs from it")
+    sim.add_argument("--lib", action="store_true",
+                     help="a build without ROMFS: the firmware's .mpy files in /lib (its bytecode on the heap)")
     fl = sub.add_parser("flash", help="erase the board and write a MicroPython firmware image (esptool)")
     fl.add_argument("image", help="the MicroPython ESP8266_GENERIC .bin to write")
     fl.add_argument("--port", help="serial port (default: the one USB serial adapter found)")

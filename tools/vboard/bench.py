@@ -337,19 +337,21 @@ class Bench:
             target, heap, ballast = free_at_start(want) - NAMES_CHARGE, want + (self.romfs or 0) * 102 // 100 + 65536, 0
             self.names = 0
             self.names = max(0, NAMES_ROOM + 1 - self._free_after_shims(heap * 2, 0, "n_qstr"))
-            for _ in range(12):
-                over = self._free_after_shims(heap, ballast) - target
+            for _ in range(20):
+                free = self._free_after_shims(heap, ballast)
+                if free is None:  # the runner ran out of heap on its way (growing the pools of names): more
+                    heap, ballast, over = heap + 8192, 0, None
+                    continue
+                over = free - target
                 if over == 0:
                     break
-                if 0 < over < 2048 and not ballast:
-                    ballast = over
-                elif ballast and ballast + over > 0:  # fine steps, either way
+                if ballast + over > 0:  # the ballast takes up what is over, either way
                     ballast += over
-                else:  # too little heap, or too much: aim half a kilobyte above, then ballast
-                    heap += (512 - over) * 102 // 100
+                else:  # too little heap: aim half a kilobyte above, then ballast
+                    heap += (512 - over - ballast) * 102 // 100
                     ballast = 0
             else:
-                raise RuntimeError("virtual board: calibration did not settle (%d bytes off)" % over)
+                raise RuntimeError("virtual board: calibration did not settle (%s bytes off)" % over)
             _shim_cost[key] = heap - want, ballast, self.names
         _, self.ballast, self.names = _shim_cost[key]
         return want + _shim_cost[key][0]
@@ -360,6 +362,8 @@ class Bench:
                                          VBOARD_NAMES=str(self.names)), capture_output=True,
                            text=True, timeout=30, cwd=str(self.board_dir))
         m = re.search(what + r"[ =](\d+)", r.stdout)
+        if not m and "MemoryError" in r.stdout + r.stderr:
+            return None
         if not m:
             raise RuntimeError("virtual board: calibration run failed:\n" + r.stdout + r.stderr)
         return int(m.group(1))

@@ -349,16 +349,20 @@ def plain(bench, log, names):
 
 def main(args):
     board = Path(args.board)
-    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap, serial_port=args.port,
-                  romfs=args.romfs)
+    lib = getattr(args, "lib", False)
+    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else "40k"),
+                  serial_port=args.port, romfs=None if lib else args.romfs)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
     bench.serial.listeners.append(log.feed)
     try:
         names, notes = prepare(board, args.wiring, bench.ap, args.config)
         if bench.romfs:
-            notes.append("ROMFS partition of %d bytes in %s: multiprise deploy --romfs --port socket://... puts the "
-                         "firmware there" % (bench.romfs, bench.romfs_file))
+            from tools.deploy import romfs_board
+
+            romfs_board(bench)  # as deploy --romfs leaves a board: the firmware in the ROMFS partition
+            notes.append("firmware in the ROMFS partition (%d bytes, %s); --lib puts it in /lib"
+                         % (bench.romfs, bench.romfs_file))
         log.note("\n".join(notes + ["type help for the commands, quit to stop"]))
         bench.start()
     except (OSError, RuntimeError) as e:  # no mpy-cross or micropython, a firmware syntax error, a port in use

@@ -26,10 +26,14 @@ def _start():
         import gc
 
         gc.collect()
-    n = int(os.getenv("VBOARD_BALLAST") or 0)  # what the heap's steps leave over, held so that boot.py starts
-    if n:                                        # with the free heap of a bare interpreter at the cap, exactly
+    n = int(os.getenv("VBOARD_BALLAST") or 0)  # what is over, held so that boot.py starts with the free heap
+    if n:                                        # of a bare interpreter at the cap, exactly
         block = 4 * (8 if sys.maxsize > 2**32 else 4)
-        _wire.ballast = object() if n <= block else bytes(n - block - 1)
+        _wire.ballast = b = [object() if n <= block else bytes(min(n, 512) - block - 1)]  # in pieces: fills holes
+        n -= 512
+        while n > 0:
+            b.append(bytes(max(min(n, 512) - block - 1, 0)))
+            n -= 512
     if os.getenv("VBOARD_CALIBRATE"):  # how much heap the shims and this runner keep
         import gc
 
