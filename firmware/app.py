@@ -195,5 +195,22 @@ def run():
 
 
 def stop():
-    """A person took over at the REPL (bringup.stop)."""
-    _once("stop")
+    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
+    and give the loop's memory to the REPL (its compiler needs it)."""
+    if wdt:
+        wdt.deinit()
+    firmware.boot_count(0)
+    tasks.clear()
+    o = outlets
+    if o:
+        o.wake = None
+        o.listeners.clear()
+        o.settle()
+        save_state()
+    for name in [m for m in sys.modules if m.startswith("asyncio")]:
+        del sys.modules[name]
+    clock = sys.modules.get("firmware.clock")
+    if clock:  # what it knows of the time outlives it (clock.py takes it back when loaded again)
+        firmware.time = (clock.trust, clock.why, clock.synced)
+    firmware.drop("console", "wifi", "commands", "clock")  # the REPL helpers load what they use again
+    gc.collect()

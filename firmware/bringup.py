@@ -2,7 +2,6 @@
 stopped by Ctrl-C. Loaded for the moment (app._once) and dropped after use."""
 import gc
 import os
-import sys
 import time
 
 from machine import Pin, SoftI2C
@@ -148,22 +147,3 @@ def _exists(path):
         return True
     except OSError:
         return False
-
-
-def stop():
-    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
-    and give the loop's memory to the REPL (its compiler needs it)."""
-    if app.wdt:
-        app.wdt.deinit()
-    firmware.boot_count(0)
-    app.tasks.clear()
-    o = app.outlets
-    if o:
-        o.wake = None
-        o.listeners.clear()
-        o.settle()
-        app.save_state()
-    for name in [m for m in sys.modules if m.startswith("asyncio")]:
-        del sys.modules[name]
-    firmware.drop("console", "wifi", "commands")  # the REPL helpers load the commands again when used
-    gc.collect()

@@ -10,9 +10,9 @@ from firmware import app
 from firmware.log import log
 
 CHIP_EVERY_S = 3600  # the ESP8266's own clock drifts: re-read the chip this often (it must be read every 7 h)
-trust = None  # where the time came from ("ntp", "ds3231", "ds1307", "manual"), or None: not to be trusted
-why = "no time source yet"
-synced = None  # time.time() of the last good NTP answer
+# where the time came from ("ntp", "ds3231", "ds1307", "manual"), or None: not to be trusted; why not; time.time()
+# of the last good NTP answer. Kept in firmware.time while this module is unloaded (at the REPL, bringup.stop).
+trust, why, synced = getattr(firmware, "time", None) or (None, "no time source yet", None)
 fired = []  # per outlet: the wall time of the schedule edge it fired last (sched.py), None before its first
 timers = []  # per outlet: None or [at (time.time()), on, relative]: a relative timer moves with clock corrections
 next_at = 0  # when sched.tick() is due again (0: at once)

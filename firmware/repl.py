@@ -1,13 +1,23 @@
 """Helpers for debugging at the serial REPL: from firmware.repl import *"""
-from firmware import app, commands
+import gc
+
+import firmware
+from firmware import app
 
 
 def _do(line, save=False):
     if app.outlets is None and not app.setup():
         return
-    reply = commands.run(line, "repl")
-    for text in (reply,) if isinstance(reply, str) else reply:
-        print(text)
+    from firmware import commands  # for the line only: the REPL's compiler wants the heap in one piece
+
+    try:
+        reply = commands.run(line, "repl")
+        for text in (reply,) if isinstance(reply, str) else reply:
+            print(text)
+    finally:
+        reply = commands = None
+        firmware.drop("commands")
+        gc.collect()
     if save:
         app.save_state()
 

@@ -24,7 +24,7 @@ def test_mpremote_lists_copies_and_runs_code(vboard, tmp_path):
     listing = mpremote(b, "fs", "ls", ":")
     for name in ("boot.py", "main.py", "config.json", "lib/"):
         assert name in listing
-    assert "firmware/" in mpremote(b, "fs", "ls", ":lib")
+    assert "firmware/" in mpremote(b, "fs", "ls", ":rom/lib")  # the reference board runs it from ROMFS
     src = tmp_path / "notes.txt"
     src.write_text("tap badge 4\n")
     mpremote(b, "fs", "cp", str(src), ":notes.txt")
