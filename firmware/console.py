@@ -23,7 +23,7 @@ async def run():
         except MemoryError:  # no room for this line just now: say so, keep listening
             line = ""
             _free()
-            print("\nerror: not enough memory for that just now (%d bytes free)" % gc.mem_free())
+            print("\nerror: not enough memory for that just now (%d bytes free): it did not run" % gc.mem_free())
 
 
 def _free():
@@ -64,11 +64,15 @@ def _run(line):
             mod = __import__("firmware." + name, None, None, ["run"])
         except MemoryError:  # nothing ran yet: once more, on a heap collected with the module gone
             _free()
-            mod = __import__("firmware." + name, None, None, ["run"])
-        reply = mod.run(line, "serial") if name == "commands" else mod.run(w[0], w[1:])
-        for text in (reply,) if isinstance(reply, str) else reply:
-            if text:
-                print(text)
+            mod = __import__("firmware." + name, None, None, ["run"])  # a MemoryError here: the line did not run
+        try:
+            reply = mod.run(line, "serial") if name == "commands" else mod.run(w[0], w[1:])
+            for text in (reply,) if isinstance(reply, str) else reply:
+                if text:
+                    print(text)
+        except MemoryError:  # it ran, or ran in part: never to be typed again blindly
+            _free()
+            print("error: not enough memory to finish that (it may have run: see status)")
     except MemoryError:
         raise
     except Exception as e:  # bad input never stops the console

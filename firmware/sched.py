@@ -16,15 +16,23 @@ DAY = 86400
 
 def latest(rules, m):
     """(wall, on) of the latest edge at or before the wall time m, or None."""
-    best = None
+    bw = bs = -1  # the best so far, as plain integers: a look at 6 x 8 rules makes little garbage
     n0 = m // DAY
     for n in range(n0 - 8, n0 + 1):  # a week and a day back: an off may belong to the day before
         wd = (n + 5) % 7  # 2000-01-01 was a Saturday; 0 is Monday
         for r in rules:
-            for e in _edges(r, n, wd):
-                if e[0] <= m and (best is None or e > best):
-                    best = e
-    return best
+            if r >> wd & 1:
+                on = r >> 7 & 2047
+                off = r >> 18
+                if on:
+                    w = n * DAY + on * 60 - 60
+                    if w <= m and (w > bw or w == bw and bs < 1):
+                        bw, bs = w, 1
+                if off:
+                    w = n * DAY + off * 60 - 60 + (DAY if off < on else 0)
+                    if w <= m and w > bw:
+                        bw, bs = w, 0
+    return (bw, bs) if bs >= 0 else None
 
 
 def after(rules, m):
@@ -34,24 +42,14 @@ def after(rules, m):
     for n in range(n0 - 1, n0 + 8):
         wd = (n + 5) % 7
         for r in rules:
-            for w, _ in _edges(r, n, wd):
-                if w > m and (best is None or w < best):
-                    best = w
+            if r >> wd & 1:
+                on = r >> 7 & 2047
+                off = r >> 18
+                for w in (n * DAY + on * 60 - 60 if on else -1,
+                          n * DAY + off * 60 - 60 + (DAY if off < on else 0) if off else -1):
+                    if w > m and (best is None or w < best):
+                        best = w
     return best
-
-
-def _edges(r, n, wd):
-    # the edges of rule r whose day is n (weekday wd): an off earlier than the on falls on the next day
-    if not r >> wd & 1:
-        return ()
-    on = r >> 7 & 2047
-    off = r >> 18
-    e = []
-    if on:
-        e.append((n * DAY + on * 60 - 60, 1))
-    if off:
-        e.append((n * DAY + off * 60 - 60 + (DAY if off < on else 0), 0))
-    return e
 
 
 def peak(t, z):

@@ -101,4 +101,6 @@ def test_the_partition_costs_the_firmware_no_heap(vboard):
         (b.board_dir / "boot.py").write_text("import gc\ngc.collect()\nprint('boot.py starts with', gc.mem_free())\n")
         b.start()
         frees.append(int(b.serial.expect(r"boot.py starts with (\d+)", 10).group(1)))
-    assert frees[0] == frees[1] > 30000
+    # equal to within a chunk of interned-name storage: the names boot.py adds may need a new chunk on one board
+    # and not on the other, as the shims' names fill the last chunk differently (README, "Heap budget")
+    assert abs(frees[0] - frees[1]) <= 128 and min(frees) > 30000, frees

@@ -211,6 +211,7 @@ class Bench:
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
         self.compile_retries = 0  # REPL inputs sent again after the parser found no room (see exec)
+        self.memory_retries = 0  # console lines typed again after the board found no room (see command)
         self.stall_until = 0.0
         self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
         # device process
@@ -730,12 +731,22 @@ class Bench:
         self.serial.write(b"\r\x02")
         self.serial.expect(r">>> $", 5, since=m0)
 
+    NO_ROOM = "error: not enough memory for that just now"
+
     def command(self, line, expect=None, timeout=5.0):
-        """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first reply line."""
-        m0 = self.serial.mark()
-        self.serial.write(line + "\r")
-        echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
-        m = self.serial.expect(expect or r"[^\n]*\n", timeout, since=echo.end())
-        return self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
+        """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first
+        reply line. A line the board answers with NO_ROOM did not run (its heap was in pieces just then): it is
+        typed again, twice at most, a moment later, as a person would; memory_retries counts them."""
+        for attempt in range(3):
+            m0 = self.serial.mark()
+            self.serial.write(line + "\r")
+            echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
+            m = self.serial.expect((expect or r"[^\n]*\n") + "|" + re.escape(self.NO_ROOM) + r"[^\n]*\n", timeout,
+                                   since=echo.end())
+            out = self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
+            if self.NO_ROOM not in out or attempt == 2:
+                return out
+            self.memory_retries += 1
+            time.sleep(0.5)
 
 
