@@ -42,8 +42,11 @@ def ntp(host):
     step = t - time.time()
     machine.RTC().datetime((g[0], g[1], g[2], g[6], g[3], g[4], g[5], 0))
     clock.synced = t
-    clock.chip_due = True
     trusted("ntp", step)
+    try:  # the chip follows now, or at the clock task's next chip job when the heap has no room just now
+        write_chip(time.time())
+    except MemoryError:
+        clock.chip_due = True
     return True
 
 
@@ -73,13 +76,14 @@ def set_esp(t):
 
 def write_chip(t):
     """Set the chip to t; it then trusts its time again (OSF or CH cleared)."""
-    kind, c = chip()
     try:
+        kind, c = chip()
         if c:
             c.set_datetime(time.gmtime(t))
     except OSError as e:
         log("clock: cannot set the RTC chip (%r)" % e)
-    firmware.drop("drivers.ds1307", "drivers.ds3231", "drivers")
+    finally:
+        firmware.drop("drivers.ds1307", "drivers.ds3231", "drivers")
 
 
 def chip_to_esp():
