@@ -70,6 +70,7 @@ def instant(w, z):
 
 def zone(t):
     """Work out clock.changes: the changes of offset of the configured TZ string for five years around t."""
+    import firmware
     from firmware import app, clock, tz
 
     z = app.cfg["time"]["zone"]
@@ -77,8 +78,6 @@ def zone(t):
     clock.changes = sorted((c, tz.offset(c, z)[0]) for x in range(y - 2, y + 3) for c in tz.transitions(x, z) or ())
     clock.base = tz.offset(clock.changes[0][0] - 1, z)[0] if clock.changes else z[0]
     clock.span = (t - 300 * DAY, t + 300 * DAY)
-    import firmware
-
     firmware.drop("tz")
 
 

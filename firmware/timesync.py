@@ -77,7 +77,7 @@ def set_esp(t):
 def write_chip(t):
     """Set the chip to t; it then trusts its time again (OSF or CH cleared)."""
     try:
-        kind, c = chip()
+        c = chip()[1]
         if c:
             c.set_datetime(time.gmtime(t))
     except OSError as e:

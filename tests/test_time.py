@@ -184,3 +184,29 @@ def test_timers_and_pulse(strip):
     b.wait_relays([False, False, False, False, False, True], timeout=2)
     b.wait_relays([False] * 6, timeout=4)  # the pulse
     wait_log(b, r"outlet 6 off \(timer\)", 2)
+
+
+def test_time_set_by_hand_timers_at_a_time_of_day_and_rule_edits(strip):
+    b = strip(config({}, wifi=False), world=unix(2026, 11, 21, 12, 0, 0))  # 13:00 in Paris
+    out = b.command("time set 2026-03-29 02:30", expect=r"error[^\n]*\n")
+    assert "does not exist here" in out  # the hour skipped in spring
+    b.command("time set 2026-11-21 15:00", expect=r"time: set to 2026-11-21 15:00:00 UTC\+01:00[^\n]*\n")
+    wait_log(b, "clock: time from manual", 5)
+    wait_for(lambda: abs(b.rtc.unix() - unix(2026, 11, 21, 14, 0, 0)) < 5, 5)  # the chip follows, in UTC
+    assert "from manual" in b.command("time", expect=r"time [^\n]*\n")
+    assert "2 off at 2026-11-21 23:00:00 UTC+01:00" in b.command("timer 2 off 23:00", expect=r"2 off at [^\n]*\n")
+    b.command("sched 3 add daily 08:00-09:00", expect=r"  1\) [^\n]*\n")
+    b.command("sched 3 add sat -12:00", expect=r"  2\) [^\n]*\n")
+    out = b.command("sched 3 del 1", expect=r"  1\) [^\n]*\n")
+    assert "sat -12:00" in out and "08:00" not in out
+    assert "no schedule" in b.command("sched 3 clear", expect=r"3 Outlet 3[^\n]*\n")
+    assert b.command("pulse 4 7", expect=r"4 pulse[^\n]*\n").startswith("4 pulse 7 s")
+    conf = json.loads((b.board_dir / "config.json").read_text())["outlets"]
+    assert conf[2]["schedule"] == [] and conf[3]["pulse_s"] == 7
+    state = b.board_dir / "state.json"
+    wait_for(lambda: state.exists() and "timers" in state.read_text(), 7)  # saved within save_interval_s
+    mark = b.serial.mark()
+    b.power_cut()
+    b.power_on()  # the chip kept the time: the timer goes on
+    ready(b, 20, since=mark)
+    assert "2 off at 2026-11-21 23:00:00" in b.command("timer", expect=r"2 off at [^\n]*\n")
