@@ -10,6 +10,7 @@ if not firmware.early.safe:
     if go:  # the modules that stay come first, while the heap is in one piece (the pool of names grows then too)
         import firmware.app
         import firmware.clock
+        import firmware.link
         import firmware.outlets
 
         firmware.app.run()

@@ -1,4 +1,4 @@
-"""The application: one asyncio loop with a task per concern, and a watchdog over them."""
+"""The application: one loop (loop.py) with a task per concern, and a watchdog over them."""
 import gc
 import json
 import os
@@ -16,9 +16,14 @@ HEALTHY_AFTER_S = 60
 cfg = None  # the validated configuration
 outlets = None  # the arbiter
 bus = None  # the I2C bus, or None
+reader = None  # the RFID reader's driver, or None
 saved = None  # the state as last written
 wdt = None
-tasks = {}
+dead = []  # the tasks that died (loop.died): the watchdog stops feeding
+ROOM = 5120  # heap kept in one piece, between jobs, for the jobs that load code for a moment (README, "Heap budget")
+ROOM_LEAVES = 3072  # at least this much is left free beside it, for what the tasks do between jobs
+room = None  # that piece: a bytearray, or None while a job runs
+jobs = 0  # jobs running (a console line may run while a tap or a round waits for the network)
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
@@ -37,6 +42,39 @@ def _once(name, *a):
     finally:
         firmware.drop("bringup")
         gc.collect()
+
+
+def job(start):
+    """Around a job that loads code for a moment (a badge tapped, a round with the server, NTP, a console line):
+    the room kept in one piece is given to it, and taken back once no job runs. Between jobs, what the tasks
+    allocate and keep goes elsewhere, so the jobs never find the heap in crumbs."""
+    global room, jobs
+    jobs += 1 if start else -1
+    if start:
+        room = None
+        gc.collect()
+    elif not jobs:
+        keep_room()
+
+
+def keep_room():
+    """Take the room for jobs back, in one piece (from the ready line on)."""
+    global room
+    if room or not stats["ready_ms"]:
+        return
+    gc.collect()
+    n = min(ROOM, gc.mem_free() - ROOM_LEAVES)
+    while n >= 1024:
+        try:
+            room = bytearray(n)
+            return
+        except MemoryError:  # something stayed where the room was: a smaller one, whole again after the next job
+            n -= 512
+
+
+def free():
+    """The heap free, the room kept for jobs included."""
+    return gc.mem_free() + (len(room) if room else 0)
 
 
 def outlet(s):
@@ -78,11 +116,14 @@ def save(path, obj):
 def save_state():
     """Write the state if it changed since the last write (atomic replace)."""
     global saved
-    from firmware import clock
+    from firmware import clock, link
 
     snap = {"want": [1 if w else 0 for w in outlets.want]}
     if [t for t in clock.timers if t]:
         snap["timers"] = [t and t[:] for t in clock.timers]
+    shed = link.shed[:] if link.shed else (saved or {}).get("shed")  # (at the REPL, the app's is kept)
+    if shed and [u for u in shed if u is not None]:  # a shedding outlives a reset
+        snap["shed"] = shed
     if snap != saved:
         save(STATE, snap)
         saved = snap
@@ -90,90 +131,80 @@ def save_state():
 
 
 async def _saver():
-    import asyncio
+    from firmware.loop import sleep
 
     while True:
-        await asyncio.sleep(cfg["save_interval_s"])
+        await sleep(cfg["save_interval_s"])
         try:
             save_state()
         except OSError as e:  # flash full or failing: the outlets keep working, the log says why
             log("state: cannot write state.json (%r)" % e)
 
 
-async def _watchdog():
-    """Feed the hardware watchdog only while the loop runs and every task is alive."""
-    import asyncio
+async def _watchdog(t0):
+    """Say the board is ready once every task has taken its first step; then feed the hardware watchdog only while
+    the loop runs and every task is alive."""
+    from firmware.loop import sleep
 
+    stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    gc.collect()
+    stats["heap_min"] = gc.mem_free()
+    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
+    keep_room()  # while the heap is in one piece
     t0 = time.ticks_ms()
     healthy = False
+    confirm = "update.json" in os.listdir()  # a pushed update is confirmed (bringup.confirm_update) once ready
     tick = 0
-    while True:
-        dead = [name for name, t in tasks.items() if t.done()]
-        if dead:
-            log("app: task %s stopped: the watchdog will reset the board" % ", ".join(dead))
-            return
+    while not dead:
         wdt.feed()
+        if confirm:
+            try:
+                _once("confirm_update")
+                confirm = False
+            except MemoryError:  # the heap is busy just now: a second later
+                pass
         if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
             healthy = True
             firmware.boot_count(0)
         if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
             gc.collect()
-            free = gc.mem_free()
-            stats["heap_min"] = min(stats["heap_min"] or free, free)
+            f = free()
+            stats["heap_min"] = min(stats["heap_min"] or f, f)
         tick += 1
-        await asyncio.sleep(1)
+        await sleep(1)
+    log("app: task %s stopped: the watchdog will reset the board" % ", ".join(dead))
+    while True:  # no more feeding: the watchdog resets the board
+        await sleep(1)
 
 
-def _died(loop, ctx):
-    """The loop's exception handler: a task that raised is done, and the watchdog notices it."""
-    t = ctx.get("future")
-    log("app: task %s died: %r" % (([n for n in tasks if tasks[n] is t] or ["?"])[0], ctx.get("exception")))
-
-
-def _confirm_update():
-    """A pushed version that reaches ready is kept (updater.py rolls back one that does not); status says which runs."""
-    s = load("update.json")
-    if not s:
-        return
-    if s.get("state") == "trying":
-        s["state"] = "ok"
-        save("update.json", s)
-        os.remove("update.try")
-        log("update: %s runs; %s kept for a rollback" % (s["version"], s["previous"]))
-    rolled = s.get("state") == "rolled back"
-    stats["version"] = s["version"] + (" (rolled back from %s)" % s["previous"] if rolled else "")
+def _died(name, e):
+    """loop.died: a task raised (or returned); the watchdog notices it."""
+    dead.append(name)
+    log("app: task %s died: %r" % (name, e))
 
 
 def _report(i, on, why):
     log("outlet %d %s (%s)" % (i + 1, "on" if on else "off", why))
 
 
-async def _main(t0):
+def _main(t0):
     global wdt
-    import asyncio
-
-    from firmware import clock, console, wifi
+    from firmware import clock, console, link, loop
 
     wdt = machine.WDT()  # armed before the board says it is ready
     outlets.listeners.append(_report)
     outlets.listeners.append(clock.on_switch)
-    asyncio.get_event_loop().set_exception_handler(_died)
+    outlets.listeners.append(link.ended)
+    loop.died = _died
     for name, coro in (("outlets", outlets.run()), ("saver", _saver()), ("console", console.run()),
-                       ("wifi", wifi.keep(cfg["wifi"])), ("clock", clock.keep())):
-        tasks[name] = asyncio.create_task(coro)
-    await asyncio.sleep_ms(0)  # every task takes its first step (and its memory) before we say ready
-    stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-    gc.collect()
-    stats["heap_min"] = gc.mem_free()
-    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
-    _confirm_update()
-    await _watchdog()
-    while True:  # a task died: stop feeding and let the watchdog reset the board
-        await asyncio.sleep(1)
+                       ("clock", clock.keep()), ("link", link.run()), ("watchdog", _watchdog(t0))):  # the last: ready
+        loop.spawn(name, coro)
+    loop.run()
 
 
 def run():
     stats["t0"] = t0 = time.ticks_ms()
+    gc.threshold(1024)  # collect after every 1 KB allocated: garbage never piles up between what stays
     from firmware import VERSION
 
     n = firmware.boot_count(firmware.boot_count() + 1)
@@ -181,36 +212,15 @@ def run():
     try:
         if not setup(True):  # first, while the heap is still in one piece
             return
-        import asyncio
-
-        asyncio.run(_main(t0))
+        _main(t0)
     except KeyboardInterrupt:
-        stop()
+        loop = sys.modules.get("firmware.loop")
+        if loop:  # the tasks' memory first: the code that stops the app is loaded now
+            loop.tasks.clear()
+        _once("stop")
         log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
     except Exception as e:
         sys.print_exception(e)
         log("app: crashed (%r): resetting" % e)
         time.sleep(1)
         machine.reset()
-
-
-def stop():
-    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
-    and give the loop's memory to the REPL (its compiler needs it)."""
-    if wdt:
-        wdt.deinit()
-    firmware.boot_count(0)
-    tasks.clear()
-    o = outlets
-    if o:
-        o.wake = None
-        o.listeners.clear()
-        o.settle()
-        save_state()
-    for name in [m for m in sys.modules if m.startswith("asyncio")]:
-        del sys.modules[name]
-    clock = sys.modules.get("firmware.clock")
-    if clock:  # what it knows of the time outlives it (clock.py takes it back when loaded again)
-        firmware.time = (clock.trust, clock.why, clock.synced)
-    firmware.drop("console", "wifi", "commands", "clock")  # the REPL helpers load what they use again
-    gc.collect()

@@ -2,6 +2,7 @@
 stopped by Ctrl-C. Loaded for the moment (app._once) and dropped after use."""
 import gc
 import os
+import sys
 import time
 
 from machine import Pin, SoftI2C
@@ -57,6 +58,10 @@ def _time(starting):
             o.wish(i, False, "timer ended: the time was lost")
     if clock.trust:
         clock.due(time.time())
+    from firmware import link
+
+    if [s for s in link.sessions if s]:
+        recover()
 
 
 def _build():
@@ -73,14 +78,20 @@ def _build():
     if app.load(RELAYS) != w:
         app.save(RELAYS, w)
     app.outlets = Outlets(relays(b, bus), [o["name"] for o in c["outlets"]], c["stagger_ms"])
+    app.reader = reader(b, bus)
     app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
     app.cfg = c
     c["board"] = {"rtc": b["rtc"]}  # the rest is in the drivers now, the names in the outlets: kept once
     del c["time"]["tz"]
-    for o in c["outlets"]:
-        del o["name"]
+    c["watts"] = [o["watts"] for o in c["outlets"]]  # small lists rather than three more keys per outlet
+    c["class"] = bytes([10 if o["never_shed"] else o["class"] for o in c["outlets"]])  # 10: never shed
+    if not c["server"]["url"]:
+        c["server"] = {"url": ""}
+    # each outlet's dict made anew with the keys that are used: a dict keeps the room of the keys it once had
+    c["outlets"] = [{"power_on": o["power_on"], "schedule": o["schedule"], "pulse_s": o["pulse_s"]}
+                    for o in c["outlets"]]
     return True
 
 
@@ -106,25 +117,61 @@ def _report(errors, warnings):
 def power_on():
     """Each outlet's power-on behaviour: off, on, or the last state saved; "schedule" waits for the time
     (timesync.boot())."""
+    from firmware import link
+
     last = (app.saved or {}).get("want") or []
     o = app.outlets
+    n = len(o)
+    shed = (app.saved or {}).get("shed") or []
+    link.shed = [u if type(u) is int else None for u in shed[:n]] + [None] * (n - len(shed))
+    opened = app.load(link.OPEN) or []
+    link.sessions = [s if type(s) is list and len(s) == 4 else None for s in opened[:n]] + [None] * (n - len(opened))
     for i, conf in enumerate(app.cfg["outlets"]):
         p = conf["power_on"]
         o.want[i] = p == "on" or (p == "last" and i < len(last) and last[i] == 1)
         o.why[i] = "power-on " + p
+        if link.shed[i] is not None:  # a shedding outlives a reset (link.run ends it on time)
+            o.hold[i] |= 2  # outlets.SHED
+        if link.sessions[i]:  # a badge session a reset interrupted: ended (remote.recover), its outlet off
+            o.want[i] = False
+            o.why[i] = "badge session ended by a restart"
 
 
 def relays(b, bus):
-    """fn(i, on) that drives relay i: on GPIO pins, or on a PCF8574 expander's pins."""
+    """fn(i, on) that drives relay i: on GPIO pins, or on a PCF8574 expander's pins. The function is made in
+    outlets.py: one made here would keep this whole module on the heap (a function holds its module's globals)."""
+    from firmware import outlets
+
     low = b["active_low"]
     if b["expander"] is None:
         pins = [Pin(p, Pin.OUT, value=1 if lo else 0) for p, lo in zip(b["relays"], low)]
-        return lambda i, on: pins[i].value(bool(on) != low[i])
+        return outlets.gpio(pins, low)
     from firmware.drivers.pcf8574 import PCF8574
 
     pcf = PCF8574(bus, b["expander"])
     pins = b["relays"]
-    return lambda i, on: pcf.pin(pins[i], bool(on) != low[i])
+    return outlets.expander(pcf, pins, low)
+
+
+def reader(b, bus):
+    """The RFID reader's driver (rfid.run sets it up and polls it), or None."""
+    kind = b["reader"]
+    if kind == "pn532":
+        from firmware.drivers.pn532 import PN532
+
+        return PN532(bus)
+    if kind != "mfrc522":
+        return None
+    from firmware.drivers.mfrc522 import MFRC522
+
+    s = b["spi"]
+    if not s:
+        return MFRC522(i2c=bus)
+    from machine import SPI
+
+    rst = s["rst"]
+    return MFRC522(spi=SPI(1, baudrate=1000000), cs=Pin(s["cs"], Pin.OUT, value=1),
+                   rst=None if rst is None else Pin(rst, Pin.OUT, value=1))
 
 
 def wiring(b):
@@ -147,3 +194,65 @@ def _exists(path):
         return True
     except OSError:
         return False
+
+
+def confirm_update():
+    """A pushed version that reaches ready is kept (updater.py rolls back one that does not); status says which runs."""
+    s = app.load("update.json")
+    if not s:
+        return
+    if s.get("state") == "trying":
+        s["state"] = "ok"
+        app.save("update.json", s)
+        os.remove("update.try")
+        log("update: %s runs; %s kept for a rollback" % (s["version"], s["previous"]))
+    rolled = s.get("state") == "rolled back"
+    app.stats["version"] = s["version"] + (" (rolled back from %s)" % s["previous"] if rolled else "")
+
+
+def stop():
+    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
+    and give the loop's memory to the REPL (its compiler needs it)."""
+    if app.wdt:
+        app.wdt.deinit()
+    firmware.boot_count(0)
+    loop = sys.modules.get("firmware.loop")
+    if loop:
+        loop.tasks.clear()
+    o = app.outlets
+    if o:
+        o.wake = None
+        o.listeners.clear()
+        o.settle()
+        app.save_state()
+    clock = sys.modules.get("firmware.clock")
+    if clock:  # what it knows of the time outlives it (clock.py takes it back when loaded again)
+        firmware.time = (clock.trust, clock.why, clock.synced)
+    app.reader = None
+    firmware.drop("console", "commands", "clock", "link", "loop", "drivers.mfrc522", "drivers.pn532",
+                  "drivers")  # the REPL helpers load what they use again
+    gc.collect()
+
+
+def recover():
+    """At boot, once the time is known: the sessions a reset interrupted are finished now (their outlets stayed
+    off: bringup.power_on), unless done.log has them already (a power cut between the two writes)."""
+    now = time.time() + link.EPOCH
+    found = False
+    for i, s in enumerate(link.sessions):
+        if not s:
+            continue
+        found = True
+        try:
+            with open(link.DONE) as f:
+                done = [1 for line in f if s[0] in line and line.endswith("}\n")]  # whole, not cut
+        except OSError:
+            done = False
+        if not done:
+            import sys
+
+            link.finish(i, s, max(now, s[2]) if sys.modules["firmware.clock"].trust else s[2])
+        link.sessions[i] = None
+        log("badge: session on outlet %d ended by the restart" % (i + 1))
+    if found:
+        app.save(link.OPEN, link.sessions)

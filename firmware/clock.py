@@ -84,17 +84,22 @@ def due(now):
             timers[i] = None
             app.outlets.wish(i, t[1], "timer")
     if trust and now >= next_at:
-        from firmware import clock, sched
+        app.job(True)
+        try:
+            from firmware import clock, sched
 
-        next_at = sched.tick(now, app.cfg, app.outlets, fired, clock)
-        firmware.drop("sched")
+            next_at = sched.tick(now, app.cfg, app.outlets, fired, clock)
+        finally:
+            firmware.drop("sched")
+            app.job(False)
 
 
 async def keep():
     """The task: every second, timers and schedule edges; NTP and the chip when due. A jump of the clock that
     nobody here made (the REPL, the ESP8266's clock wrapping) is noticed and treated as a correction."""
-    import asyncio
     import sys
+
+    from firmware.loop import sleep_ms
 
     global next_at, chip_due, rebase, ask
     now = t0 = time.time()
@@ -105,7 +110,7 @@ async def keep():
     online = False
     while True:
         soon = ask or min([next_at if trust else now + 9] + [t[0] for t in timers if t]) - now <= 1
-        await asyncio.sleep_ms(50 if soon else 1000 - time.ticks_ms() % 1000)  # an edge is due: look closely
+        await sleep_ms(50 if soon else 1000 - time.ticks_ms() % 1000)  # an edge is due: look closely
         now, k = time.time(), time.ticks_ms()
         step = now - t0 - time.ticks_diff(k, k0) // 1000
         if abs(step) > 2 and not rebase:
@@ -115,15 +120,16 @@ async def keep():
             due(now)
         except MemoryError:  # the heap is in pieces just now: the next second
             next_at = 0
-        wifi = sys.modules.get("firmware.wifi")
-        up = wifi and wifi.state == "connected"
+        link = sys.modules.get("firmware.link")
+        up = link and link.wifi == "connected"
         if up and not online:
             ntp_at = k  # a new connection: sync now
         online = up
         host = app.cfg["time"]["ntp"]
         ntp = up and host and (time.ticks_diff(k, ntp_at) >= 0 or ask == "ntp")
         chip = (chip_due or time.ticks_diff(k, chip_at) >= 0) and app.bus and app.cfg["board"]["rtc"]
-        if ntp or chip or ask:
+        if (ntp or chip or ask) and not (link and link.busy):  # a tap or a round has the heap: a second later
+            app.job(True)
             try:
                 from firmware import timesync
 
@@ -144,4 +150,5 @@ async def keep():
                 log("clock: not enough memory for %s just now; in a minute" % ("NTP" if ntp else "the RTC chip"))
                 ntp_at = chip_at = time.ticks_add(k, 60000)
             firmware.drop("timesync")
+            app.job(False)
         t0, k0 = time.time(), time.ticks_ms()

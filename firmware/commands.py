@@ -65,13 +65,17 @@ def status():
 
     from firmware import VERSION
 
-    wifi = sys.modules.get("firmware.wifi")
+    link = sys.modules.get("firmware.link")
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
     head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s" % (
         app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(),
-        app.stats["heap_min"], wifi.state if wifi else "stopped")
+        app.stats["heap_min"], link.wifi if link else "stopped")
     yield head
     yield time_line()
+    if link and app.cfg["server"]["url"]:
+        yield "server %s: %s" % (app.cfg["server"]["url"], link.last or "not asked yet")
+    if link and link.tapped:
+        yield "last badge: " + link.tapped
     if app.outlets.fault:
         yield "fault: " + app.outlets.fault
     for i in range(len(app.outlets)):

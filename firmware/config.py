@@ -18,7 +18,7 @@ def _profile(name):
 
 
 def _bad(e, path, v, want):
-    if path in ('wifi', 'wifi.password'):
+    if path in ('wifi', 'wifi.password', 'server', 'server.secret', 'server.site_secret'):
         s = '***'
     else:
         try:
@@ -195,8 +195,9 @@ def validate(raw):
     if type(raw) is not dict:
         _bad(e, 'config', raw, 'an object')
         return None, e, w
-    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time'),
-               {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {}})
+    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time', 'server'),
+               {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {},
+                'server': {}})
     _range(e, 'name', cfg['name'], 1, 32, str)
     _range(e, 'stagger_ms', cfg['stagger_ms'], 0, 10000)
     _range(e, 'save_interval_s', cfg['save_interval_s'], 1, 3600)
@@ -210,8 +211,9 @@ def validate(raw):
     cfg['outlets'] = outlets = []
     for i in range(len(given)):
         path = 'outlets[%d]' % i
-        o = _obj(e, path, given[i], ('name', 'power_on', 'schedule', 'pulse_s'),
-                 {'name': 'Outlet %d' % (i + 1), 'schedule': [], 'pulse_s': 0})
+        o = _obj(e, path, given[i], ('name', 'power_on', 'schedule', 'pulse_s', 'watts', 'class', 'never_shed'),
+                 {'name': 'Outlet %d' % (i + 1), 'schedule': [], 'pulse_s': 0, 'watts': 0, 'class': 5,
+                  'never_shed': False})
         outlets.append(o)
         _range(e, path + '.name', o['name'], 1, 24, str)
         o['schedule'] = _schedule(e, path + '.schedule', o['schedule'])
@@ -220,6 +222,10 @@ def validate(raw):
                 not o['schedule']:
             _bad(e, path + '.power_on', 'schedule', 'off, on or last: this outlet has no schedule')
         _range(e, path + '.pulse_s', o['pulse_s'], 0, 86400)
+        _range(e, path + '.watts', o['watts'], 0, 3680)  # rated power, for a session's energy: 16 A at 230 V
+        _range(e, path + '.class', o['class'], 0, 9)  # shedding priority: 9 goes first
+        if type(o['never_shed']) is not bool:
+            _bad(e, path + '.never_shed', o['never_shed'], 'true or false')
 
     cfg['wifi'] = wifi = _obj(e, 'wifi', cfg['wifi'], ('ssid', 'password'), {'ssid': '', 'password': ''})
     _range(e, 'wifi.ssid', wifi['ssid'], 0, 32, str)
@@ -231,7 +237,28 @@ def validate(raw):
     _range(e, 'time.tz', t['tz'], 3, 64, str)  # read by tz.parse once this module has left the heap (bringup)
     _range(e, 'time.ntp', t['ntp'], 0, 64, str)
     _range(e, 'time.ntp_interval_h', t['ntp_interval_h'], 1, 24)
+    _server(e, cfg)
     return (None if e else cfg), e, w
+
+
+def _server(e, cfg):
+    # the central server: none when url is empty; secrets are never shown (_bad)
+    cfg['server'] = v = _obj(e, 'server', cfg['server'], ('url', 'device', 'secret', 'site_secret', 'timeout_ms',
+                                                          'poll_s', 'heartbeat_s', 'offline', 'offline_hours'),
+                             {'url': '', 'device': '', 'secret': '', 'site_secret': '', 'timeout_ms': 2000,
+                              'poll_s': 10, 'heartbeat_s': 60, 'offline': 'deny', 'offline_hours': 24})
+    url = v['url']
+    if url != '' and (type(url) is not str or url[:7] != 'http://' or not 8 <= len(url) <= 64 or ' ' in url):
+        _bad(e, 'server.url', url, '"" (no server) or http://host[:port] (up to 64 characters; the board has no TLS)')
+    if url:
+        _range(e, 'server.device', v['device'], 1, 32, str)
+        _range(e, 'server.secret', v['secret'], 16, 64, str)
+        _range(e, 'server.site_secret', v['site_secret'], 16, 64, str)
+    _range(e, 'server.timeout_ms', v['timeout_ms'], 500, 5000)
+    _range(e, 'server.poll_s', v['poll_s'], 2, 3600)
+    _range(e, 'server.heartbeat_s', v['heartbeat_s'], 10, 3600)
+    _one(e, 'server.offline', v['offline'], ('deny', 'cached'))
+    _range(e, 'server.offline_hours', v['offline_hours'], 1, 720)
 
 
 def _schedule(e, path, v):

@@ -1,10 +1,11 @@
 """The serial console: lines typed on the UART while the app runs go to the command interface.
 Bytes, not text: line noise must never stop it; only printable ASCII makes up a command.
-Polled with select.poll rather than an asyncio stream, which would cost 2 KB of heap."""
-import asyncio
+Polled with select.poll: a stream the loop waited on would cost more heap than a look every 50 ms."""
 import gc
 import select
 import sys
+
+from firmware.loop import sleep_ms
 
 MAX_LINE = 80
 
@@ -16,7 +17,7 @@ async def run():
     line = ""
     while True:
         if not poll.poll(0):
-            await asyncio.sleep_ms(50)
+            await sleep_ms(50)
             continue
         try:
             line = _key(src, line)
@@ -40,8 +41,13 @@ def _key(src, line):
     if c in (10, 13):
         if line.strip():
             sys.stdout.write("\n")
-            gc.collect()
-            _run(line)
+            from firmware import app
+
+            app.job(True)
+            try:
+                _run(line)
+            finally:
+                app.job(False)
         return ""
     if c in (8, 127):
         if line:

@@ -20,7 +20,6 @@ class Outlets:
         self.names = names
         self.want = [False] * n
         self.why = ["boot"] * n  # who made the current wish
-        self.since = [0] * n  # time.time() of the wish
         self.hold = [0] * n  # SAFETY | SHED bits
         self.on = [False] * n  # what the relay is driven to
         self.stagger = stagger_ms
@@ -35,7 +34,6 @@ class Outlets:
     def wish(self, i, on, why):
         self.want[i] = bool(on)
         self.why[i] = why
-        self.since[i] = time.time()
         self._changed()
 
     def set_hold(self, i, bit, held=True):
@@ -99,11 +97,20 @@ class Outlets:
             time.sleep_ms(wait)
 
     async def run(self):
-        """The task that applies decisions inside the asyncio loop. It looks every POLL_MS for work rather
-        than waiting on an asyncio.Event, which would cost a kilobyte of heap for little gain."""
-        import asyncio
+        """The task that applies decisions inside the app's loop. It looks every POLL_MS for work rather
+        than being woken, which would cost heap for little gain."""
+        from firmware.loop import sleep_ms
 
         self.wake = True
         while True:
             wait = self.step()
-            await asyncio.sleep_ms(POLL_MS if wait is None else min(wait, POLL_MS))
+            await sleep_ms(POLL_MS if wait is None else min(wait, POLL_MS))
+
+
+# The relay drivers (bringup.relays): made here, in a module that stays, not in the one that is dropped after boot.
+def gpio(pins, low):
+    return lambda i, on: pins[i].value(bool(on) != low[i])
+
+
+def expander(pcf, pins, low):
+    return lambda i, on: pcf.pin(pins[i], bool(on) != low[i])

@@ -73,12 +73,18 @@ def zone(t):
     import firmware
     from firmware import app, clock, tz
 
+    import gc
+
     z = app.cfg["time"]["zone"]
     y = tz.local(t, z)[0]
-    clock.changes = sorted((c, tz.offset(c, z)[0]) for x in range(y - 2, y + 3) for c in tz.transitions(x, z) or ())
-    clock.base = tz.offset(clock.changes[0][0] - 1, z)[0] if clock.changes else z[0]
-    clock.span = (t - 300 * DAY, t + 300 * DAY)
+    ch = sorted((c, tz.offset(c, z)[0]) for x in range(y - 2, y + 3) for c in tz.transitions(x, z) or ())
+    base = tz.offset(ch[0][0] - 1, z)[0] if ch else z[0]
     firmware.drop("tz")
+    clock.changes = ()
+    gc.collect()  # what the working out left goes first: the result, kept for a year, is not scattered among it
+    clock.changes = [(c, o) for c, o in ch]
+    clock.base = base
+    clock.span = (t - 300 * DAY, t + 300 * DAY)
 
 
 def tick(now, cfg, outlets, fired, z):

@@ -82,9 +82,9 @@ def database(request, tmp_path):
 
 
 @contextmanager
-def server_process(*args, env=None):
-    """`multiprise server ARGS` on a free port, as a user starts it; yields (port, process)."""
-    port = free_port()
+def server_process(*args, env=None, port=None):
+    """`multiprise server ARGS` on a free port (or on port), as a user starts it; yields (port, process)."""
+    port = port or free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "server", "--port", str(port), *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})

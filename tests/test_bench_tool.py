@@ -7,7 +7,7 @@ import pytest
 from tools import benchmarks
 
 PREFIXES = ("mpy_bytes.", "heap_kept.", "qstr.", "heap.", "boot_ms.", "flash_writes_per_hour.")
-POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.app", "heap_kept.asyncio",
+POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.app", "heap_kept.firmware.loop",
             "heap_kept.total", "qstr.n_qstr", "qstr.n_total_bytes", "heap.free_at_start", "heap.free_at_ready",
             "heap.steady_free", "heap.min_seen", "heap.used", "boot_ms.first", "boot_ms.median", "boot_ms.max",
             "flash_writes.toggling", "flash_writes_per_hour.toggling", "romfs.image_bytes", "lib.free_at_ready",
@@ -30,7 +30,7 @@ def test_quick_bench(tmp_path, capsys):
     for key in [k for k in numbers if k.startswith(PREFIXES[:5]) and not k.startswith("heap_kept_qstr.")]:
         assert numbers[key] > 0, (key, numbers[key])
     # every module of the firmware has its size and its heap cost
-    for name in ("app", "early", "bringup", "config", "commands", "console", "wifi", "outlets", "clock", "sched",
+    for name in ("app", "early", "bringup", "config", "commands", "console", "link", "outlets", "clock", "sched",
                  "timesync", "tz", "rules", "timecmd", "schedcmd"):
         assert "mpy_bytes.firmware/%s.py" % name in res
         assert "heap_kept.firmware.%s" % name in res

@@ -18,7 +18,11 @@ EXPANDER = {'profile': 'expander', 'relays': [0, 1, 2, 3, 4, 5], 'expander': 0x2
             'i2c': {'scl': 5, 'sda': 4, 'freq': 100000},
             'spi': {'sck': 14, 'miso': 12, 'mosi': 13, 'cs': 15, 'rst': 16},
             'rtc': 'ds3231', 'reader': 'mfrc522', 'button': 0, 'led': 2}
-OUTLETS = [{'name': 'Outlet %d' % n, 'power_on': 'off', 'schedule': [], 'pulse_s': 0} for n in range(1, 7)]
+OUTLETS = [{'name': 'Outlet %d' % n, 'power_on': 'off', 'schedule': [], 'pulse_s': 0, 'watts': 0, 'class': 5,
+            'never_shed': False} for n in range(1, 7)]
+SERVER = {'url': '', 'device': '', 'secret': '', 'site_secret': '', 'timeout_ms': 2000, 'poll_s': 10,
+          'heartbeat_s': 60, 'offline': 'deny', 'offline_hours': 24}
+SECRET = 'device-secret-0123456789'
 TIME = {'tz': 'CET-1CEST,M3.5.0,M10.5.0/3', 'ntp': 'pool.ntp.org', 'ntp_interval_h': 6}
 SEED_WARNINGS = ['board.relays[4] = 0: outlet 5 may click briefly at boot',
                  'board.relays[5] = 2: outlet 6 may click briefly at boot']
@@ -27,7 +31,7 @@ PASSWORD = 'hunter2'
 
 def defaults(board, outlets=OUTLETS):
     return {'name': 'multiprise', 'board': board, 'outlets': outlets, 'stagger_ms': 100, 'save_interval_s': 5,
-            'wifi': {'ssid': '', 'password': ''}, 'time': dict(TIME)}
+            'wifi': {'ssid': '', 'password': ''}, 'time': dict(TIME), 'server': dict(SERVER)}
 
 
 @pytest.fixture(scope='session')
@@ -94,6 +98,15 @@ VALID = [
                'i2c': {'scl': 5, 'sda': 4, 'freq': 100000}, 'spi': None, 'rtc': None, 'reader': 'mfrc522',
                'button': None, 'led': None}, OUTLETS[:1]),
      []),
+    ('server-and-shedding',
+     {'board': {'relays': [16, 14]}, 'outlets': [{'watts': 2000, 'class': 9}, {'never_shed': True, 'class': 0}],
+      'server': {'url': 'http://192.168.1.10:8000', 'device': 'hall', 'secret': SECRET,
+                 'site_secret': 'site-secret-0123', 'offline': 'cached', 'offline_hours': 8, 'poll_s': 5}},
+     dict(defaults(dict(SEED, relays=[16, 14], active_low=[True, True]),
+                   [dict(OUTLETS[0], watts=2000, **{'class': 9}), dict(OUTLETS[1], never_shed=True, **{'class': 0})]),
+          server=dict(SERVER, url='http://192.168.1.10:8000', device='hall', secret=SECRET,
+                      site_secret='site-secret-0123', offline='cached', offline_hours=8, poll_s=5)),
+     []),
     ('button-shares-relay', {'board': {'relays': [0, 14], 'button': 0}},
      defaults(dict(SEED, relays=[0, 14], active_low=[True, True]), OUTLETS[:2]),
      ['board.relays[0] = 0: outlet 1 may click briefly at boot']),
@@ -126,7 +139,21 @@ BROKEN = [
      [('alpha', 'unknown key'), ('mid', 'unknown key'), ('zeta', 'unknown key')]),
     ('unknown-board-key', {'board': {'relay': [16]}}, [('board.relay', 'unknown key (expected one of profile,')]),
     ('unknown-outlet-key', {'board': {'relays': [16]}, 'outlets': [{'nmae': 'Lamp'}]},
-     [('outlets[0].nmae', 'unknown key (expected one of name, power_on, schedule, pulse_s)')]),
+     [('outlets[0].nmae', 'unknown key (expected one of name, power_on, schedule, pulse_s, watts, class, never_shed)')]),
+    ('outlet-shedding', {'board': {'relays': [16]}, 'outlets': [{'watts': -1, 'class': 10, 'never_shed': 1}]},
+     [('outlets[0].watts', 'an integer from 0 to 3680'), ('outlets[0].class', 'an integer from 0 to 9'),
+      ('outlets[0].never_shed', 'true or false')]),
+    ('server-url', {'server': {'url': 'https://example.org'}},
+     [('server.url', 'http://host[:port]'), ('server.device', 'a string of 1 to 32'),
+      ('server.secret', '***: expected a string of 16 to 64 characters'), ('server.site_secret', '***')]),
+    ('server-secret-never-shown', {'server': {'url': 'http://10.0.0.2', 'device': 'd', 'secret': 'short-secret',
+                                              'site_secret': 'x' * 65}},
+     [('server.secret', '***'), ('server.site_secret', '***')]),
+    ('server-numbers', {'server': {'timeout_ms': 100, 'poll_s': 0, 'heartbeat_s': 5, 'offline': 'allow',
+                                   'offline_hours': 0, 'port': 80}},
+     [('server.heartbeat_s', 'from 10 to 3600'), ('server.offline', 'one of deny, cached'),
+      ('server.offline_hours', 'from 1 to 720'), ('server.poll_s', 'from 2 to 3600'),
+      ('server.port', 'unknown key'), ('server.timeout_ms', 'from 500 to 5000')]),
     ('unknown-i2c-key', {'board': {'i2c': {'sdl': 5}}}, [('board.i2c.sdl', 'unknown key')]),
     ('pin-bool', {'board': {'relays': [True, 14]}}, [('board.relays[0]', 'a usable GPIO')]),
     ('button-bool', {'board': {'button': True}}, [('board.button', 'null or a usable GPIO')]),
@@ -212,7 +239,7 @@ def test_message_shapes(impl):
     assert impl.validate({'outlets': [{}, {}, {'power_on': 'sometimes'}, {}, {}, {}]})[1] == [
         'outlets[2].power_on = "sometimes": expected one of off, on, last, schedule']
     assert impl.validate({'stager_ms': 5})[1] == [
-        'stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time)']
+        'stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, server)']
     assert impl.validate({'outlets': [{'schedule': ['mon 25:00-']}] + [{}] * 5})[1] == [
         "outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
         "'sat,sun 09:00-' or 'daily -23:00'"]
@@ -289,7 +316,7 @@ def test_load_good_file(impl, tmp_path):
 
 def test_mpy_size(mpy_dir):
     size = (mpy_dir / 'firmware' / 'config.mpy').stat().st_size
-    assert size < 6 * 1024, size
+    assert size < 7 * 1024, size  # it runs alone, at a boot of its own (valid.py)
 
 
 HEAP = '''
@@ -310,14 +337,15 @@ print(a - b, b - d, a - z)
 
 def test_heap(mpy_dir, tmp_path):
     # 64-bit unix port, .mpy import, 40 KB heap; the ESP8266 needs roughly 1/1.4 of these figures.
-    # Measured: module 12.6 KB, validation allocations 11.9 KB (GC off, so an upper bound of its peak; the schedule
+    # Measured: module 14.9 KB, validation allocations 13.8 KB (GC off, so an upper bound of its peak; the schedule
     # rules are parsed by rules.py), 4 KB left after dropping the module (interned names, which the qstr pool never
-    # frees). It runs alone, at a boot of its own (valid.py), before the app is loaded.
+    # frees). It runs alone, at a boot of its own (valid.py), before the app is loaded; from a ROMFS image (the
+    # reference board) its bytecode takes no heap at all.
     module, validation, left = map(int, upy.run(HEAP, path=[mpy_dir], cwd=tmp_path).split())
     print('heap: module %d, validation %d, left after drop %d bytes' % (module, validation, left))
-    assert 0 < module < 13500
-    assert 0 < validation < 13000
-    assert module + validation < 26000
+    assert 0 < module < 15500
+    assert 0 < validation < 14500
+    assert module + validation < 30000
     assert left < 4500
 
 

@@ -53,14 +53,14 @@ def test_push_installs_the_new_version_at_the_next_boot(vboard):
 @pytest.fixture
 def break_image():
     """Returns a function that makes the built image a bad release (one module raises at import); restores it."""
-    target = IMAGE / "lib" / "firmware" / "wifi.mpy"
+    target = IMAGE / "lib" / "firmware" / "console.mpy"
 
     def breaking():
-        src = target.parent / "broken_wifi.py"
+        src = target.parent / "broken_console.py"
         src.write_text("raise RuntimeError('bad release')\n")
         deploy.build()
         target.unlink()  # compile_file keeps a target newer than its source
-        compile_file(src, target, "firmware/wifi.py")
+        compile_file(src, target, "firmware/console.py")
         src.unlink()
 
     yield breaking

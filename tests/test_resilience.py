@@ -105,9 +105,9 @@ def test_a_radio_error_is_ridden_out(vboard):
 def test_repeated_failed_boots_give_safe_mode(vboard):
     b = vboard({}, start=False, romfs=None)  # the firmware in /lib, where the broken module goes
     # A broken deploy: a firmware module that raises on import, so every boot crashes and resets.
-    src = b.board_dir.parent / "wifi.py"
+    src = b.board_dir.parent / "console.py"
     src.write_text("raise RuntimeError('broken update')\n")
-    compile_file(src, b.board_dir / "lib" / "firmware" / "wifi.mpy")
+    compile_file(src, b.board_dir / "lib" / "firmware" / "console.mpy")
     b.start()
     b.serial.expect(r"app: crashed .*resetting", 10)
     safe = b.serial.expect(r"SAFE MODE \(3 boots in a row failed within 60 s\): app not started, outlets off, "

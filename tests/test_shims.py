@@ -60,7 +60,7 @@ print(json.dumps(r))
 """).strip().splitlines()[-1])
     assert out["pin"] == 1 and out["same_pin"] and b.level(12) == 1
     assert out["signal_pin"] == 0 and b.level(13) == 0  # inverted: on is low
-    assert out["scan"] == [0x68] and out["nack"] == 19  # ENODEV, as the ESP8266 says for a missing chip
+    assert out["scan"] == [0x24, 0x68] and out["nack"] == 19  # the PN532, the RTC; ENODEV for a missing chip
     assert out["ds3231_control"] == 0x1C
     assert out["spi"] == [0xFF, 0xFF]  # nobody selected: MISO floats high
     assert out["adc"] == 512

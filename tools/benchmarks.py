@@ -64,13 +64,15 @@ IMPORTS = [
     "firmware.bringup", "firmware.config", "-firmware.config",
     "firmware.outlets", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
     "-firmware.bringup",
-    "asyncio",
-    "firmware.commands", "firmware.console", "firmware.wifi",
+    "firmware.loop",
+    "firmware.commands", "firmware.console", "firmware.link", "firmware.drivers.pn532", "firmware.drivers.mfrc522",
     "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
     "firmware.repl", "-firmware.repl",
     "firmware.clock", "firmware.timesync", "-firmware.timesync", "firmware.sched", "firmware.tz", "-firmware.tz",
     "-firmware.sched", "firmware.timecmd", "-firmware.timecmd", "firmware.schedcmd", "firmware.rules",
     "-firmware.rules", "-firmware.schedcmd",
+    "firmware.client", "firmware.badge", "-firmware.badge", "firmware.remote", "firmware.orders", "-firmware.orders",
+    "-firmware.remote", "-firmware.client",
 ]
 
 IMPORT_MAIN = '''\

@@ -19,7 +19,6 @@ from tools.build import BUILD, compile_file
 
 # What each frozen module gives the application; deploy names it when the board lacks the module.
 FEATURES = {
-    "asyncio": "the application itself (it does not start without it)",
     "requests": "HTTP requests",
     "umqtt.simple": "MQTT",
     "ntptime": "setting the clock over NTP",

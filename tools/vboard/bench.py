@@ -19,7 +19,7 @@ import time
 import zlib
 from pathlib import Path
 
-from . import hw, ntp, webrepl
+from . import hw, ntp, rfid, webrepl
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
@@ -29,8 +29,9 @@ WDT_TIMEOUT = 5.0
 
 # The two reference wirings of HARDWARE.md, as the bench builds them.
 WIRINGS = {
-    "seed": {"relays": [("gpio", p) for p in (16, 14, 12, 13, 0, 2)], "i2c": (5, 4)},
-    "expander": {"relays": [("pcf", 0x20, n) for n in range(6)], "i2c": (5, 4), "pcf": 0x20},
+    "seed": {"relays": [("gpio", p) for p in (16, 14, 12, 13, 0, 2)], "i2c": (5, 4), "reader": "pn532"},
+    "expander": {"relays": [("pcf", 0x20, n) for n in range(6)], "i2c": (5, 4), "pcf": 0x20, "reader": "mfrc522",
+                 "spi": (15, 16)},  # the MFRC522's CS and RST (NRSTPD)
 }
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +163,8 @@ class Bench:
     USABLE_GPIO = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap="40k", ssid="multiprise-lab",
-                 password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None):
+                 password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None,
+                 reader="wiring"):
         self.board_dir = Path(board_dir)
         self.heap = heap
         self.romfs = romfs and heap_bytes(romfs)  # the ROMFS partition's size (a FLASH_2M_ROMFS build has 320k)
@@ -191,8 +193,10 @@ class Bench:
         self.relay_active_low = [True] * len(self.relay_wires)
         self.relay_state = [False] * len(self.relay_wires)
         self.relay_history = []  # (monotonic time, outlet index from 0, on)
-        self.spi_devices = {}  # cs gpio -> device with transfer(bytes) -> bytes
+        self.spi_devices = {}  # cs gpio -> device with transfer(bytes) -> bytes (its CS edges: pin_watch)
         self.faults = {}  # (peripheral class, method) -> exception the device gets instead of an answer
+        self.pin_watch = {}  # gpio -> [level, fn(level)]: a chip that follows a pin (an SPI chip's CS, its reset)
+        self._wire_reader(w, w.get("reader") if reader == "wiring" else reader)
         # radio
         self.ap = {"ssid": ssid, "password": password, "up": True, "rssi": -58, "since": 0.0}
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
@@ -299,7 +303,33 @@ class Bench:
             self._spawn()
 
     def _chips(self):
-        return [d for bus in self.buses.values() for d in bus.values()]
+        return [d for bus in self.buses.values() for d in bus.values()] + list(self.spi_devices.values())
+
+    def _wire_reader(self, w, kind):
+        """The RFID reader (reader: "pn532" or "mfrc522-i2c" on the I2C bus, "mfrc522" on SPI(1), None) and the
+        field in front of it (field): tests and the sim place cards there (field.place, field.remove)."""
+        self.field = rfid.Field(self.lock)
+        self.reader_kind, self.reader = kind, None
+        if kind in ("pn532", "mfrc522-i2c"):
+            self.reader = rfid.PN532(self.field) if kind == "pn532" else rfid.MFRC522(self.field)
+            self.buses[w["i2c"]][self.reader.addr] = self.reader
+        elif kind == "mfrc522":
+            cs, rst = w.get("spi", (15, 16))
+            self.reader = chip = rfid.MFRC522(self.field)
+            self.spi_devices[cs] = chip
+            self.pin_watch[cs] = [None, lambda level: chip.select(level == 0)]
+            if ("gpio", rst) not in self.relay_wires:  # else its NRSTPD is taken as tied high
+                self.pin_watch[rst] = [None, chip.reset_pin]
+            self._pins_moved()
+        elif kind is not None:
+            raise ValueError("reader: pn532, mfrc522, mfrc522-i2c or None, not %r" % (kind,))
+
+    def _pins_moved(self):
+        for pin, watch in self.pin_watch.items():
+            level = self.level(pin)
+            if level != watch[0]:
+                watch[0] = level
+                watch[1](level)
 
     def _reset_pins(self):
         self.pins.clear()
@@ -649,6 +679,7 @@ class Bench:
         return 1 if (pin in (0, 2) or relay_input or (st and st[2])) else 0
 
     def update_relays(self):
+        self._pins_moved()  # a pin changed: the chips that follow one see it first
         now = time.monotonic()
         pcf = self.pcf.levels() if self.pcf else 0xFF
         changed = False
@@ -707,8 +738,8 @@ class Bench:
 
         A MemoryError with no traceback means the code could not even be compiled (the parser wants a
         contiguous 1 KB at the 40k cap, and the heap left by the app can be fragmented): nothing ran, so
-        it is sent once more, as a person at the REPL would."""
-        for attempt in (1, 2):
+        it is sent again (twice at most, a moment later), as a person at the REPL would."""
+        for attempt in (1, 2, 3):
             if not self._raw:
                 self.interrupt(timeout)
                 m0 = self.serial.mark()
@@ -718,8 +749,9 @@ class Bench:
             self.serial.write(code.encode() + b"\x04")
             m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
             out, err = m.group(1).decode(), m.group(2).decode()
-            if attempt == 1 and err.startswith("MemoryError") and "Traceback" not in err:
+            if attempt < 3 and err.startswith("MemoryError") and "Traceback" not in err:
                 self.compile_retries += 1
+                time.sleep(0.5)
                 continue
             if err:
                 raise RuntimeError("device raised:\n" + err)
@@ -736,17 +768,18 @@ class Bench:
     def command(self, line, expect=None, timeout=5.0):
         """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first
         reply line. A line the board answers with NO_ROOM did not run (its heap was in pieces just then): it is
-        typed again, twice at most, a moment later, as a person would; memory_retries counts them."""
-        for attempt in range(3):
+        typed again, three times at most, a second later, as a person would (the board's tasks have moved on and
+        collected by then); memory_retries counts them."""
+        for attempt in range(4):
             m0 = self.serial.mark()
             self.serial.write(line + "\r")
             echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
             m = self.serial.expect((expect or r"[^\n]*\n") + "|" + re.escape(self.NO_ROOM) + r"[^\n]*\n", timeout,
                                    since=echo.end())
             out = self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
-            if self.NO_ROOM not in out or attempt == 2:
+            if self.NO_ROOM not in out or attempt == 3:
                 return out
             self.memory_retries += 1
-            time.sleep(0.5)
+            time.sleep(1.0)
 
 

@@ -38,6 +38,8 @@ chip lost           the chip's battery ran flat: 2000-01-01, OSF (DS3231) or CH 
 ntp on|off|garbage|kod
                     the NTP server answers, stays silent, answers junk, or says RATE (kiss-of-death)
 ntp +/-N[s|m|h|d]   the NTP server's time is off by that much (ntp 0: right); ntp alone: its state
+tap UID             a badge on the RFID reader: its UID in hex, 4 or 7 bytes (tap 04a1b2c3d4e5f6)
+untap               take the badge off the reader
 quit                stop the board and leave (Ctrl-C too)"""
 
 
@@ -82,7 +84,8 @@ def snapshot(bench, names):
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
                 "webrepl": bench.webrepl.port if bench.webrepl else None,
-                "board": str(bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench)}
+                "board": str(bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench),
+                "reader": bench.reader_kind, "cards": [uid.hex() for uid in bench.field.uids()]}
 
 
 def status_lines(s):
@@ -108,7 +111,8 @@ def status_lines(s):
          ("   FLASH button ", ""), ("HELD" if s["button"] else "released", "bad" if s["button"] else "")],
         [("world %s UTC   %s" % (stamp(s["now"]), rtc), "")],
         [(s["ntp"], "")],
-    ]
+    ] + ([[("RFID %s: " % s["reader"], ""), ("card %s" % ", ".join(s["cards"]), "on") if s["cards"] else
+           ("no card", "")]] if s.get("reader") else [])
 
 
 def clocks(bench):
@@ -215,10 +219,37 @@ def handle(bench, line):
             elif rest:
                 return "usage: ntp on|off|garbage|kod, ntp +/-N[s|m|h|d] (its error), or ntp alone"
         return "%s, at 127.0.0.1:%d" % (ntp_state(bench), bench.ntp.port)
+    if cmd in ("tap", "untap"):
+        return tap(bench, rest if cmd == "tap" else None)
     if not bench.powered:
         return "the board has no power: type restore"
     bench.serial.write(line + "\r")
     return ""
+
+
+def tap(bench, words):
+    """tap UID (words: its hex, spaces allowed) puts a badge on the reader, in place of any; untap (None) takes
+    it off."""
+    if not bench.reader:
+        return "this board has no RFID reader"
+    if words is None:
+        was = bench.field.uids()
+        bench.field.remove()
+        return "badge %s taken off the reader" % ", ".join(u.hex() for u in was) if was else "no badge on the reader"
+    try:
+        uid = bytes.fromhex("".join(words))
+    except ValueError:
+        uid = b""
+    if len(uid) not in (4, 7):
+        return "usage: tap UID, its 4 or 7 bytes in hex, e.g. tap 04a1b2c3d4e5f6"
+    try:
+        with bench.lock:
+            bench.field.place(uid)
+            for other in bench.field.uids()[:-1]:  # one badge at a time
+                bench.field.remove(other)
+    except ValueError as e:  # a UID no card can have (the cascade tag 0x88 where it would mislead a reader)
+        return "no card has that UID: %s" % e
+    return "badge %s on the %s reader" % (uid.hex(), bench.reader_kind)
 
 
 class Scrollback:

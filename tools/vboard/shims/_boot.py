@@ -26,14 +26,11 @@ def _start():
         import gc
 
         gc.collect()
+    _fill_holes()
     n = int(os.getenv("VBOARD_BALLAST") or 0)  # what is over, held so that boot.py starts with the free heap
-    if n:                                        # of a bare interpreter at the cap, exactly
-        block = 4 * (8 if sys.maxsize > 2**32 else 4)
-        _wire.ballast = b = [object() if n <= block else bytes(min(n, 512) - block - 1)]  # in pieces: fills holes
-        n -= 512
-        while n > 0:
-            b.append(bytes(max(min(n, 512) - block - 1, 0)))
-            n -= 512
+    if n:                                        # of a bare interpreter at the cap, exactly (the holes are filled:
+        block = 4 * (8 if sys.maxsize > 2**32 else 4)  # one piece, at the start of what is left)
+        _wire.ballast = object() if n <= block else bytes(max(n - block - 1, 0))
     if os.getenv("VBOARD_CALIBRATE"):  # how much heap the shims and this runner keep
         import gc
 
@@ -57,6 +54,39 @@ def _start():
             raise
         except BaseException as e:
             sys.print_exception(e)
+
+
+def _largest():
+    """The biggest block the heap can give just now, in bytes (to the nearest 32)."""
+    lo, hi = 0, 1 << 24
+    while hi - lo > 32:
+        m = (lo + hi) // 2
+        try:
+            bytearray(m)
+            lo = m
+        except MemoryError:
+            hi = m
+    return lo
+
+
+def _fill_holes():
+    """A board's boot.py finds its heap in one piece: the C start-up allocates a few objects and frees nothing.
+    Here the shims leave holes where their garbage was; each is filled with the smallest objects, lowest first (the
+    allocator is first-fit), so that the firmware gets the heap in one piece, as on a board."""
+    import gc
+
+    import _wire
+
+    gc.collect()
+    spare = gc.mem_free() - _largest()
+    _wire.holes = keep = [None] * (spare // 16 + 64)  # a slot per block that can be in a hole (16 bytes the least)
+    gc.collect()
+    top = _largest()
+    i = 0
+    while gc.mem_free() > top and i < len(keep):
+        keep[i] = object()  # one block each: the smallest the allocator gives
+        i += 1
+    gc.collect()
 
 
 _start()

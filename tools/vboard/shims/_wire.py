@@ -3,6 +3,7 @@
 # Names are kept few and short: each identifier here is a qstr the real board has in ROM.
 import os
 import socket
+from gc import collect
 
 s = socket.socket()
 s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
@@ -20,6 +21,7 @@ def call(q):
         k, _, r = r.partition(" ")
         if int(k) == n:
             break
+    collect()  # what this call made is garbage: gone now, as on a board, whose C drivers make none
     if r[0] == "-":
         raise OSError(int(r[1:]))
     if r[0] == "!":
@@ -35,7 +37,7 @@ def e(v):
     if isinstance(v, (list, tuple)):
         return "t" + ",".join(e(x) for x in v)
     if isinstance(v, Hw):
-        return "h%d" % v.h
+        return "h%d" % v.i()
     if isinstance(v, (int, bool)):  # MicroPython's bool is no int for isinstance()
         return "i%d" % v
     return "b" + bytes(v).hex()
@@ -62,13 +64,26 @@ def go(q, a, kw):
     return d(r[0])
 
 
+later = []  # what the objects made later are made from: kept, so that no hole opens in the shims' heap
+
+
 class Hw:
-    def __init__(self, k, a, kw):
-        self.h = go("new " + k, a, kw)
+    def __init__(self, k, a, kw, first_use=False):
+        # first_use: made on the bench at its first use (an object the board has in ROM, made here at start)
+        if first_use:
+            later.append((k, a))
+            self.h = later[-1]
+        else:
+            self.h = go("new " + k, a, kw)
+
+    def i(self):
+        if type(self.h) is tuple:
+            self.h = go("new " + self.h[0], self.h[1], {})
+        return self.h
 
     def __getattr__(self, m):
         # Never answer for special names: a __del__ found here would make every proxy a finalised object,
         # and the collector would run Python code with the heap locked.
         if m[0] == "_":
             raise AttributeError(m)
-        return lambda *a, **kw: go("%d %s" % (self.h, m), a, kw)
+        return lambda *a, **kw: go("%d %s" % (self.i(), m), a, kw)

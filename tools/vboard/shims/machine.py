@@ -13,15 +13,20 @@ def _k(n):
 
 
 reset, reset_cause, unique_id, freq, idle = [_f(n) for n in ("reset", "reset_cause", "unique_id", "freq", "idle")]
-Signal, SoftI2C, I2C, SoftSPI, SPI, ADC, RTC, WDT = [
-    _k(n) for n in ("Signal", "SoftI2C", "I2C", "SoftSPI", "SPI", "ADC", "RTC", "WDT")]
+Signal, SoftI2C, I2C, SoftSPI, SPI, ADC, WDT = [
+    _k(n) for n in ("Signal", "SoftI2C", "I2C", "SoftSPI", "SPI", "ADC", "WDT")]
+_rtc = Hw("RTC", (), {}, True)
+
+
+def RTC():  # one object in ROM on the ESP8266: no heap for the firmware
+    return _rtc
 
 
 def soft_reset():
     raise SystemExit
 
 
-_pins = {}
+_pins = {}  # the ESP8266's pins are objects in ROM: made here at start, with the shims, not on the firmware's heap
 
 
 class Pin(Hw):
@@ -32,8 +37,9 @@ class Pin(Hw):
     def __new__(cls, n, *a, **kw):
         p = _pins.get(n)
         if p is None:
-            p = _pins[n] = object.__new__(cls)
-            Hw.__init__(p, "Pin", (n,), {})
+            p = object.__new__(cls)
+            Hw.__init__(p, "Pin", (n,), {}, n in _pins)
+            _pins[n] = p
         return p
 
     def __init__(self, n, *a, **kw):
@@ -42,3 +48,9 @@ class Pin(Hw):
 
     def __call__(self, *a):
         return self.value(*a)
+
+
+for _n in (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16):
+    _pins[_n] = None
+    Pin(_n)
+del _n

@@ -1,0 +1,238 @@
+"""The strip's links: Wi-Fi, the RFID reader, the central server; and what outlives a request: badge sessions,
+load shedding.
+
+Resident and small: the task that keeps the Wi-Fi joined, polls the RFID reader and hands a new badge to
+badge.py, ends sheddings on time and, when the server is due, loads remote.py (sessions delivered, commands fetched and carried out,
+heartbeat) for the moment; the listener that ends a badge session when its outlet goes off, whatever switched it
+off (a second tap, its granted time, a command, a shedding).
+
+Sessions (README, "Badges and sessions"): the open ones are in open.json, one entry per outlet; a finished one
+is a line of done.log, the very body the server is sent, kept until the server has it. A finished session is
+appended to done.log before it leaves open.json: a power cut between the two leaves it in both, and the boot
+finds its id in done.log (remote.recover). The id is the server's idempotency key, so a session sent again after a
+cut is stored once."""
+import time
+
+import firmware
+from firmware import app
+from firmware.log import log
+
+EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # board time + EPOCH = unix time
+OPEN = "open.json"
+DONE = "done.log"
+sessions = []  # per outlet: None, or [id, badge hash, start (unix), watts]
+shed = []  # per outlet: None, or the unix time its shedding ends (0: until it is lifted)
+last = None  # what the last exchange with the server gave, for status
+tapped = None  # what the last badge did, for status
+due = 0  # time.ticks_ms() of the next round with the server (0: at once)
+busy = False  # a tap or a round holds the heap it loaded for the moment: the clock's jobs wait
+beat = 0  # time.ticks_ms() of the last heartbeat sent
+wifi = "off"  # the Wi-Fi link: connected, connecting, not configured, down (why), radio error
+_w = [None, 0, 0, 0]  # the station interface, when to look at it next, the back-off (s), when the join began
+WHY = {2: "wrong password", 3: "network not found", 4: "connection failed"}
+
+
+def ended(i, on, why):
+    """Outlet listener: an outlet with a session went off: the session is finished and queued for the server."""
+    s = sessions[i] if i < len(sessions) else None
+    if on or not s:
+        return
+    finish(i, s, max(time.time() + EPOCH, s[2]))
+    sessions[i] = None
+    app.save(OPEN, sessions)
+    log("badge: session on outlet %d ended (%s)" % (i + 1, why))
+
+
+def finish(i, s, end):
+    """Queue the finished session s of outlet i: one line, after a newline of its own (a line cut by a power cut
+    ends there, and is ignored)."""
+    wh = s[3] * (end - s[2]) // 36  # hundredths of a watt-hour
+    with open(DONE, "a") as f:
+        f.write('\n{"id":"%s","badge":"%s","outlet":%d,"start":%d,"end":%d,"energy_wh":%d.%02d}\n' % (
+            s[0], s[1], i + 1, s[2], end, wh // 100, wh % 100))
+
+
+def unshed(i, why):
+    shed[i] = None
+    app.outlets.set_hold(i, 2, False)  # outlets.SHED
+    log("shed: outlet %d restored (%s)" % (i + 1, why))
+
+
+async def run():
+    """The task: the Wi-Fi kept joined; the reader polled every POLL_MS, and a new badge handed to badge.py; every
+    second, sheddings that are over; every poll_s, a round with the server. One task for all, so that a tap and a
+    round never hold the heap at the same time (each loads a client of the server for the moment); busy tells the
+    clock's task."""
+    from firmware.loop import sleep_ms
+
+    r = app.reader
+    k = 0
+    while True:
+        await sleep_ms(POLL_MS if r else 250)
+        k += 1
+        try:
+            _radio(app.cfg["wifi"])
+            uid = r and _poll(r)
+            if uid:
+                await _job(_tap(uid))
+            if k >= 1000 // (POLL_MS if r else 250):
+                k = 0
+                await _second()
+        except MemoryError:  # no room for this look just now: the next one
+            pass
+
+
+async def _job(coro):
+    global busy
+    busy = True
+    app.job(True)
+    try:
+        return await coro
+    finally:
+        app.job(False)
+        busy = False
+
+
+async def _second():
+    import sys
+
+    global due
+    if [u for u in shed if u] and sys.modules["firmware.clock"].trust:  # an end time needs a trusted clock
+        now = time.time() + EPOCH
+        for i, u in enumerate(shed):
+            if u and u <= now:
+                unshed(i, "its end time")
+                app.save_state()
+    srv = app.cfg["server"]
+    if srv["url"] and wifi == "connected" and time.ticks_diff(time.ticks_ms(), due) >= 0:
+        ok = await _job(_round())
+        due = time.ticks_add(time.ticks_ms(), (srv["poll_s"] if ok else min(srv["poll_s"], 30)) * 1000)
+
+
+def _radio(conf):
+    """The Wi-Fi keeper, one look when due: join the configured network, notice when it drops, join again with a
+    back-off; never waits."""
+    global wifi
+    import network
+
+    w = _w
+    now = time.ticks_ms()
+    if wifi == "not configured" or time.ticks_diff(now, w[1]) < 0:
+        return
+    try:
+        sta = w[0]
+        if sta is None:
+            network.WLAN(network.AP_IF).active(False)
+            sta = w[0] = network.WLAN(network.STA_IF)
+            if not conf["ssid"]:
+                sta.active(False)
+                wifi = "not configured"
+                log("wifi: not configured")
+                return
+            sta.active(True)
+        if sta.isconnected():
+            if wifi != "connected":
+                wifi = "connected"
+                w[2] = 0
+                log("wifi: connected to %s, ip %s, rssi %d" % (conf["ssid"], sta.ifconfig()[0], sta.status("rssi")))
+            w[1] = time.ticks_add(now, 2000)
+            return
+        if wifi == "connecting":
+            st = sta.status()
+            if st != network.STAT_GOT_IP and st not in WHY and time.ticks_diff(now, w[3]) < 15000:
+                w[1] = time.ticks_add(now, 250)
+                return
+            w[2] = min(w[2] * 2 or 5, 60)
+            wifi = "down (%s)" % WHY.get(st, "no answer")
+            log("wifi: cannot join %s: %s; retrying in %d s" % (conf["ssid"], wifi, w[2]))
+            w[1] = time.ticks_add(now, w[2] * 1000)
+            return
+        if wifi == "connected":
+            log("wifi: lost %s" % conf["ssid"])
+        wifi = "connecting"
+        sta.connect(conf["ssid"], conf["password"])
+        w[1] = time.ticks_add(now, 250)
+        w[3] = now
+    except OSError as e:  # the radio can fail for a moment: say so and try again
+        w[2] = min(w[2] * 2 or 5, 60)
+        wifi = "radio error"
+        log("wifi: radio error %r; retrying in %d s" % (e, w[2]))
+        w[1] = time.ticks_add(now, w[2] * 1000)
+
+
+async def _round():
+    global last
+    try:
+        from firmware import remote
+
+        return await remote.round()
+    except MemoryError:
+        last = "not enough memory for a round just now"
+    finally:
+        firmware.drop("remote", "client")
+
+
+# The reader (app.reader, built by bringup from board.reader): a card left on it is one tap; it must leave (GONE
+# empty polls in a row) before it taps again. A reader that stops answering is said once, and tried again.
+POLL_MS = 150  # a badge is seen within this
+GONE = 2
+_seen = [None, 0, None]  # the UID on the reader as last seen, empty polls since, the reader answered its set-up
+
+
+def _poll(r):
+    """The UID of a badge just presented, or None."""
+    s = _seen
+    try:
+        if not s[2]:
+            if s[1] > 0:  # after a failure, a new try every 5 s
+                s[1] -= 1
+                return None
+            r.init()
+            log("rfid: reader ready")
+            s[2] = True
+        uid = r.read()
+    except OSError as e:
+        if s[2] is not False:
+            log("rfid: the reader does not answer (%r); trying again every 5 s" % e)
+        s[1], s[2] = 5000 // POLL_MS, False
+        return None
+    except MemoryError:  # the heap is in pieces just now: the next poll
+        return None
+    if uid is None:
+        s[1] += 1
+        if s[1] >= GONE:
+            s[0] = None
+        return None
+    s[1] = 0
+    if uid == s[0]:
+        return None
+    s[0] = uid
+    return uid
+
+
+async def _tap(uid):
+    """A badge presented: the server asked (client.py), then what it says done (badge.py), one module on the heap
+    at a time."""
+    srv = app.cfg["server"]
+    h = res = None
+    try:
+        if srv["url"]:
+            from firmware import client
+
+            h = client.badge(srv["site_secret"], uid)
+            if not [s for s in sessions if s and s[1] == h]:  # else its second tap: no question to ask
+                try:
+                    res = await client.call(srv, "POST", "/api/v1/device/authorize", {"badge": h})
+                except OSError as e:
+                    res = e.args[0] if e.args and type(e.args[0]) is str else repr(e)
+            client = None
+            firmware.drop("client")
+        from firmware import badge
+
+        badge.tap(h, res)
+    except MemoryError:
+        log("rfid: not enough memory for that badge just now: present it again")
+    except Exception as e:  # a tap never stops the reader
+        log("rfid: badge not handled: %r" % e)
+    finally:
+        firmware.drop("client", "badge", "grants")

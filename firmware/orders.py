@@ -1,0 +1,67 @@
+"""Commands from the server carried out (loaded by remote.round when there are some, then dropped): on, off,
+toggle, shed, unshed. Nothing from the network is used unchecked."""
+from firmware import app, link
+from firmware.log import log
+
+
+def run(cs):
+    """[(id, ok, result)] for the commands cs, each carried out (or refused) and logged."""
+    r = []
+    for c in cs if type(cs) is list else ():
+        if type(c) is dict and type(c.get("id")) is int and type(c.get("op")) is str:
+            ok, result = _do(c)
+            log("server: command %d %s: %s" % (c["id"], c["op"], result))
+            r.append((c["id"], ok, result))
+    return r
+
+
+def _which(c):
+    """The outlets (from 0) a command names: its list, those of its class and less urgent, or all."""
+    n = len(app.outlets)
+    outs, cl = c.get("outlets"), c.get("class")
+    if outs is not None:
+        if type(outs) is not list or [x for x in outs if type(x) is not int or not 0 < x <= n]:
+            raise ValueError("no such outlet")
+        return [x - 1 for x in outs]
+    if cl is not None and (type(cl) is not int or not 0 <= cl <= 9):
+        raise ValueError("bad class")
+    return [i for i in range(n) if cl is None or app.cfg["class"][i] >= cl]  # 10: never shed
+
+
+def _do(c):
+    """Carry out one command: (ok, result)."""
+    o = app.outlets
+    op = c["op"]
+    try:
+        which = _which(c)
+        if op in ("on", "off", "toggle"):
+            if c.get("outlets") is None:
+                raise ValueError("no outlets named")
+            for i in which:
+                o.wish(i, not o.want[i] if op == "toggle" else op == "on", "server")
+            return True, "done"
+        if op == "shed":
+            until = c.get("until")
+            if until is not None and type(until) is not int:
+                raise ValueError("bad until")
+            kept = [i + 1 for i in which if app.cfg["class"][i] == 10]
+            for i in which:
+                if i + 1 not in kept:
+                    link.shed[i] = until or 0
+                    o.set_hold(i, 2)  # outlets.SHED: off at once, whoever wishes it on
+            app.save_state()
+            return True, "shed %s%s" % (_list([i + 1 for i in which if i + 1 not in kept]),
+                                         "; never shed: " + _list(kept) if kept else "")
+        if op == "unshed":
+            for i in which:
+                if link.shed[i] is not None:
+                    link.unshed(i, "server")
+            app.save_state()
+            return True, "done"
+        return False, "unknown op"
+    except ValueError as e:
+        return False, e.args[0]
+
+
+def _list(xs):
+    return ",".join(str(x) for x in xs) or "none"

@@ -1,0 +1,115 @@
+"""A round with the central server (loaded by link.run when one is due, then dropped): finished sessions
+delivered, pending commands carried out (orders.py, loaded only when there are some) and acknowledged, the
+heartbeat."""
+import os
+import time
+
+import firmware
+from firmware import app, link
+from firmware.log import log
+
+MAX_DONE = 64  # finished sessions kept for the server; beyond, the oldest are dropped (and counted)
+PATH = "/api/v1/device/"
+
+
+async def round():
+    """True when the server answered everything as it should."""
+    from firmware import client
+
+    srv = app.cfg["server"]
+    try:
+        await _deliver(client, srv)
+        st, ans = await client.call(srv, "GET", PATH + "commands")
+        if st == 200:
+            cs = ans.get("commands") if type(ans) is dict else None
+            if cs:
+                from firmware import orders
+
+                done = orders.run(cs)  # [(id, ok, result)], each logged
+                cs = ans = orders = None
+                firmware.drop("orders")
+                for c in done:
+                    await client.call(srv, "POST", PATH + "commands/%d/ack" % c[0], {"ok": c[1], "result": c[2]})
+        elif _skew(st, ans):
+            return False
+        if not link.beat or time.ticks_diff(time.ticks_ms(), link.beat) >= srv["heartbeat_s"] * 1000:
+            st, ans = await client.call(srv, "POST", PATH + "heartbeat", _state())
+            link.beat = time.ticks_ms()
+        link.last = "ok" if st == 200 else "answered %d" % st
+        return st == 200
+    except (OSError, ValueError) as e:  # unreachable, too slow, unsigned or garbled: the next round
+        link.last = "unreachable: %s" % (e.args[0] if e.args else e)
+        return False
+
+
+def _skew(st, ans):
+    """A signed clock skew answer: a board whose time is not trusted takes the server's."""
+    import sys
+
+    clock = sys.modules["firmware.clock"]
+    if st == 401 and type(ans) is dict and ans.get("error") == "clock skew" and type(ans.get("time")) is int:
+        if not clock.trust:
+            clock.ask = ans["time"] - link.EPOCH
+            log("server: our clock is not trusted and the server's says %d: taken" % ans["time"])
+        link.last = "clock skew"
+        return True
+    link.last = "answered %d" % st
+    return False
+
+
+async def _deliver(client, srv):
+    """Send done.log's sessions, oldest first, until one is not taken; then keep only those not delivered (and
+    at most MAX_DONE of them)."""
+    try:
+        f = open(link.DONE)
+    except OSError:  # nothing waits
+        return
+    n = sent = 0
+    try:
+        for line in f:
+            if line == "\n":
+                continue
+            n += 1
+            if sent < n - 1:  # one was not taken: the rest wait for the next round (in order)
+                continue
+            if not line.endswith("}\n"):  # a line cut by a power cut: not a session
+                sent += 1
+                continue
+            st, ans = await client.call(srv, "POST", PATH + "sessions", line[:-1])  # the line is the JSON
+            if st == 200 or st in (400, 409, 422):  # taken, or refused for good: never to be sent again
+                sent += 1
+                if st != 200:
+                    log("server: session refused (%d %s): %s" % (st, ans, line[:40]))
+    finally:
+        f.close()
+        drop = max(0, n - sent - MAX_DONE)
+        if sent or drop:
+            _keep(sent + drop)
+        if drop:
+            log("badge: %d finished session(s) dropped: more than %d waiting for the server" % (drop, MAX_DONE))
+
+
+def _keep(skip):
+    """Rewrite done.log without its first `skip` lines (atomically: a copy renamed over it)."""
+    with open(link.DONE) as f, open(link.DONE + ".tmp", "w") as g:
+        for line in f:
+            if line == "\n":
+                continue
+            if skip:
+                skip -= 1
+            elif line.endswith("}\n"):
+                g.write(line)
+    os.rename(link.DONE + ".tmp", link.DONE)
+
+
+def _state():
+    """The heartbeat's body, written here: a dict of dicts would take more room than the text."""
+    import gc
+
+    from firmware import VERSION
+
+    o = app.outlets
+    return '{"version":"%s","uptime":%d,"heap":%d,"outlets":[%s],"shed":%s}' % (
+        VERSION, time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, gc.mem_free(),
+        ",".join('{"on":%s,"why":"%s"}' % ("true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"))
+                 for i in range(len(o))), "true" if [1 for u in link.shed if u is not None] else "false")
