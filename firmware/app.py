@@ -147,10 +147,9 @@ async def _watchdog(t0):
     from firmware.loop import sleep
 
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-    gc.collect()
-    stats["heap_min"] = gc.mem_free()
-    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], gc.mem_free()))
     keep_room()  # while the heap is in one piece
+    stats["heap_min"] = free()
+    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], free()))
     t0 = time.ticks_ms()
     healthy = False
     confirm = "update.json" in os.listdir()  # a pushed update is confirmed (bringup.confirm_update) once ready
@@ -204,7 +203,6 @@ def _main(t0):
 
 def run():
     stats["t0"] = t0 = time.ticks_ms()
-    gc.threshold(1024)  # collect after every 1 KB allocated: garbage never piles up between what stays
     from firmware import VERSION
 
     n = firmware.boot_count(firmware.boot_count() + 1)
@@ -214,10 +212,15 @@ def run():
             return
         _main(t0)
     except KeyboardInterrupt:
-        loop = sys.modules.get("firmware.loop")
-        if loop:  # the tasks' memory first: the code that stops the app is loaded now
-            loop.tasks.clear()
-        _once("stop")
+        while True:  # a Ctrl-C pressed again while the app stops: it stops all the same
+            try:
+                loop = sys.modules.get("firmware.loop")
+                if loop:  # the tasks' memory first: the code that stops the app is loaded now
+                    loop.tasks.clear()
+                _once("stop")
+                break
+            except KeyboardInterrupt:
+                pass
         log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
     except Exception as e:
         sys.print_exception(e)

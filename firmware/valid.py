@@ -61,12 +61,19 @@ def report(errors, warnings):
 def boot():
     """At boot, before the app: True to start it. A changed, valid config.json is applied by a reset (the
     validator leaves the heap in pieces); a broken one leaves the board in the safe state."""
+    import machine
+
     s = sha()
     if cached(s):
         return True
-    c, errors, warnings = check(s)
+    try:
+        c, errors, warnings = check(s)
+    except MemoryError:  # a boot of its own, in one piece, has room: a reset (early.py counts failed boots)
+        firmware.boot_count(firmware.boot_count() + 1)
+        log("config: not enough memory to check config.json just now: restarting")
+        machine.reset()
+        return False
     if report(errors, warnings):
-        import machine
 
         log("config: config.json changed and is valid; restarting to apply it")
         machine.reset()

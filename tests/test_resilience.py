@@ -82,8 +82,8 @@ def test_a_dead_task_is_noticed_and_the_watchdog_resets(vboard):
     b.serial.expect("wifi: connected", 10)
     m = b.serial.mark()
     b.faults[("WLAN", "isconnected")] = ValueError("radio firmware bug")  # not an OSError: a bug, not weather
-    b.serial.expect(r"app: task wifi died: ValueError\('radio firmware bug',?\)", 10, since=m)
-    b.serial.expect(r"app: task wifi stopped: the watchdog will reset the board", 5, since=m)
+    b.serial.expect(r"app: task link died: ValueError\('radio firmware bug',?\)", 10, since=m)
+    b.serial.expect(r"app: task link stopped: the watchdog will reset the board", 5, since=m)
     b.serial.expect(r"wdt reset", 10, since=m)
     b.faults.clear()
     ready(b, since=m)

@@ -727,7 +727,7 @@ class Bench:
         while True:
             self.serial.write(b"\r\x03")
             try:
-                return self.serial.expect(r">>> $", min(1.0, max(0.1, end - time.monotonic())), since=m0)
+                return self.serial.expect(r">>> $", min(0.3, max(0.1, end - time.monotonic())), since=m0)
             except TimeoutError:
                 if time.monotonic() >= end:
                     raise

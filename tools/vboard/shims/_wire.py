@@ -3,7 +3,6 @@
 # Names are kept few and short: each identifier here is a qstr the real board has in ROM.
 import os
 import socket
-from gc import collect
 
 s = socket.socket()
 s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
@@ -21,7 +20,6 @@ def call(q):
         k, _, r = r.partition(" ")
         if int(k) == n:
             break
-    collect()  # what this call made is garbage: gone now, as on a board, whose C drivers make none
     if r[0] == "-":
         raise OSError(int(r[1:]))
     if r[0] == "!":
