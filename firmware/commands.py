@@ -67,9 +67,9 @@ def status():
 
     link = sys.modules.get("firmware.link")
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
-    head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s" % (
+    head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s, %d state writes" % (
         app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(),
-        app.stats["heap_min"], link.wifi if link else "stopped")
+        app.stats["heap_min"], link.wifi if link else "stopped", app.stats["state_writes"])
     yield head
     yield time_line()
     if link and app.cfg["server"]["url"]:
