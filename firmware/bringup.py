@@ -132,7 +132,7 @@ def power_on():
         o.why[i] = "power-on " + p
         if link.shed[i] is not None:  # a shedding outlives a reset (link.run ends it on time)
             o.hold[i] |= 2  # outlets.SHED
-        if link.sessions[i]:  # a badge session a reset interrupted: ended (remote.recover), its outlet off
+        if link.sessions[i]:  # a badge session a reset interrupted: ended (recover), its outlet off
             o.want[i] = False
             o.why[i] = "badge session ended by a restart"
 
@@ -154,7 +154,7 @@ def relays(b, bus):
 
 
 def reader(b, bus):
-    """The RFID reader's driver (rfid.run sets it up and polls it), or None."""
+    """The RFID reader's driver (link.run sets it up and polls it), or None."""
     kind = b["reader"]
     if kind == "pn532":
         from firmware.drivers.pn532 import PN532
@@ -236,7 +236,9 @@ def stop():
 
 def recover():
     """At boot, once the time is known: the sessions a reset interrupted are finished now (their outlets stayed
-    off: bringup.power_on), unless done.log has them already (a power cut between the two writes)."""
+    off: power_on), unless done.log has them already (a power cut between the two writes)."""
+    from firmware import link
+
     now = time.time() + link.EPOCH
     found = False
     for i, s in enumerate(link.sessions):

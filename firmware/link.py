@@ -9,7 +9,7 @@ off (a second tap, its granted time, a command, a shedding).
 Sessions (README, "Badges and sessions"): the open ones are in open.json, one entry per outlet; a finished one
 is a line of done.log, the very body the server is sent, kept until the server has it. A finished session is
 appended to done.log before it leaves open.json: a power cut between the two leaves it in both, and the boot
-finds its id in done.log (remote.recover). The id is the server's idempotency key, so a session sent again after a
+finds its id in done.log (bringup.recover). The id is the server's idempotency key, so a session sent again after a
 cut is stored once."""
 import time
 

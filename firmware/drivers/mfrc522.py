@@ -1,6 +1,6 @@
 """MFRC522 RFID reader (ISO 14443-A, 13.56 MHz), on SPI or I2C: the UID of the card in the field.
 
-Polling contract (firmware/rfid.py polls every ~150 ms): read() returns the UID of a card in the field, or None.
+Polling contract (firmware/link.py polls every ~150 ms): read() returns the UID of a card in the field, or None.
 Every card read is halted (HLTA) before read() returns; read() wakes halted cards (WUPA), so a card left on the
 reader answers every poll with the same UID, and a card that left answers no more. The rule "the same UID again,
 without two empty polls in between: no new tap" is the polling task's. read(False) sends REQA instead: only a

@@ -1,6 +1,6 @@
 """PN532 NFC reader on I2C: the UID of the ISO 14443-A card in the field, with the same read() as the MFRC522.
 
-Polling contract (firmware/rfid.py polls every ~150 ms): read() returns the UID of a card in the field, or None.
+Polling contract (firmware/link.py polls every ~150 ms): read() returns the UID of a card in the field, or None.
 After a card is read the RF field is switched off, which resets the card: the next read() finds it again while
 it stays, so a card left on the reader answers every poll with the same UID, and a card that left answers no
 more (the `wake` argument changes nothing here). The rule "the same UID again, without two empty polls in
