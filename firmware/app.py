@@ -46,15 +46,19 @@ def _once(name, *a):
 
 def job(start):
     """Around a job that loads code for a moment (a badge tapped, a round with the server, NTP, a console line):
-    the room kept in one piece is given to it, and taken back once no job runs. Between jobs, what the tasks
-    allocate and keep goes elsewhere, so the jobs never find the heap in crumbs."""
-    global room, jobs
+    the room kept in one piece is given to it, and taken back once no job runs (by the watchdog's next look: a
+    job's frames, just ended, still hold what it loaded). Between jobs, what the tasks allocate and keep goes
+    elsewhere, so the jobs never find the heap in crumbs."""
+    global jobs
     jobs += 1 if start else -1
     if start:
-        room = None
-        gc.collect()
-    elif not jobs:
-        keep_room()
+        _release()
+
+
+def _release():
+    global room
+    room = None
+    gc.collect()
 
 
 def keep_room():
@@ -165,6 +169,8 @@ async def _watchdog(t0):
         if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
             healthy = True
             firmware.boot_count(0)
+        if not jobs and not room:
+            keep_room()
         if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
             gc.collect()
             f = free()
@@ -217,6 +223,7 @@ def run():
                 loop = sys.modules.get("firmware.loop")
                 if loop:  # the tasks' memory first: the code that stops the app is loaded now
                     loop.tasks.clear()
+                _release()  # and the room kept for jobs: the REPL's now
                 _once("stop")
                 break
             except KeyboardInterrupt:

@@ -228,7 +228,7 @@ def stop():
     clock = sys.modules.get("firmware.clock")
     if clock:  # what it knows of the time outlives it (clock.py takes it back when loaded again)
         firmware.time = (clock.trust, clock.why, clock.synced)
-    app.reader = app.room = None  # the room kept for jobs is the REPL's now
+    app.reader = None
     firmware.drop("console", "commands", "clock", "link", "loop", "drivers.mfrc522", "drivers.pn532",
                   "drivers")  # the REPL helpers load what they use again
     gc.collect()

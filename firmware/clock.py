@@ -149,6 +149,7 @@ async def keep():
             except MemoryError:  # the heap is in pieces just now: in a minute
                 log("clock: not enough memory for %s just now; in a minute" % ("NTP" if ntp else "the RTC chip"))
                 ntp_at = chip_at = time.ticks_add(k, 60000)
+            timesync = None  # this frame lives on: a name left here would keep the module on the heap
             firmware.drop("timesync")
             app.job(False)
         t0, k0 = time.time(), time.ticks_ms()

@@ -89,6 +89,7 @@ async def _job(coro):
     try:
         return await coro
     finally:
+        coro = None
         app.job(False)
         busy = False
 

@@ -375,6 +375,9 @@ class Bench:
                     continue
                 over = free - target
                 if over == 0:
+                    if self._largest < free - 1024:  # boot.py would find the heap in pieces: not what a board gives
+                        raise RuntimeError("virtual board: the heap at boot.py is in pieces (%d free, the largest "
+                                           "block %d)" % (free, self._largest))
                     break
                 if ballast + over > 0:  # the ballast takes up what is over, either way
                     ballast += over
@@ -397,6 +400,7 @@ class Bench:
             return None
         if not m:
             raise RuntimeError("virtual board: calibration run failed:\n" + r.stdout + r.stderr)
+        self._largest = int((re.search(r"vboard-largest (\d+)", r.stdout) or m).group(1))
         return int(m.group(1))
 
     def _env(self, **more):

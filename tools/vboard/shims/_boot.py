@@ -38,7 +38,7 @@ def _start():
 
         gc.collect()
         micropython.qstr_info()  # n_qstr=...: how many names the shims took
-        print("vboard-free", gc.mem_free())
+        print("vboard-free", gc.mem_free(), "vboard-largest", _largest())
         return
     files = ("boot.py",) if os.getenv("VBOARD_RAW") else ("boot.py", "main.py")
     for f in files:
@@ -57,15 +57,21 @@ def _start():
 
 
 def _largest():
-    """The biggest block the heap can give just now, in bytes (to the nearest 32)."""
-    lo, hi = 0, 1 << 24
+    """The biggest block the heap can give just now, in bytes (to the nearest 32). Each try on a collected heap,
+    and the tries collected at the end: garbage left in place would be taken for holes."""
+    import gc
+
+    gc.collect()
+    lo, hi = 0, gc.mem_free() + 64
     while hi - lo > 32:
         m = (lo + hi) // 2
+        gc.collect()
         try:
             bytearray(m)
             lo = m
         except MemoryError:
             hi = m
+    gc.collect()
     return lo
 
 
