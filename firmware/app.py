@@ -134,20 +134,9 @@ def save_state():
         stats["state_writes"] += 1
 
 
-async def _saver():
-    from firmware.loop import sleep
-
-    while True:
-        await sleep(cfg["save_interval_s"])
-        try:
-            save_state()
-        except OSError as e:  # flash full or failing: the outlets keep working, the log says why
-            log("state: cannot write state.json (%r)" % e)
-
-
 async def _watchdog(t0):
     """Say the board is ready once every task has taken its first step; then feed the hardware watchdog only while
-    the loop runs and every task is alive."""
+    the loop runs and every task is alive; write the state every save_interval_s when it changed."""
     from firmware.loop import sleep
 
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
@@ -169,6 +158,11 @@ async def _watchdog(t0):
         if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
             healthy = True
             firmware.boot_count(0)
+        if tick % cfg["save_interval_s"] == 0:  # the state, when it changed
+            try:
+                save_state()
+            except OSError as e:  # flash full or failing: the outlets keep working, the log says why
+                log("state: cannot write state.json (%r)" % e)
         if not jobs and not room:
             keep_room()
         if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
@@ -201,7 +195,7 @@ def _main(t0):
     outlets.listeners.append(clock.on_switch)
     outlets.listeners.append(link.ended)
     loop.died = _died
-    for name, coro in (("outlets", outlets.run()), ("saver", _saver()), ("console", console.run()),
+    for name, coro in (("outlets", outlets.run()), ("console", console.run()),
                        ("clock", clock.keep()), ("link", link.run()), ("watchdog", _watchdog(t0))):  # the last: ready
         loop.spawn(name, coro)
     loop.run()

@@ -22,6 +22,7 @@ ask = None  # asked by a command, done by keep() within a second: "ntp" (sync no
 changes = []  # [(instant, offset from then on)] of the time zone, around the instants asked about
 base = 0  # the offset before the first change
 span = (1, 0)  # the instants changes is right for
+at = [0, 0, 60]  # time.ticks_ms() when NTP is due, when the chip is, the wait after a failed NTP sync (s)
 
 
 def init(n):
@@ -94,6 +95,22 @@ def due(now):
             app.job(False)
 
 
+def _sources(ntp, up, k):
+    """The job that asks NTP or the chip, or sets the time asked for (timesync.job), in a function of its own: the
+    module leaves the heap with its frame."""
+    app.job(True)
+    try:
+        from firmware import timesync
+
+        timesync.job(ntp, up, k)
+    except MemoryError:  # the heap is in pieces just now: in a minute
+        log("clock: not enough memory for %s just now; in a minute" % ("NTP" if ntp else "the RTC chip"))
+        at[0] = at[1] = time.ticks_add(k, 60000)
+    finally:
+        firmware.drop("timesync")
+        app.job(False)
+
+
 async def keep():
     """The task: every second, timers and schedule edges; NTP and the chip when due. A jump of the clock that
     nobody here made (the REPL, the ESP8266's clock wrapping) is noticed and treated as a correction."""
@@ -101,12 +118,11 @@ async def keep():
 
     from firmware.loop import sleep_ms
 
-    global next_at, chip_due, rebase, ask
+    global next_at, rebase
     now = t0 = time.time()
     k0 = time.ticks_ms()
-    ntp_at = k0
-    chip_at = time.ticks_add(k0, CHIP_EVERY_S * 1000)  # read at boot already
-    retry = 60
+    at[0] = k0  # NTP at once
+    at[1] = time.ticks_add(k0, CHIP_EVERY_S * 1000)  # the chip: read at boot already
     online = False
     while True:
         soon = ask or min([next_at if trust else now + 9] + [t[0] for t in timers if t]) - now <= 1
@@ -123,33 +139,10 @@ async def keep():
         link = sys.modules.get("firmware.link")
         up = link and link.wifi == "connected"
         if up and not online:
-            ntp_at = k  # a new connection: sync now
+            at[0] = k  # a new connection: sync now
         online = up
-        host = app.cfg["time"]["ntp"]
-        ntp = up and host and (time.ticks_diff(k, ntp_at) >= 0 or ask == "ntp")
-        chip = (chip_due or time.ticks_diff(k, chip_at) >= 0) and app.bus and app.cfg["board"]["rtc"]
+        ntp = up and app.cfg["time"]["ntp"] and (time.ticks_diff(k, at[0]) >= 0 or ask == "ntp")
+        chip = (chip_due or time.ticks_diff(k, at[1]) >= 0) and app.bus and app.cfg["board"]["rtc"]
         if (ntp or chip or ask) and not (link and link.busy):  # a tap or a round has the heap: a second later
-            app.job(True)
-            try:
-                from firmware import timesync
-
-                if type(ask) is int:
-                    timesync.set_by_hand(ask)
-                elif ask == "ntp" and not ntp:
-                    log("clock: NTP asked, but %s" % ("no NTP server is configured" if up else "Wi-Fi is down"))
-                elif ntp:
-                    ok = timesync.ntp(host)
-                    retry = 60 if ok else min(retry * 2, 3600)
-                    ntp_at = time.ticks_add(k, (app.cfg["time"]["ntp_interval_h"] * 3600 if ok else retry) * 1000)
-                else:
-                    timesync.chip_job()
-                    chip_due = False
-                    chip_at = time.ticks_add(k, CHIP_EVERY_S * 1000)
-                ask = None
-            except MemoryError:  # the heap is in pieces just now: in a minute
-                log("clock: not enough memory for %s just now; in a minute" % ("NTP" if ntp else "the RTC chip"))
-                ntp_at = chip_at = time.ticks_add(k, 60000)
-            timesync = None  # this frame lives on: a name left here would keep the module on the heap
-            firmware.drop("timesync")
-            app.job(False)
+            _sources(ntp, up, k)
         t0, k0 = time.time(), time.ticks_ms()

@@ -29,7 +29,6 @@ busy = False  # a tap or a round holds the heap it loaded for the moment: the cl
 beat = 0  # time.ticks_ms() of the last heartbeat sent
 wifi = "off"  # the Wi-Fi link: connected, connecting, not configured, down (why), radio error
 _w = [None, 0, 0, 0]  # the station interface, when to look at it next, the back-off (s), when the join began
-WHY = {2: "wrong password", 3: "network not found", 4: "connection failed"}
 
 
 def ended(i, on, why):
@@ -111,54 +110,25 @@ async def _second():
 
 
 def _radio(conf):
-    """The Wi-Fi keeper, one look when due: join the configured network, notice when it drops, join again with a
-    back-off; never waits."""
-    global wifi
-    import network
-
+    """The Wi-Fi keeper, one look when due (wifi.py, loaded only when the link is not up: joining, dropped, failing);
+    never waits."""
     w = _w
-    now = time.ticks_ms()
-    if wifi == "not configured" or time.ticks_diff(now, w[1]) < 0:
+    if wifi == "not configured" or time.ticks_diff(time.ticks_ms(), w[1]) < 0:
         return
     try:
-        sta = w[0]
-        if sta is None:
-            network.WLAN(network.AP_IF).active(False)
-            sta = w[0] = network.WLAN(network.STA_IF)
-            if not conf["ssid"]:
-                sta.active(False)
-                wifi = "not configured"
-                log("wifi: not configured")
-                return
-            sta.active(True)
-        if sta.isconnected():
-            if wifi != "connected":
-                wifi = "connected"
-                w[2] = 0
-                log("wifi: connected to %s, ip %s, rssi %d" % (conf["ssid"], sta.ifconfig()[0], sta.status("rssi")))
-            w[1] = time.ticks_add(now, 2000)
+        if wifi == "connected" and w[0].isconnected():  # the usual look: up, as it was
+            w[1] = time.ticks_add(time.ticks_ms(), 2000)
             return
-        if wifi == "connecting":
-            st = sta.status()
-            if st != network.STAT_GOT_IP and st not in WHY and time.ticks_diff(now, w[3]) < 15000:
-                w[1] = time.ticks_add(now, 250)
-                return
-            w[2] = min(w[2] * 2 or 5, 60)
-            wifi = "down (%s)" % WHY.get(st, "no answer")
-            log("wifi: cannot join %s: %s; retrying in %d s" % (conf["ssid"], wifi, w[2]))
-            w[1] = time.ticks_add(now, w[2] * 1000)
-            return
-        if wifi == "connected":
-            log("wifi: lost %s" % conf["ssid"])
-        wifi = "connecting"
-        sta.connect(conf["ssid"], conf["password"])
-        w[1] = time.ticks_add(now, 250)
-        w[3] = now
-    except OSError as e:  # the radio can fail for a moment: say so and try again
-        w[2] = min(w[2] * 2 or 5, 60)
-        wifi = "radio error"
-        log("wifi: radio error %r; retrying in %d s" % (e, w[2]))
-        w[1] = time.ticks_add(now, w[2] * 1000)
+    except OSError:  # the radio failing: the look says so
+        pass
+    app.job(True)
+    try:
+        from firmware import wifi as x
+
+        x.look(conf, w)
+    finally:
+        firmware.drop("wifi")
+        app.job(False)
 
 
 async def _round():

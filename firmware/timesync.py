@@ -131,3 +131,22 @@ def set_by_hand(t):
     step = set_esp(t)
     write_chip(t)
     trusted("manual", step)
+
+
+def job(sync, up, k):
+    """The clock task's job (clock._sources), k being time.ticks_ms(): the time asked for by hand, or an NTP sync
+    (sync: one is due), or the chip read; when the next ones are due in clock.at."""
+    at, ask = clock.at, clock.ask
+    if type(ask) is int:
+        set_by_hand(ask)
+    elif ask == "ntp" and not sync:
+        log("clock: NTP asked, but %s" % ("no NTP server is configured" if up else "Wi-Fi is down"))
+    elif sync:
+        ok = ntp(app.cfg["time"]["ntp"])
+        at[2] = 60 if ok else min(at[2] * 2, 3600)
+        at[0] = time.ticks_add(k, (app.cfg["time"]["ntp_interval_h"] * 3600 if ok else at[2]) * 1000)
+    else:
+        chip_job()
+        clock.chip_due = False
+        at[1] = time.ticks_add(k, clock.CHIP_EVERY_S * 1000)
+    clock.ask = None

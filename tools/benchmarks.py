@@ -65,7 +65,8 @@ IMPORTS = [
     "firmware.outlets", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
     "-firmware.bringup",
     "firmware.loop",
-    "firmware.commands", "firmware.console", "firmware.link", "firmware.drivers.pn532", "firmware.drivers.mfrc522",
+    "firmware.commands", "firmware.console", "firmware.link", "firmware.wifi", "-firmware.wifi", "firmware.drivers.pn532",
+    "firmware.drivers.mfrc522",
     "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
     "firmware.repl", "-firmware.repl",
     "firmware.clock", "firmware.timesync", "-firmware.timesync", "firmware.sched", "firmware.tz", "-firmware.tz",
