@@ -89,9 +89,9 @@ def _build():
     c["class"] = bytes([10 if o["never_shed"] else o["class"] for o in c["outlets"]])  # 10: never shed
     if not c["server"]["url"]:
         c["server"] = {"url": ""}
-    # each outlet's dict made anew with the keys that are used: a dict keeps the room of the keys it once had
-    c["outlets"] = [{"power_on": o["power_on"], "schedule": o["schedule"], "pulse_s": o["pulse_s"]}
-                    for o in c["outlets"]]
+    for k in ("power_on", "schedule", "pulse_s"):  # a list per key rather than a dict per outlet: less heap
+        c[k] = [o[k] for o in c["outlets"]]
+    del c["outlets"]
     return True
 
 
@@ -126,8 +126,7 @@ def power_on():
     link.shed = [u if type(u) is int else None for u in shed[:n]] + [None] * (n - len(shed))
     opened = app.load(link.OPEN) or []
     link.sessions = [s if type(s) is list and len(s) == 4 else None for s in opened[:n]] + [None] * (n - len(opened))
-    for i, conf in enumerate(app.cfg["outlets"]):
-        p = conf["power_on"]
+    for i, p in enumerate(app.cfg["power_on"]):
         o.want[i] = p == "on" or (p == "last" and i < len(last) and last[i] == 1)
         o.why[i] = "power-on " + p
         if link.shed[i] is not None:  # a shedding outlives a reset (link.run ends it on time)

@@ -73,7 +73,7 @@ def timer(i, at, on, relative):
 
 def on_switch(i, on, why):
     """Outlet listener: an outlet with a pulse length switches off again after it."""
-    p = app.cfg["outlets"][i]["pulse_s"]
+    p = app.cfg["pulse_s"][i]
     if on and p and why != "timer":
         timer(i, time.time() + p, False, True)
 

@@ -93,13 +93,12 @@ def tick(now, cfg, outlets, fired, z):
     power-on behaviour "schedule" takes the state the rules give, any other keeps what power-on chose."""
     m = peak(now, z)
     nxt = now + 3600
-    for i, o in enumerate(cfg["outlets"]):
-        rules = o["schedule"]
+    for i, rules in enumerate(cfg["schedule"]):
         if not rules:
             continue
         e = latest(rules, m)
         if e and (fired[i] is None or e[0] > fired[i]):
-            if fired[i] is not None or o["power_on"] == "schedule":
+            if fired[i] is not None or cfg["power_on"][i] == "schedule":
                 h, mi = divmod(e[0] % DAY // 60, 60)
                 outlets.wish(i, e[1], "schedule %02d:%02d" % (h, mi))
             fired[i] = e[0]

@@ -20,8 +20,7 @@ def _sched(a):
     if not a:
         return [ln for i in range(len(app.outlets)) for ln in _sched([str(i + 1)])]
     i = app.outlet(a[0])
-    o = app.cfg["outlets"][i]
-    r = o["schedule"][:]
+    r = app.cfg["schedule"][i][:]
     if len(a) == 1:
         return ["%d %s: %s" % (i + 1, app.outlets.names[i], "no schedule" if not r else "")] + [
             "  %d) %s" % (k + 1, rules.text(x)) for k, x in enumerate(r)]
@@ -40,7 +39,7 @@ def _sched(a):
         from firmware import sched
 
         clock.fired[i] = sched.peak(time.time(), clock)
-    if o["power_on"] == "schedule" and not r:
+    if app.cfg["power_on"][i] == "schedule" and not r:
         _store(i, "power_on", "off", "off")
     clock.next_at = 0
     return _sched(a[:1])
@@ -61,7 +60,7 @@ def _store(i, key, text, value):
     raw = app.load("config.json") or {}
     o = raw.get("outlets")
     if type(o) is not list:
-        o = raw["outlets"] = [{} for _ in app.cfg["outlets"]]
+        o = raw["outlets"] = [{} for _ in app.outlets.names]
     o[i][key] = text
     app.save("config.json", raw)
-    app.cfg["outlets"][i][key] = value
+    app.cfg[key][i] = value

@@ -65,7 +65,7 @@ class Zone:
 
 
 def cfg(zone, rule_texts, power_on='schedule'):
-    return {'zone': Zone(zone), 'outlets': [{'schedule': [rules.parse(r) for r in rule_texts], 'power_on': power_on}]}
+    return {'zone': Zone(zone), 'schedule': [[rules.parse(r) for r in rule_texts]], 'power_on': [power_on]}
 
 
 def tick(t, c, o, fired):
@@ -129,7 +129,7 @@ def reference(rule_texts, zi, start, minutes):
 def drive(c, start, end, extra=()):
     """Call tick() at the times it asks for, and at the extra times; returns [(time, wall fired, on)]."""
     o = Outlets(1)
-    fired = [sched.latest(c['outlets'][0]['schedule'], sched.peak(start, c['zone']))[0]]
+    fired = [sched.latest(c['schedule'][0], sched.peak(start, c['zone']))[0]]
     seen = []
     t = start
     probes = sorted(x for x in extra if start < x < end)
@@ -179,7 +179,7 @@ def test_clock_corrections_never_fire_an_edge_twice_nor_lose_one(texts, zone, ye
     """The clock is set back and forth: every edge fires at most once, and after each look the outlet is in
     the state of the latest edge the clock has ever reached (a clock set back waits for its edges)."""
     c = cfg(zone, texts)
-    r = c['outlets'][0]['schedule']
+    r = c['schedule'][0]
     z = c['zone']
     t = secs(datetime(year, 3, 20, tzinfo=timezone.utc))
     o = Outlets(1)
@@ -246,7 +246,8 @@ def test_at_boot_an_outlet_takes_what_its_rules_say_now_unless_power_on_says_oth
 def test_the_next_look_is_at_the_next_edge_or_within_the_hour():
     texts = ['mon-fri 07:%02d-22:%02d' % (k, k) for k in range(8)]
     c = cfg('CET-1CEST,M3.5.0,M10.5.0/3', texts)
-    c['outlets'] *= 6
+    c['schedule'] *= 6
+    c['power_on'] *= 6
     t = secs(datetime(2026, 11, 20, 20, 30, tzinfo=timezone.utc))  # a Friday, 21:30 local
     assert tick(t, c, Outlets(6), [None] * 6) == t + 1800  # 22:00 local
     assert tick(t - 7200, c, Outlets(6), [None] * 6) == t - 3600  # nothing for hours: an hour

@@ -455,7 +455,7 @@ class Outlets:
     def wish(self, i, on, why):
         pass
 texts = ["mon-fri 07:%02d-22:%02d" % (k, k) for k in range(4)] + ["sat,sun %02d:15-%02d:45" % (k, k + 1) for k in range(8, 12)]
-cfg = {"outlets": [{"schedule": [rules.parse(x) for x in texts], "power_on": "schedule"} for _ in range(6)]}
+cfg = {"schedule": [[rules.parse(x) for x in texts] for _ in range(6)], "power_on": ["schedule"] * 6}
 z = Zone()
 o = Outlets()
 us = []
