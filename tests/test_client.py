@@ -75,10 +75,11 @@ def do(a):
         return timed(a)
     if op == "lowheap":  # leave about `free` bytes free, in a heap used before, then make the call
         gc.collect()
-        keep, n = [], 4096
-        while n >= 32 and gc.mem_free() - a["free"] > 64:
+        keep, k, n = [None] * 96, 0, 4096  # made first: a list grown here would need ever bigger blocks
+        while n >= 32 and k < len(keep) and gc.mem_free() - a["free"] > 64:
             try:
-                keep.append(bytearray(min(n, gc.mem_free() - a["free"] - 48)))
+                keep[k] = bytearray(min(n, gc.mem_free() - a["free"] - 48))
+                k += 1
             except MemoryError:  # the heap is in pieces: take smaller ones
                 n //= 2
         gc.collect()
