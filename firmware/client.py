@@ -23,11 +23,31 @@ _STEP = const(10)    # ms between two looks at the socket, the loop running othe
 _EAGAIN = const(11)  # the same numbers on the ESP8266 (lwIP) and on Linux
 _EINPROGRESS = const(115)
 _Y2K = const(946684800)  # 2000-01-01 in unix time: the ESP8266's time.time() counts from there
+# Why a call failed, all in one constant: while the module is loaded, each string constant keeps a block of heap
+_WHY = ("unsigned answer: %d|bad answer signature|signed answer not JSON|url: not http://host[:port]|no address for %s"
+        "|cannot connect|connection lost|truncated answer|answer head too long|answer without Content-Length"
+        "|answer too big")
+_UNSIGNED = const(0)
+_FORGED = const(1)
+_NOT_JSON = const(2)
+_URL = const(3)
+_NO_ADDRESS = const(4)
+_NO_CONNECT = const(5)
+_LOST = const(6)
+_TRUNCATED = const(7)
+_LONG_HEAD = const(8)
+_NO_LENGTH = const(9)
+_BIG = const(10)
 
 
 class Refused(OSError):
     """An answer not taken: not signed for the request just sent (forged, replayed, from a server without our
     secret), or not a well-formed one."""
+
+
+def _why(i, *a):
+    s = _WHY.split("|")[i]
+    return s % a if a else s
 
 
 def hmac(key, *msg):
@@ -128,13 +148,13 @@ async def call(srv, method, path, body=None):
     finally:
         s.close()
     if sig is None:
-        raise Refused("unsigned answer: %d" % status)
+        raise Refused(_why(_UNSIGNED, status))
     if not same(sig, _hex(hmac(srv["secret"], nonce, "\n", str(status), "\n", data))):
-        raise Refused("bad answer signature")
+        raise Refused(_why(_FORGED))
     try:
         return status, json.loads(data) if data else None
     except ValueError:
-        raise Refused("signed answer not JSON")
+        raise Refused(_why(_NOT_JSON))
 
 
 def _request(srv, method, path, body):
@@ -151,12 +171,12 @@ def _request(srv, method, path, body):
             raise ValueError
         port = int(port or 80)
     except ValueError:
-        raise OSError("url: not http://host[:port]")
+        raise OSError(_why(_URL))
     # Blocks the board while it lasts, once per call: an IP address in the configuration needs no DNS.
     try:
         addr = socket.getaddrinfo(h, port, 0, socket.SOCK_STREAM)[0][-1]
     except (OSError, IndexError):
-        raise OSError("no address for " + h)
+        raise OSError(_why(_NO_ADDRESS, h))
     if path[:5] != "/api/":
         path = _PREFIX + path
     if body is None:
@@ -182,7 +202,7 @@ async def _send(s, p, t0, ms, req):
         i = 0
         while i < len(mv):
             if await _io(s, p, t0, ms) & (select.POLLERR | select.POLLHUP):
-                raise OSError("cannot connect" if not sent else "connection lost")
+                raise OSError(_why(_LOST if sent else _NO_CONNECT))
             try:
                 n = s.send(mv[i:]) or 0
             except OSError as e:
@@ -239,20 +259,20 @@ async def _answer(s, p, t0, ms):
             r = await _io(s, p, t0, ms, mv[n:])
             if not r:
                 if got:
-                    raise Refused("truncated answer")
+                    raise Refused(_why(_TRUNCATED))
                 raise OSError("no answer")
             got += r
             if got > _HEAD:
-                raise Refused("answer head too long")
+                raise Refused(_why(_LONG_HEAD))
             n += r
     except ValueError:
         raise Refused("not HTTP")
     if status is None:  # a blank line first
         raise Refused("not HTTP")
     if size is None:
-        raise Refused("answer without Content-Length")
+        raise Refused(_why(_NO_LENGTH))
     if not 0 <= size <= _BODY:
-        raise Refused("answer too big")
+        raise Refused(_why(_BIG))
     data = bytearray(size)
     j = min(n - a, size)  # body bytes read with the head
     data[:j] = mv[a:a + j]
@@ -261,6 +281,6 @@ async def _answer(s, p, t0, ms):
     while j < size:
         r = await _io(s, p, t0, ms, mv[j:])
         if not r:
-            raise Refused("truncated answer")
+            raise Refused(_why(_TRUNCATED))
         j += r
     return status, sig, data

@@ -10,6 +10,13 @@ from firmware.log import log
 
 MAX_DONE = 64  # finished sessions kept for the server; beyond, the oldest are dropped (and counted)
 PATH = "/api/v1/device/"
+# The rare lines of the log, in one constant: while the module is loaded, each string constant keeps a block of heap
+_SAY = ("server: our clock is not trusted and the server's says %d: taken|server: session refused (%d %s): %s"
+        "|badge: %d finished session(s) dropped: more than %d waiting for the server")
+
+
+def _say(i, a):
+    log(_SAY.split("|")[i] % a)
 
 
 async def round():
@@ -50,7 +57,7 @@ def _skew(st, ans):
     if st == 401 and type(ans) is dict and ans.get("error") == "clock skew" and type(ans.get("time")) is int:
         if not clock.trust:
             clock.ask = ans["time"] - link.EPOCH
-            log("server: our clock is not trusted and the server's says %d: taken" % ans["time"])
+            _say(0, ans["time"])
         link.last = "clock skew"
         return True
     link.last = "answered %d" % st
@@ -79,14 +86,14 @@ async def _deliver(client, srv):
             if st == 200 or st in (400, 409, 422):  # taken, or refused for good: never to be sent again
                 sent += 1
                 if st != 200:
-                    log("server: session refused (%d %s): %s" % (st, ans, line[:40]))
+                    _say(1, (st, ans, line[:40]))
     finally:
         f.close()
         drop = max(0, n - sent - MAX_DONE)
         if sent or drop:
             _keep(sent + drop)
         if drop:
-            log("badge: %d finished session(s) dropped: more than %d waiting for the server" % (drop, MAX_DONE))
+            _say(2, (drop, MAX_DONE))
 
 
 def _keep(skip):

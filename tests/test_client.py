@@ -75,13 +75,16 @@ def do(a):
         return timed(a)
     if op == "lowheap":  # leave about `free` bytes free, in a heap used before, then make the call
         gc.collect()
-        keep, k, n = [None] * 96, 0, 4096  # made first: a list grown here would need ever bigger blocks
+        keep, k, n = [None] * 256, 0, 4096  # made first: a list grown here would need ever bigger blocks
         while n >= 32 and k < len(keep) and gc.mem_free() - a["free"] > 64:
             try:
                 keep[k] = bytearray(min(n, gc.mem_free() - a["free"] - 48))
                 k += 1
             except MemoryError:  # the heap is in pieces: take smaller ones
                 n //= 2
+        while gc.mem_free() - a["free"] > 32 and k < len(keep):  # the last few blocks one by one
+            keep[k] = object()
+            k += 1
         gc.collect()
         left = gc.mem_free()
         try:
