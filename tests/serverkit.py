@@ -3,38 +3,17 @@ PostgreSQL), the server as a real process."""
 import glob
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tools.server.process import free_port, server_process, wait_for_port  # noqa: F401 (imported from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, proc=None, timeout=20):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError("the process ended:\n" + (proc.stdout.read() if proc.stdout else ""))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("nothing listens on port %d" % port)
 
 
 @pytest.fixture(scope="session")
@@ -81,20 +60,3 @@ def database(request, tmp_path):
     return request.getfixturevalue("postgres")()
 
 
-@contextmanager
-def server_process(*args, env=None, port=None):
-    """`multiprise server ARGS` on a free port (or on port), as a user starts it; yields (port, process)."""
-    port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "server", "--port", str(port), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **(env or {})})
-    try:
-        wait_for_port(port, proc)
-        yield port, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -1,4 +1,5 @@
 """The `multiprise sim` console: its commands act on a real virtual board, its screen shows the board's world."""
+import contextlib
 import datetime
 import fcntl
 import json
@@ -156,15 +157,21 @@ def test_a_persons_config_is_kept_and_a_wrong_wiring_is_pointed_out(tmp_path):
     assert json.loads((tmp_path / "fresh" / "config.json").read_text())["board"] == {"profile": "expander"}
 
 
-def sim(board_dir, **kw):
-    return subprocess.Popen([sys.executable, "-m", "tools.cli", "sim", "--board", str(board_dir), "--port", "0"],
+def sim(board_dir, *more, **kw):
+    return subprocess.Popen([sys.executable, "-m", "tools.cli", "sim", "--board", str(board_dir), "--port", "0", *more],
                             cwd=str(ROOT), **kw)
 
 
-def test_without_a_terminal_commands_come_line_by_line(tmp_path):
-    proc = sim(tmp_path / "board", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-               text=True, bufsize=1)
+@contextlib.contextmanager
+def piped_sim(board_dir, *more):
+    """`multiprise sim` without a terminal: yields (proc, wait_line); wait_line(pattern, timeout=10) returns the next
+    line it prints that matches (AssertionError with all it printed, if none does in time). Killed at the end if it
+    is still running."""
+    proc = sim(board_dir, *more, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+               bufsize=1)
     seen = []
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
 
     def wait_line(pattern, timeout=10.0):
         end = time.monotonic() + timeout
@@ -177,9 +184,18 @@ def test_without_a_terminal_commands_come_line_by_line(tmp_path):
                 return seen[-1]
         raise AssertionError("never printed %r; printed:\n%s" % (pattern, "".join(seen)))
 
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
+        yield proc, wait_line
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def test_without_a_terminal_commands_come_line_by_line(tmp_path):
+    with piped_sim(tmp_path / "board", "--no-server") as (proc, wait_line):
         wait_line(r"^outlets  1 Lamp\s+off")
         wait_line(r"app: ready in")
         proc.stdin.write("on 4\n")
@@ -188,12 +204,33 @@ def test_without_a_terminal_commands_come_line_by_line(tmp_path):
         wait_line(r"^power cut: the board is dead")
         proc.stdin.write("quit\n")
         assert proc.wait(timeout=5) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdin.close()
-        proc.stdout.close()
+
+
+def test_the_sim_runs_the_demo_server_and_its_badges_work_from_the_console(tmp_path):
+    """A newcomer's first run: the central server with the demo site starts beside the board; a known badge powers
+    the outlets it may, an enrolled badge without a rule and an unknown one are refused; the server's database and
+    log are beside the board folder; quitting stops the server too."""
+    with piped_sim(tmp_path / "board") as (proc, wait_line):
+        url = re.search(r"central server http://127\.0\.0\.1:(\d+) with the demo site", wait_line(r"central server"))
+        assert "tap 04A1B2C3 (Alice" in wait_line(r"^badges: ")
+        wait_line(r"app: ready in", 20)
+        wait_line(r"rfid: reader ready", 10)
+        wait_line(r"clock: time from ntp", 15)
+        for uid, said in (("DEADBEEF", r" \(Mallory\): refused by the server: no rule"),
+                          ("0A0B0C0D", r": refused by the server: unknown badge"),
+                          ("04D5E6F7A1B2C3", r" \(Bob\): outlet 1,2,3 on for 1800 s \(server\)")):
+            proc.stdin.write("tap %s\n" % uid)
+            wait_line(r"badge \w+" + said, 10)
+            proc.stdin.write("untap\n")
+            wait_line(r"taken off the reader")
+        wait_line(r"outlet 3 on \(badge\)")  # one after the other (stagger_ms)
+        proc.stdin.write("status\n")
+        wait_line(r"3 Heater: on \(badge\)")
+        assert (tmp_path / "board-server.db").exists() and (tmp_path / "board-server.log").exists()
+        proc.stdin.write("quit\n")
+        assert proc.wait(timeout=15) == 0
+        with pytest.raises(OSError):  # the server went with the console
+            socket.create_connection(("127.0.0.1", int(url.group(1))), timeout=1).close()
 
 
 def _screen_text(screen):
@@ -214,7 +251,8 @@ def test_the_console_in_a_terminal(tmp_path, leave):
 
     # pyte emulates the Linux console; it lacks xterm's scroll-up (CSI S) that ncurses would use
     env = dict(os.environ, TERM="linux", LANG="C.UTF-8", LC_ALL="C.UTF-8")
-    proc = sim(tmp_path / "board", stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=terminal_of_its_own)
+    proc = sim(tmp_path / "board", "--no-server", stdin=slave, stdout=slave, stderr=slave, env=env,
+               preexec_fn=terminal_of_its_own)
     screen = pyte.Screen(100, 30)
     stream = pyte.ByteStream(screen)
     lock = threading.Lock()

@@ -20,6 +20,10 @@ def main(argv=None):
     sim.add_argument("--romfs", default="320k", metavar="SIZE",
                      help="the ROMFS partition, as a FLASH_2M_ROMFS build has (default 320k), kept beside the board "
                           "folder; the firmware runs from it")
+    sim.add_argument("--no-server", action="store_true",
+                     help="no central server: by default the reference server runs beside the board with the demo "
+                          "site (demo strip, badges), its database and log beside the board folder")
+    sim.add_argument("--server-port", type=int, default=0, help="the central server's port (default: a free one)")
     sim.add_argument("--lib", action="store_true",
                      help="a build without ROMFS: the firmware's .mpy files in /lib (its bytecode on the heap)")
     fl = sub.add_parser("flash", help="erase the board and write a MicroPython firmware image (esptool)")

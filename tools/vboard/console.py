@@ -43,14 +43,40 @@ untap               take the badge off the reader
 quit                stop the board and leave (Ctrl-C too)"""
 
 
-def example_config(wiring, ssid, password):
-    """The configuration a fresh simulated board gets: the reference wiring and the bench's access point."""
-    return {"name": "multiprise-sim", "board": {"profile": wiring}, "wifi": {"ssid": ssid, "password": password},
-            "outlets": [{"name": n, "power_on": p} for n, p in EXAMPLE_OUTLETS]}
+def example_config(wiring, ssid, password, server=None):
+    """The configuration a fresh simulated board gets: the reference wiring and the bench's access point; with server
+    (its URL), the demo strip of the reference server (tools/server/demo.py)."""
+    from tools.server import demo
+
+    cfg = {"name": "multiprise-sim", "board": {"profile": wiring}, "wifi": {"ssid": ssid, "password": password},
+           "outlets": [{"name": n, "power_on": p, "watts": w} for (n, p), w in zip(EXAMPLE_OUTLETS, demo.POWER)]}
+    if server:
+        cfg["server"] = {"url": server, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
+                         "site_secret": demo.SITE_SECRET}
+    return cfg
 
 
-def prepare(board, wiring, ap, config_path=None):
-    """Fill the board folder; return the outlet names and notes for the person.
+def demo_server_url(board, server):
+    """A board folder whose config.json is for the demo strip on this machine follows the demo server to the port it
+    has this time. True when config.json changed."""
+    from tools.server import demo
+
+    try:
+        cfg = json.loads((board / "config.json").read_text())
+        srv = cfg["server"]
+        if srv.get("device") != demo.DEVICE_ID or not srv.get("url", "").startswith("http://127.0.0.1:") \
+                or srv["url"] == server:
+            return False
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    srv["url"] = server
+    (board / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    return True
+
+
+def prepare(board, wiring, ap, config_path=None, server=None):
+    """Fill the board folder; return the outlet names and notes for the person. server: the URL of the demo server
+    started beside the board, or None.
 
     config.json is written from --config, or the example when the folder has none (a person's edits persist)."""
     board.mkdir(parents=True, exist_ok=True)
@@ -58,7 +84,9 @@ def prepare(board, wiring, ap, config_path=None):
     if config_path:
         config = Path(config_path).read_text()
     elif not (board / "config.json").exists():
-        config = example_config(wiring, ap["ssid"], ap["password"])
+        config = example_config(wiring, ap["ssid"], ap["password"], server)
+    elif server:
+        demo_server_url(board, server)
     make_board(board, config)
     names, notes, profile = ["Outlet %d" % (i + 1) for i in range(len(WIRINGS[wiring]["relays"]))], [], wiring
     try:
@@ -378,8 +406,45 @@ def plain(bench, log, names):
         log.note(run(bench, line.rstrip("\r\n")))
 
 
+def server_notes(url, log_path):
+    from tools.server import demo
+
+    badges = ["tap %s (%s: %s)" % (b.uid, b.owner, ("outlets %s" % ",".join(map(str, b.outlets)) if b.outlets
+                                                      else "every outlet") + (", %d min" % (b.seconds // 60)
+                                                                              if b.seconds else "")
+                                     if b.allowed else "enrolled, no rule") for b in demo.BADGES]
+    return ["central server %s with the demo site (its log: %s; admin API token %s)" % (url, log_path,
+                                                                                          demo.ADMIN_TOKEN),
+            "badges: " + "; ".join(badges) + "; tap 0A0B0C0D (not enrolled)"]
+
+
 def main(args):
+    """Run the console; with the demo server (unless --no-server) beside the board."""
+    from contextlib import ExitStack
+
+    from tools.server import demo
+    from tools.server.process import server_process
+
     board = Path(args.board)
+    with ExitStack() as stack:
+        url = None
+        if not getattr(args, "no_server", False):
+            log_path = board.parent / (board.name + "-server.log")
+            board.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                out = stack.enter_context(open(log_path, "a"))
+                port, _ = stack.enter_context(server_process(
+                    "--demo", "--db", str(board.parent / (board.name + "-server.db")), "--admin-token",
+                    demo.ADMIN_TOKEN, port=getattr(args, "server_port", 0) or None, output=out))
+            except (OSError, RuntimeError) as e:
+                print("multiprise sim: the central server did not start (%s); see %s, or use --no-server"
+                      % (str(e).strip().splitlines()[0] if str(e).strip() else e, log_path), file=sys.stderr)
+                return 1
+            url = "http://127.0.0.1:%d" % port
+        return _run(args, board, url, [] if url is None else server_notes(url, log_path))
+
+
+def _run(args, board, server, more_notes):
     lib = getattr(args, "lib", False)
     bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else "40k"),
                   serial_port=args.port, romfs=None if lib else args.romfs)
@@ -387,7 +452,8 @@ def main(args):
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
     bench.serial.listeners.append(log.feed)
     try:
-        names, notes = prepare(board, args.wiring, bench.ap, args.config)
+        names, notes = prepare(board, args.wiring, bench.ap, args.config, server)
+        notes += more_notes
         if bench.romfs:
             from tools.deploy import romfs_board
 

@@ -1,0 +1,49 @@
+"""`multiprise server` as a process of its own, on a port of this machine: what the virtual board's console starts
+beside the board (`multiprise sim`), and what the tests start."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("the process ended:\n" + (proc.stdout.read() if proc.stdout else ""))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on port %d" % port)
+
+
+@contextmanager
+def server_process(*args, env=None, port=None, output=subprocess.PIPE):
+    """`multiprise server ARGS` on a free port (or on port), as a user starts it; yields (port, process). output: where
+    its log goes (a pipe, or an open file)."""
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "server", "--port", str(port), *args], cwd=ROOT,
+                            stdout=output, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    try:
+        wait_for_port(port, proc)
+        yield port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
