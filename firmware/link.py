@@ -59,9 +59,10 @@ def unshed(i, why):
 
 async def run():
     """The task: the Wi-Fi kept joined; the reader polled every POLL_MS, and a new badge handed to badge.py; every
-    second, sheddings that are over; every poll_s, a round with the server. One task for all, so that a tap and a
-    round never hold the heap at the same time (each loads a client of the server for the moment); busy tells the
-    clock's task."""
+    second, sheddings that are over; a round with the server as soon as the link is up, then every poll_s. One task
+    for all, so that a tap and a round never hold the heap at the same time (each loads a client of the server for
+    the moment); busy tells the clock's task."""
+    global due
     from firmware.loop import sleep_ms
 
     r = app.reader
@@ -76,7 +77,11 @@ async def run():
                 await _job(_tap(uid))
             if k >= 1000 // (POLL_MS if r else 250):
                 k = 0
-                await _second()
+                _second()
+            srv = app.cfg["server"]
+            if srv["url"] and wifi == "connected" and time.ticks_diff(time.ticks_ms(), due) >= 0:  # at once when
+                ok = await _job(_round())  # the link comes up, then every poll_s
+                due = time.ticks_add(time.ticks_ms(), (srv["poll_s"] if ok else min(srv["poll_s"], 30)) * 1000)
         except MemoryError:  # no room for this look just now: the next one
             pass
 
@@ -93,20 +98,16 @@ async def _job(coro):
         busy = False
 
 
-async def _second():
+def _second():
+    """Every second: sheddings whose end time has come are over."""
     import sys
 
-    global due
     if [u for u in shed if u] and sys.modules["firmware.clock"].trust:  # an end time needs a trusted clock
         now = time.time() + EPOCH
         for i, u in enumerate(shed):
             if u and u <= now:
                 unshed(i, "its end time")
                 app.save_state()
-    srv = app.cfg["server"]
-    if srv["url"] and wifi == "connected" and time.ticks_diff(time.ticks_ms(), due) >= 0:
-        ok = await _job(_round())
-        due = time.ticks_add(time.ticks_ms(), (srv["poll_s"] if ok else min(srv["poll_s"], 30)) * 1000)
 
 
 def _radio(conf):

@@ -12,11 +12,13 @@ POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.
             "heap.steady_free", "heap.min_seen", "heap.used", "boot_ms.first", "boot_ms.median", "boot_ms.max",
             "flash_writes.toggling", "flash_writes_per_hour.toggling", "romfs.image_bytes", "lib.free_at_ready",
             "lib.steady_free", "lib.used", "lib.boot_ms_median", "sched.tick_us_median", "sched.heap_peak",
-            "heap_kept.firmware.clock", "heap_kept.firmware.sched"]
+            "heap_kept.firmware.clock", "heap_kept.firmware.sched", "badge.tap_to_on_ms_p50", "badge.tap_to_on_ms_p95",
+            "badge.tap_to_off_ms_p95", "server.authorize_per_s_1_client", "server.authorize_per_s_4_clients",
+            "heap_kept.firmware.client", "heap_kept.firmware.drivers.pn532", "heap_kept.firmware.drivers.mfrc522"]
 
 
-@pytest.mark.slow  # about 35 s: two 10 s windows of flash writes
-@pytest.mark.timeout(60)
+@pytest.mark.slow  # about 60 s: two 10 s windows of flash writes, a few taps
+@pytest.mark.timeout(90)
 def test_quick_bench(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = benchmarks.main(argparse.Namespace(quick=True, out=str(out)))
@@ -48,3 +50,5 @@ def test_quick_bench(tmp_path, capsys):
     # the firmware run from a ROMFS image takes less of the heap than the same .mpy files loaded from /lib
     assert 0 < res["heap.used"] < res["lib.used"]
     assert "the firmware as a ROMFS image (heap 40k), and as .mpy files in /lib" in printed
+    # a badge switches its outlets on the reference board, with the server on loopback
+    assert res["badge.taps"] >= 6 and res["badge.taps_missed"] <= 1

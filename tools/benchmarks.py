@@ -48,6 +48,12 @@ UNITS = {
     "lib": "the same app with the firmware as .mpy files in /lib (a build without ROMFS), at heap %s:"
            " free_at_start, free_at_ready, steady_free and used as in heap (bytes), boot_ms_median, boot_ms_max and"
            " boot_ms_app_median as in boot_ms (ms, over `boots` power cycles)" % LIB_HEAP,
+    "badge": "the reference board (ROMFS, 40k, PN532) with the demo server on loopback, over `taps` taps: a card"
+             " placed on the reader until relay 1 closes (tap_to_on: authorize, session written, outlet on) or opens"
+             " (tap_to_off: the second tap), ms on the host clock, median (p50) and 95th percentile (p95);"
+             " taps_missed: taps the board did not handle (heap in pieces: the log says to present it again)",
+    "server": "the reference server (SQLite) on loopback: signed authorizations answered per second, from one"
+              " client, and from 4 at once (CPython's http.client, a connection per request)",
     "sched": "one look at the schedules (sched.tick) for 6 outlets of 8 rules each, on the unix port on this host:"
              " tick_us_median and tick_us_max (us, over 200 looks at instants spread over a year; an ESP8266 at 80 MHz"
              " is some 30 to 60 times slower); heap_peak: bytes it allocates (GC off)",
@@ -478,6 +484,92 @@ print("SCHED", us[100], us[-1], peak)
 '''
 
 
+def measure_badges(res, tmp, quick, failures):
+    """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build at 40k) with the demo server
+    on loopback: a card placed in the field until relay 1 closes (Alice: every outlet, outlet 1 first), then the
+    second tap that ends the session until it opens; then the server alone: signed authorizations per second."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tools.server import demo
+    from tools.server.client import DeviceClient, http_transport
+    from tools.server.process import server_process
+    from tools.server.signing import badge_hash
+
+    taps = 3 if quick else 60
+    with server_process("--demo", "--db", str(Path(tmp) / "server.db")) as (port, _):
+        d = Path(tmp) / "badges"
+        d.mkdir()
+        make_board(d)
+        b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
+        config = {"name": "bench", "board": {"profile": "seed"}, "wifi": {"ssid": b.ap["ssid"],
+                                                                         "password": b.ap["password"]},
+                  "outlets": [{"watts": w} for w in demo.POWER],
+                  "server": {"url": "http://127.0.0.1:%d" % port, "device": demo.DEVICE_ID,
+                             "secret": demo.DEVICE_SECRET, "site_secret": demo.SITE_SECRET}}
+        (d / "config.json").write_text(json.dumps(config))
+        romfs_board(b)
+        alice = bytes.fromhex(demo.BADGES[0].uid)
+        on, off, missed = [], [], 0
+        try:
+            b.start()
+            since = b.serial.expect(READY, 20, since=0).start()
+            b.serial.expect("rfid: reader ready", 10, since=since)
+            b.serial.expect("clock: time from ntp", 15, since=since)
+            for _ in range(taps * 2):
+                want = not b.relays()[0]  # a tap opens a session, the next one ends it
+                t0 = time.monotonic()
+                b.field.place(alice)
+                try:
+                    wait_relay(b, 0, want, 3)
+                    (on if want else off).append((time.monotonic() - t0) * 1000)
+                except TimeoutError:  # not handled (the log says why): the next tap tries again
+                    missed += 1
+                b.field.remove()
+                wait_relays_still(b, 0.4)  # the card gone for two polls, the last outlets switched
+        finally:
+            b.stop()
+        for name, xs in (("tap_to_on", on), ("tap_to_off", off)):
+            if len(xs) >= 2:
+                q = statistics.quantiles(xs, n=20)
+                res["badge.%s_ms_p50" % name] = round(statistics.median(xs))
+                res["badge.%s_ms_p95" % name] = round(q[18])
+        res["badge.taps"] = len(on) + len(off) + missed
+        res["badge.taps_missed"] = missed
+        if missed > max(1, len(on) // 10):  # a tap that finds the heap in pieces is presented again; more is a fault
+            failures.append("badges: %d of %d taps not handled" % (missed, taps * 2))
+
+        client = DeviceClient(http_transport("127.0.0.1", port), demo.DEVICE_ID, demo.DEVICE_SECRET)
+        h = badge_hash(demo.SITE_SECRET, demo.BADGES[0].uid)
+
+        def authorize(_):
+            status, ans = client.authorize(h)
+            assert status == 200 and ans["allow"], (status, ans)
+
+        n = 50 if quick else 500
+        for threads in (1, 4):
+            t0 = time.monotonic()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(authorize, range(n)))
+            res["server.authorize_per_s_%d_client%s" % (threads, "s" if threads > 1 else "")] = round(
+                n / (time.monotonic() - t0), 1)
+
+
+def wait_relay(b, i, on, timeout):
+    with b.changed:
+        end = time.monotonic() + timeout
+        while b.relay_state[i] != on:
+            if time.monotonic() >= end:
+                raise TimeoutError("relay %d never %s" % (i + 1, "closed" if on else "opened"))
+            b.changed.wait(end - time.monotonic())
+
+
+def wait_relays_still(b, quiet):
+    """Until no relay has moved for `quiet` seconds."""
+    with b.changed:
+        while b.changed.wait(quiet):
+            pass
+
+
 def measure_sched(res):
     import subprocess
 
@@ -540,6 +632,8 @@ def main(args):
         step("app", failures, measure_app, res, tmp, quick, failures)
         print("bench: the running app from /lib", flush=True)
         step("lib", failures, measure_lib, res, tmp, quick)
+        print("bench: badges and the server", flush=True)
+        step("badges", failures, measure_badges, res, tmp, quick, failures)
     print("bench: schedules", flush=True)
     step("sched", failures, measure_sched, res)
     print(table(res))
