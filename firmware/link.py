@@ -116,9 +116,11 @@ def _radio(conf):
     w = _w
     if wifi == "not configured" or time.ticks_diff(time.ticks_ms(), w[1]) < 0:
         return
-    try:
-        if wifi == "connected" and w[0].isconnected():  # the usual look: up, as it was
-            w[1] = time.ticks_add(time.ticks_ms(), 2000)
+    try:  # the usual looks: up, as it was; or still joining (STAT_CONNECTING), not for too long
+        up = w[0] and w[0].isconnected()
+        if up and wifi == "connected" or not up and wifi == "connecting" and w[0].status() == 1 \
+                and time.ticks_diff(time.ticks_ms(), w[3]) < 15000:
+            w[1] = time.ticks_add(time.ticks_ms(), 2000 if up else 100)
             return
     except OSError:  # the radio failing: the look says so
         pass

@@ -48,7 +48,7 @@ def look(conf, w):
             log("wifi: lost %s" % conf["ssid"])
         link.wifi = "connecting"
         sta.connect(conf["ssid"], conf["password"])
-        w[1] = time.ticks_add(now, 250)
+        w[1] = time.ticks_add(now, 100)
         w[3] = now
     except OSError as e:  # the radio can fail for a moment: say so and try again
         w[2] = min(w[2] * 2 or 5, 60)

@@ -199,6 +199,7 @@ class Bench:
         self._wire_reader(w, w.get("reader") if reader == "wiring" else reader)
         # radio
         self.ap = {"ssid": ssid, "password": password, "up": True, "rssi": -58, "since": 0.0}
+        self.join_s = 0.3  # how long the access point takes to let the station in (a test may hurry it)
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
         self.ap_if_active = False
         self.hostname = "multiprise"
@@ -614,7 +615,7 @@ class Bench:
             return 1 if waited < 1.0 else 3
         if sta["key"] != ap["password"]:
             return 1 if waited < 1.0 else 2
-        return 1 if waited < 0.3 else 5
+        return 1 if waited < self.join_s else 5
 
     def set_wifi(self, up):
         with self.lock:
