@@ -45,10 +45,21 @@ def ended(i, on, why):
 def finish(i, s, end):
     """Queue the finished session s of outlet i: one line, after a newline of its own (a line cut by a power cut
     ends there, and is ignored)."""
+    import os
+
     wh = s[3] * (end - s[2]) // 36  # hundredths of a watt-hour
     with open(DONE, "a") as f:
         f.write('\n{"id":"%s","badge":"%s","outlet":%d,"start":%d,"end":%d,"energy_wh":%d.%02d}\n' % (
             s[0], s[1], i + 1, s[2], end, wh // 100, wh % 100))
+    if os.stat(DONE)[6] > 12000:  # more than about 80 waiting (no round to deliver them): the oldest go
+        try:
+            from firmware import remote
+
+            remote.trim()
+        except MemoryError:  # the next session tries again
+            pass
+        finally:
+            firmware.drop("remote")
 
 
 def unshed(i, why):

@@ -88,12 +88,27 @@ async def _deliver(client, srv):
                 if st != 200:
                     _say(1, (st, ans, line[:40]))
     finally:
+        for line in f:  # the rest, when a call failed: counted too, for the bound
+            if line != "\n":
+                n += 1
         f.close()
-        drop = max(0, n - sent - MAX_DONE)
-        if sent or drop:
-            _keep(sent + drop)
-        if drop:
-            _say(2, (drop, MAX_DONE))
+        _bound(n, sent)
+
+
+def _bound(n, sent=0):
+    """done.log holds n sessions, the first `sent` of them delivered: keep the rest, the newest MAX_DONE at most."""
+    drop = max(0, n - sent - MAX_DONE)
+    if sent or drop:
+        _keep(sent + drop)
+    if drop:
+        _say(2, (drop, MAX_DONE))
+
+
+def trim():
+    """Keep done.log within MAX_DONE sessions while no round can deliver them (link.finish, when it grows)."""
+    with open(link.DONE) as f:
+        n = sum(1 for line in f if line != "\n")
+    _bound(n)
 
 
 def _keep(skip):

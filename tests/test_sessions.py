@@ -1,8 +1,12 @@
 """Badge sessions a reset interrupted (firmware/bringup.recover): finished at the boot, once, their outlets left
-off, on the reference board; no server needed."""
+off; and the queue of finished sessions kept bounded while the server cannot take them. On the reference board;
+no server needed."""
 import json
+import time
 
 from conftest import ready
+from serverkit import free_port
+from test_badge import config
 
 HASH = "ab" * 32
 ID = "1795000000-2-a1b2c3"
@@ -47,3 +51,29 @@ def test_a_line_cut_by_a_power_cut_does_not_count_as_done(vboard):
     b.serial.expect("badge: session on outlet 2 ended by the restart", 5, since=0)
     whole = [s for s in (b.board_dir / "done.log").read_text().splitlines() if s.endswith("}")]
     assert len(whole) == 1 and json.loads(whole[0])["id"] == ID
+
+
+def test_beyond_64_sessions_waiting_the_oldest_are_dropped_and_counted(vboard):
+    ids = ["%d-1-%06x" % (1795000000 + k, k) for k in range(70)]
+    b = vboard(config(free_port(), timeout_ms=500), start=False)  # nobody listens: every round fails
+    (b.board_dir / "done.log").write_text("".join("\n" + LINE.replace(ID, key) for key in ids))
+    b.start()
+    b.serial.expect(r"badge: 6 finished session\(s\) dropped: more than 64 waiting for the server", 20, since=0)
+    assert [s["id"] for s in sessions(b)] == ids[6:]  # the newest 64, in order
+    b.power_cycle()  # they stay, and nothing more is dropped at the next rounds
+    ready(b)
+    end = time.monotonic() + 15
+    while "cannot connect" not in b.command("status", expect=r"6 Outlet 6[^\n]*\n"):
+        assert time.monotonic() < end, b.serial.text()[-2000:]
+        time.sleep(0.5)
+    assert b.serial.text().count("finished session(s) dropped") == 1
+    assert [s["id"] for s in sessions(b)] == ids[6:]
+
+
+def test_without_a_link_the_queue_is_bounded_as_sessions_finish(vboard):
+    """No Wi-Fi, so no round: a session finished (here, the one a restart interrupted) trims done.log once it holds
+    more than about 80."""
+    ids = ["%d-1-%06x" % (1795000000 + k, k) for k in range(85)]
+    b = board(vboard, done="".join("\n" + LINE.replace(ID, key) for key in ids))
+    b.serial.expect(r"badge: 22 finished session\(s\) dropped: more than 64 waiting for the server", 10, since=0)
+    assert [s["id"] for s in sessions(b)] == ids[22:] + [ID]  # the newest, the one just finished last

@@ -301,7 +301,7 @@ def measure_app(res, tmp, quick, failures):
             res["heap.min_seen"] = min(x for x in seen if x)
         step("app health", failures, _health, b, m_ready)
         step("app counters", failures, _counters, res, b, watch, t_ready)
-        step("boot time", failures, _boots, res, b, 10)
+        step("boot time", failures, _boots, res, b, 4 if quick else 10)
     finally:
         watch.stop()
         b.stop()
@@ -418,7 +418,7 @@ def measure_lib(res, tmp, quick):
         res["lib.free_at_ready"] = int(m.group(2))
         res["lib.steady_free"] = steady_free(b, quick, [])
         res["lib.used"] = bare - res["lib.steady_free"]
-        cycles = 10
+        cycles = 4 if quick else 10
         host, app = power_cycles(b, cycles)
         res["lib.boots"] = cycles
         res["lib.boot_ms_median"] = round(statistics.median(host))

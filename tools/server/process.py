@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,10 @@ def wait_for_port(port, proc=None, timeout=20):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError("the process ended:\n" + (proc.stdout.read() if proc.stdout else ""))
+            out = proc.stdout
+            if out and out.seekable():  # a log file the process wrote: from its start
+                out.seek(0)
+            raise RuntimeError("the process ended:\n" + (out.read() if out else ""))
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
@@ -31,12 +35,16 @@ def wait_for_port(port, proc=None, timeout=20):
 
 
 @contextmanager
-def server_process(*args, env=None, port=None, output=subprocess.PIPE):
-    """`multiprise server ARGS` on a free port (or on port), as a user starts it; yields (port, process). output: where
-    its log goes (a pipe, or an open file)."""
+def server_process(*args, env=None, port=None, output=None):
+    """`multiprise server ARGS` on a free port (or on port), as a user starts it; yields (port, process). output: an
+    open file for its log; by default a temporary file, which proc.stdout reads (not a pipe: a server that logs
+    every request would fill a pipe nobody reads, and stop)."""
     port = port or free_port()
+    log = output or tempfile.TemporaryFile("w+")
     proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "server", "--port", str(port), *args], cwd=ROOT,
-                            stdout=output, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+                            stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    if output is None:
+        proc.stdout = log  # read from its start
     try:
         wait_for_port(port, proc)
         yield port, proc
@@ -47,3 +55,5 @@ def server_process(*args, env=None, port=None, output=subprocess.PIPE):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if output is None:
+            log.seek(0)  # proc.stdout reads the whole log
