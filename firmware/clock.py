@@ -33,7 +33,8 @@ def init(n):
 
 
 def moved(step):
-    """The clock was set by step seconds: relative timers keep their length, schedules look again."""
+    """The clock was set by step seconds: relative timers and open badge sessions keep their length, schedules
+    look again."""
     global next_at, rebase
     rebase = True
     if abs(step) > 2:
@@ -41,6 +42,14 @@ def moved(step):
     for t in timers:
         if t and t[2]:
             t[0] += step
+    import sys
+
+    link = sys.modules.get("firmware.link")  # an open badge session started before: its length is what ran
+    if link and [s for s in link.sessions if s]:
+        for s in link.sessions:
+            if s:
+                s[2] += step
+        app.save(link.OPEN, link.sessions)
     next_at = 0
 
 
