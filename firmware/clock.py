@@ -44,11 +44,11 @@ def moved(step):
             t[0] += step
     import sys
 
-    link = sys.modules.get("firmware.link")  # an open badge session started before: its length is what ran
-    if link and [s for s in link.sessions if s]:
-        for s in link.sessions:
+    link = sys.modules.get("firmware.link")
+    if app.stats["ready_ms"] and link and [s for s in link.sessions if s]:  # sessions started on this clock (at
+        for s in link.sessions:  # boot, those in open.json were timed by the clock of before the reset)
             if s:
-                s[2] += step
+                s[2] += step  # its length is what ran
         app.save(link.OPEN, link.sessions)
     next_at = 0
 

@@ -1,6 +1,7 @@
 """Badge to power, end to end: the real firmware on the virtual board (the seed wiring's PN532 on I2C, the expander
 wiring's MFRC522 on SPI), the real server process with the demo site (tools/server/demo.py), cards placed in the
 reader's field by the bench."""
+import datetime
 import http.client
 import json
 import re
@@ -10,7 +11,7 @@ import time
 
 import pytest
 from conftest import LAB, ready
-from serverkit import free_port, server_process
+from serverkit import Relay, free_port, server_process
 
 from tools.server import demo
 from tools.server.signing import badge_hash
@@ -141,6 +142,22 @@ def test_the_granted_time_ends_the_session_on_the_mfrc522(vboard, site):
     assert got[0]["outlet"] == 4 and 2 <= got[0]["duration_s"] <= 4, (got, b.serial.text()[-2000:])
 
 
+def test_a_clock_correction_during_a_session_does_not_change_its_length(vboard, site):
+    b = vboard(config(site))
+    online(b)
+    assert "outlet 1,2,3 on" in tap(b, BOB, r"badge \w+ \(Bob\): [^\n]*\n")
+    t0 = time.monotonic()
+    untap(b)
+    local = re.search(r"time (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", b.command("time")).group(1)
+    ahead = datetime.datetime.strptime(local, "%Y-%m-%d %H:%M:%S") + datetime.timedelta(seconds=60)
+    b.command("time set " + ahead.strftime("%Y-%m-%d %H:%M:%S"))
+    b.serial.expect(r"clock: set \+\d+ s", 5)  # by hand: the clock runs 60 s ahead from now on
+    tap(b, BOB, r"badge \w+: session ended[^\n]*\n")
+    ran = time.monotonic() - t0
+    got = sessions(site, 3)
+    assert len(got) == 3 and all(0 <= s["duration_s"] <= ran + 2 for s in got), (ran, got)
+
+
 def test_server_unreachable_denies_by_default(vboard):
     b = vboard(config(free_port(), timeout_ms=1000))  # nothing listens there
     online(b)
@@ -210,25 +227,16 @@ def test_a_forged_allow_is_refused(vboard):
 
 def test_a_request_replayed_to_the_server_is_refused(vboard, site):
     """A man in the middle records the board's authorize request and sends it again himself."""
-    seen = []
-
-    def relay(c):
-        with c, socket.create_connection(("127.0.0.1", site)) as s:
-            data = c.recv(65536)
-            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
-                    re.search(rb"Content-Length: (\d+)", data).group(1) if b"Content-Length" in data else b"0"):
-                data += c.recv(65536)  # the board sends its request in pieces
-            seen.append(data)
-            s.sendall(data)
-            for chunk in iter(lambda: s.recv(65536), b""):  # the answer, until the server closes
-                c.sendall(chunk)
-
-    proxy = socket.create_server(("127.0.0.1", 0))
-    threading.Thread(target=lambda: [relay(proxy.accept()[0]) for _ in iter(int, 1)], daemon=True).start()
-    b = vboard(config(proxy.getsockname()[1]))
+    relay = Relay(site)
+    b = vboard(config(relay.port))
     online(b)
     assert "(server)" in tap(b, BOB, r"badge \w+ \(Bob\): outlet[^\n]*\n")
-    request = [r for r in seen if r.startswith(b"POST /api/v1/device/authorize")][-1]
+    end = time.monotonic() + 2  # recorded once the board closes the connection
+    while not [r for r in relay.requests if r.startswith(b"POST /api/v1/device/authorize")]:
+        assert time.monotonic() < end, relay.requests
+        time.sleep(0.05)
+    request = [r for r in relay.requests if r.startswith(b"POST /api/v1/device/authorize")][-1]
+    relay.close()
     with socket.create_connection(("127.0.0.1", site)) as s:
         s.sendall(request)
         answer = b"".join(iter(lambda: s.recv(65536), b""))

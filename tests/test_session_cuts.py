@@ -6,12 +6,10 @@ boot. In the end the server has every session exactly once."""
 import json
 import os
 import random
-import socket
-import threading
 import time
 
 from conftest import ready
-from serverkit import free_port, server_process
+from serverkit import Relay, server_process
 from test_badge import admin, config
 
 from tools.server import demo
@@ -19,53 +17,6 @@ from tools.server.signing import badge_hash
 
 CUTS = 100
 HASH = badge_hash(demo.SITE_SECRET, demo.BADGES[0].uid)
-
-
-class Relay:
-    """A TCP relay in front of the server: sets `report` (an Event) when a session report starts going through."""
-
-    def __init__(self, target):
-        self.target, self.port, self.report = target, free_port(), threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                board, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(board,), daemon=True).start()
-
-    def _serve(self, board):
-        try:
-            server = socket.create_connection(("127.0.0.1", self.target))
-        except OSError:
-            board.close()
-            return
-        threading.Thread(target=self._pipe, args=(server, board, False), daemon=True).start()
-        self._pipe(board, server, True)
-
-    def _pipe(self, src, dst, from_board):
-        try:
-            while True:
-                data = src.recv(4096)
-                if not data:
-                    break
-                if from_board and data.startswith(b"POST /api/v1/device/sessions "):
-                    self.report.set()
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.sock.close()
 
 
 def open_session(path):

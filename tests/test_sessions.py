@@ -39,6 +39,19 @@ def test_a_session_open_at_a_power_cut_is_finished_at_the_boot_and_its_outlet_st
     assert json.loads((b.board_dir / "open.json").read_text()) == [None] * 6
 
 
+def test_an_interrupted_session_keeps_its_start_when_the_boot_sets_the_clock_from_the_chip(vboard):
+    """The boot moves the ESP8266's clock from 2000 to the chip's time: a session of before the reset was timed by
+    that clock, not this one, and keeps its start."""
+    b = vboard({"outlets": [{"power_on": "last", "watts": 100}] * 6}, start=False)
+    b.rtc.set(b.clock.now())
+    (b.board_dir / "open.json").write_text(json.dumps([None, [ID, HASH, 1795000000, 100], None, None, None, None]))
+    b.start()
+    b.serial.expect("clock: time from ds3231", 10, since=0)
+    b.serial.expect("badge: session on outlet 2 ended by the restart", 5, since=0)
+    (got,) = sessions(b)
+    assert got["start"] == 1795000000 and abs(got["end"] - b.clock.now()) < 5
+
+
 def test_a_session_already_in_done_log_is_not_finished_twice(vboard):
     """A power cut between the two writes (done.log appended, open.json not yet rewritten)."""
     b = board(vboard, done=LINE)
