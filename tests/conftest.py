@@ -1,5 +1,6 @@
 """Fixtures that start virtual boards (the real firmware on the real MicroPython) and always clean them up."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# Each pytest-xdist worker builds into a folder of its own (image, shims, ROMFS images): workers never write a file
+# another one is reading. The tools it runs as commands inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["MULTIPRISE_BUILD"] = str(ROOT / "build" / "test" / os.environ["PYTEST_XDIST_WORKER"])
 
 from tools.build import make_board  # noqa: E402
 from tools.deploy import romfs_board  # noqa: E402

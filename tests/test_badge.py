@@ -3,6 +3,7 @@ wiring's MFRC522 on SPI), the real server process with the demo site (tools/serv
 reader's field by the bench."""
 import datetime
 import http.client
+import itertools
 import json
 import re
 import socket
@@ -127,7 +128,8 @@ def test_the_granted_time_ends_the_session_on_the_mfrc522(vboard, site):
     """The expander wiring: relays on the PCF8574, the MFRC522 on SPI; a rule granting 3 s."""
     carol = bytes.fromhex("04C0FFEE112233")
     assert admin(site, "POST", "/badges", {"uid": carol.hex(), "owner": "Carol"})[0] == 201
-    rule = {"badge": badge_hash(demo.SITE_SECRET, carol.hex()), "device": demo.DEVICE_ID, "outlets": [4], "max_seconds": 3}
+    rule = {"badge": badge_hash(demo.SITE_SECRET, carol.hex()), "device": demo.DEVICE_ID, "outlets": [4],
+            "max_seconds": 3}
     assert admin(site, "POST", "/rules", rule)[0] == 201
     cfg = config(site)
     cfg["board"] = {"profile": "expander"}
@@ -268,7 +270,7 @@ def test_shedding_holds_outlets_off_across_a_reboot_and_restores_them(vboard, si
     b.serial.expect(r"server: command \d+ unshed: done", 20, since=m0)
     b.wait_relays([True] * 6)
     ons = [t for t, i, on in b.relay_history if on and t > 0][-5:]
-    assert min(y - x for x, y in zip(ons, ons[1:])) >= 0.08  # back on one by one (stagger_ms 100)
+    assert min(y - x for x, y in itertools.pairwise(ons)) >= 0.08  # back on one by one (stagger_ms 100)
     acked = admin(site, "GET", "/commands?device=%s" % demo.DEVICE_ID)[1]
     assert len(acked) == 2 and all(c["acked"] and c["ok"] for c in acked)
 

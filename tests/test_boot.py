@@ -1,5 +1,6 @@
 """The firmware on the virtual board: both reference wirings, outlets reaching the right relay pins, the REPL
 helpers, the serial console, staggered switch-on, power-on behaviour across power cuts."""
+import itertools
 import re
 import time
 
@@ -86,7 +87,7 @@ def test_switch_ons_are_staggered(vboard):
     b.wait_relays([True] * 6)
     ons = [t for t, i, on in b.relay_history[m:] if on]
     assert len(ons) == 6
-    gaps = [b2 - a for a, b2 in zip(ons, ons[1:])]
+    gaps = [b2 - a for a, b2 in itertools.pairwise(ons)]
     assert min(gaps) >= 0.24, gaps  # at least stagger_ms apart (ticks are whole milliseconds)
     m = len(b.relay_history)
     b.command("off all", expect=r"6 Outlet 6[^\n]*\n")

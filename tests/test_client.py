@@ -142,8 +142,9 @@ class Board:
         line, self.pending = self.pending.split(b"\n", 1)
         try:
             answer = json.loads(line)
-        except ValueError:
-            raise RuntimeError("the board said: %r" % (line + self.pending + os.read(self.proc.stdout.fileno(), 65536)))
+        except ValueError as e:
+            rest = os.read(self.proc.stdout.fileno(), 65536)
+            raise RuntimeError("the board said: %r" % (line + self.pending + rest)) from e
         if isinstance(answer, dict) and "msg" in answer:  # no secret in an error message, whatever happened
             assert not any(s in answer["msg"] for s in SECRETS), answer
         return answer

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import upy
 
 sys.path.insert(0, str(upy.ROOT))
-from firmware import config  # noqa: E402
+from firmware import config
 
 SEED = {'profile': 'seed', 'relays': [16, 14, 12, 13, 0, 2], 'expander': None, 'active_low': [True] * 6,
         'i2c': {'scl': 5, 'sda': 4, 'freq': 100000}, 'spi': None, 'rtc': 'ds3231', 'reader': 'pn532',
@@ -139,7 +139,8 @@ BROKEN = [
      [('alpha', 'unknown key'), ('mid', 'unknown key'), ('zeta', 'unknown key')]),
     ('unknown-board-key', {'board': {'relay': [16]}}, [('board.relay', 'unknown key (expected one of profile,')]),
     ('unknown-outlet-key', {'board': {'relays': [16]}, 'outlets': [{'nmae': 'Lamp'}]},
-     [('outlets[0].nmae', 'unknown key (expected one of name, power_on, schedule, pulse_s, watts, class, never_shed)')]),
+     [('outlets[0].nmae',
+       'unknown key (expected one of name, power_on, schedule, pulse_s, watts, class, never_shed)')]),
     ('outlet-shedding', {'board': {'relays': [16]}, 'outlets': [{'watts': -1, 'class': 10, 'never_shed': 1}]},
      [('outlets[0].watts', 'an integer from 0 to 3680'), ('outlets[0].class', 'an integer from 0 to 9'),
       ('outlets[0].never_shed', 'true or false')]),
@@ -239,10 +240,11 @@ def test_message_shapes(impl):
     assert impl.validate({'outlets': [{}, {}, {'power_on': 'sometimes'}, {}, {}, {}]})[1] == [
         'outlets[2].power_on = "sometimes": expected one of off, on, last, schedule']
     assert impl.validate({'stager_ms': 5})[1] == [
-        'stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, server)']
+        ('stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, '
+         'server)')]
     assert impl.validate({'outlets': [{'schedule': ['mon 25:00-']}] + [{}] * 5})[1] == [
-        "outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
-        "'sat,sun 09:00-' or 'daily -23:00'"]
+        ("outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
+         "'sat,sun 09:00-' or 'daily -23:00'")]
     assert impl.validate({'outlets': [{'power_on': 'schedule'}] + [{}] * 5})[1] == [
         'outlets[0].power_on = "schedule": expected off, on or last: this outlet has no schedule']
     assert impl.validate({'time': {'ntp_interval_h': 0}})[1] == [

@@ -101,7 +101,7 @@ def test_button_held_then_reset_gives_safe_mode(vboard):
 
 def test_time_and_jump_move_the_world_clock(vboard):
     b = board(vboard)
-    target = datetime.datetime(2030, 1, 2, 3, 4, tzinfo=datetime.timezone.utc).timestamp()
+    target = datetime.datetime(2030, 1, 2, 3, 4, tzinfo=datetime.UTC).timestamp()
     assert "2030-01-02 03:04:00" in handle(b, "time 2030-01-02 03:04")
     assert abs(b.clock.now() - target) < 2
     assert "world 2030-01-02 03:04:0" in shown(b)

@@ -37,13 +37,13 @@ class Bus:
         try:
             self._device(addr).write(bytes(data))
         except chips.Nack:
-            raise OSError(19)
+            raise OSError(19) from None
 
     def _read(self, addr, buf):
         try:
             buf[:] = self._device(addr).read(len(buf))
         except chips.Nack:
-            raise OSError(19)
+            raise OSError(19) from None
 
     def writeto(self, addr, buf):
         self._write(addr, buf)

@@ -63,7 +63,7 @@ class I2C:
         try:
             return fn(*a)
         except Nack:
-            raise OSError(19)
+            raise OSError(19) from None
 
     def writeto(self, addr, buf):
         assert addr == self.chip.addr

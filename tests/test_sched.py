@@ -2,7 +2,7 @@
 zoneinfo, with rules written as text (firmware/rules.py), across DST changes in both hemispheres and clock
 corrections either way. The README's "Schedules" section states the rules checked here."""
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,9 +12,9 @@ import upy
 from test_tz import tzif
 
 sys.path.insert(0, str(upy.ROOT))
-from firmware import rules, sched, tz  # noqa: E402
+from firmware import rules, sched, tz
 
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 DAY = 86400
 # (zoneinfo name, the POSIX rule the board is given for it)
 # POSIX rules the board is given: Paris, Sydney, New York, Lord Howe (half-hour DST), Santiago (changes at 24:00),
@@ -31,7 +31,7 @@ def secs(dt):
 def wall(t, zi):
     """Local wall seconds (since 2000-01-01 local) at the UTC instant t, as zoneinfo sees it."""
     d = (EPOCH + timedelta(seconds=t)).astimezone(zi)
-    return secs(d.replace(tzinfo=timezone.utc))
+    return secs(d.replace(tzinfo=UTC))
 
 
 class Outlets:
@@ -156,7 +156,7 @@ rule_text = st.builds(
 def near_a_change(zone, year, which, minutes_before):
     r = tz.parse(zone)
     if len(r) < 3:
-        return secs(datetime(year, 6, 1, tzinfo=timezone.utc))
+        return secs(datetime(year, 6, 1, tzinfo=UTC))
     return tz.transitions(year, r)[which] - 60 * minutes_before
 
 
@@ -181,7 +181,7 @@ def test_clock_corrections_never_fire_an_edge_twice_nor_lose_one(texts, zone, ye
     c = cfg(zone, texts)
     r = c['schedule'][0]
     z = c['zone']
-    t = secs(datetime(year, 3, 20, tzinfo=timezone.utc))
+    t = secs(datetime(year, 3, 20, tzinfo=UTC))
     o = Outlets(1)
     fired = [None]
     highest = None
@@ -202,7 +202,7 @@ def test_clock_corrections_never_fire_an_edge_twice_nor_lose_one(texts, zone, ye
 def test_paris_spring_forward_edge_in_the_skipped_hour_fires_at_three():
     # 2026-03-29: clocks go from 02:00 to 03:00 (01:00 UTC); an on at 02:30 fires at 03:00 local
     c = cfg('CET-1CEST,M3.5.0,M10.5.0/3', ['sun 02:30-'])
-    start = secs(datetime(2026, 3, 29, 0, 0, tzinfo=timezone.utc))
+    start = secs(datetime(2026, 3, 29, 0, 0, tzinfo=UTC))
     got = drive(c, start, start + 3 * 3600)
     assert [(EPOCH + timedelta(seconds=t)).strftime('%H:%M') for t, _, _ in got] == ['01:00']  # UTC
 
@@ -210,7 +210,7 @@ def test_paris_spring_forward_edge_in_the_skipped_hour_fires_at_three():
 def test_paris_fall_back_edge_in_the_repeated_hour_fires_once():
     # 2026-10-25: 03:00 CEST becomes 02:00 CET (01:00 UTC); 02:30 happens twice, the edge fires at the first
     c = cfg('CET-1CEST,M3.5.0,M10.5.0/3', ['sun 02:30-02:45'])
-    start = secs(datetime(2026, 10, 24, 23, 0, tzinfo=timezone.utc))
+    start = secs(datetime(2026, 10, 24, 23, 0, tzinfo=UTC))
     got = drive(c, start, start + 4 * 3600)
     assert [((EPOCH + timedelta(seconds=t)).strftime('%H:%M'), on) for t, _, on in got] == [('00:30', 1), ('00:45', 0)]
 
@@ -218,21 +218,21 @@ def test_paris_fall_back_edge_in_the_repeated_hour_fires_once():
 def test_sydney_changes_are_the_other_way_round():
     # Sydney 2026: DST ends 5 April 03:00 -> 02:00 (16:00 UTC the 4th), starts 4 October 02:00 -> 03:00
     c = cfg('AEST-10AEDT,M10.1.0,M4.1.0/3', ['sun 02:15-'])
-    start = secs(datetime(2026, 4, 4, 14, 0, tzinfo=timezone.utc))
+    start = secs(datetime(2026, 4, 4, 14, 0, tzinfo=UTC))
     assert [t - start for t, _, _ in drive(c, start, start + 5 * 3600)] == [75 * 60]  # 02:15 AEDT (15:15 UTC), once
-    start = secs(datetime(2026, 10, 3, 14, 0, tzinfo=timezone.utc))
+    start = secs(datetime(2026, 10, 3, 14, 0, tzinfo=UTC))
     assert [t - start for t, _, _ in drive(c, start, start + 5 * 3600)] == [2 * 3600]  # 03:00 AEDT = 16:00 UTC
 
 
 def test_a_window_across_midnight():
     c = cfg('UTC0', ['fri 22:00-02:00'])
-    fri = secs(datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc))  # a Friday
+    fri = secs(datetime(2026, 11, 20, 21, 0, tzinfo=UTC))  # a Friday
     got = drive(c, fri, fri + 6 * 3600)
     assert [(t - fri, on) for t, _, on in got] == [(3600, 1), (5 * 3600, 0)]
 
 
 def test_at_boot_an_outlet_takes_what_its_rules_say_now_unless_power_on_says_otherwise():
-    mid_window = secs(datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc))
+    mid_window = secs(datetime(2026, 11, 20, 23, 30, tzinfo=UTC))
     for power_on, wished in (('schedule', [(0, 1, 'schedule 22:00')]), ('off', []), ('last', [])):
         c = cfg('UTC0', ['fri 22:00-02:00'], power_on)
         o = Outlets(1)
@@ -248,7 +248,7 @@ def test_the_next_look_is_at_the_next_edge_or_within_the_hour():
     c = cfg('CET-1CEST,M3.5.0,M10.5.0/3', texts)
     c['schedule'] *= 6
     c['power_on'] *= 6
-    t = secs(datetime(2026, 11, 20, 20, 30, tzinfo=timezone.utc))  # a Friday, 21:30 local
+    t = secs(datetime(2026, 11, 20, 20, 30, tzinfo=UTC))  # a Friday, 21:30 local
     assert tick(t, c, Outlets(6), [None] * 6) == t + 1800  # 22:00 local
     assert tick(t - 7200, c, Outlets(6), [None] * 6) == t - 3600  # nothing for hours: an hour
 

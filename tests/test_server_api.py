@@ -104,7 +104,8 @@ def test_requests_that_are_not_signed_right_are_refused_and_say_why(server):
     strip = server.device()
     other = server.device("other")
     stranger = DeviceClient(strip.send, "nobody", strip.secret, server.clock)
-    assert stranger.request("POST", "/authorize", {"badge": "0" * 64}, check=False) == (401, {"error": "unknown device"})
+    assert stranger.request("POST", "/authorize", {"badge": "0" * 64}, check=False) == (
+        401, {"error": "unknown device"})
     forger = DeviceClient(strip.send, "strip", other.secret, server.clock)
     assert forger.request("POST", "/authorize", {"badge": "0" * 64}, check=False) == (401, {"error": "bad signature"})
     status, headers, body = strip.send("POST", "/api/v1/device/authorize", {"X-Device": "strip"}, b"{}")
@@ -190,7 +191,8 @@ def test_malformed_requests_get_a_short_signed_422(server):
     assert strip.request("POST", "/authorize", b"{not json")[0] == 422
     assert strip.request("POST", "/authorize", {"badge": "0" * 64, "more": 1})[0] == 422
     assert strip.request("POST", "/heartbeat", {"version": "1", "uptime": "5", "heap": 1, "outlets": [],
-                                                "shed": False}) == (422, {"error": "uptime: Input should be a valid integer"})
+                                                "shed": False}) == (
+        422, {"error": "uptime: Input should be a valid integer"})
 
 
 def test_sessions_are_stored_once_and_counted_in_the_statistics(server):

@@ -5,7 +5,7 @@ import subprocess
 
 from conftest import ROOT
 
-from tools.build import mpy_cross  # noqa: E402
+from tools.build import mpy_cross
 
 
 def test_every_board_file_compiles_with_mpy_cross(tmp_path):

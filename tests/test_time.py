@@ -3,7 +3,7 @@ server, and the relay pins, with the world clock put where each case needs it (D
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -13,7 +13,7 @@ PARIS = "CET-1CEST,M3.5.0,M10.5.0/3"
 
 
 def unix(*a):
-    return datetime(*a, tzinfo=timezone.utc).timestamp()
+    return datetime(*a, tzinfo=UTC).timestamp()
 
 
 def config(rules=None, tz=PARIS, wifi=True, rtc="ds3231", **time_conf):

@@ -13,7 +13,8 @@ PASSWORD = "multi42"
 
 
 def board(vboard, config=None):
-    b = vboard(config if config is not None else {}, start=False, romfs=None)  # the firmware in /lib: pushed files replace it
+    # the firmware in /lib: pushed files replace it
+    b = vboard(config if config is not None else {}, start=False, romfs=None)
     (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % PASSWORD)
     b.start()
     return b

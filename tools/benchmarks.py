@@ -33,8 +33,9 @@ UNITS = {
     "heap_not_returned": "heap still held after dropping a module the firmware loads only for a moment"
                          " (its qstrs stay interned for good), bytes",
     "qstr": "micropython.qstr_info() after all imports: n_qstr (count), n_total_bytes (bytes)",
-    "heap": "free heap, bytes. The running app on the reference board (ROMFS, 40k): free_at_start = a bare interpreter at the cap, free_at_ready ="
-            " the ready line (before its tasks first run), steady_free = status after the console's gc.collect(),"
+    "heap": "free heap, bytes. The running app on the reference board (ROMFS, 40k): free_at_start = a bare interpreter"
+            " at the cap, free_at_ready = the ready line (before its tasks first run),"
+            " steady_free = status after the console's gc.collect(),"
             " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free."
             " The import board: free_after_imports and its largest_free_block (the biggest allocation possible)",
     "boot_ms": "power_on() to the ready line on the host clock, ms (the virtual board: compare runs, not boards);"
@@ -71,8 +72,8 @@ IMPORTS = [
     "firmware.outlets", "firmware.drivers", "firmware.drivers.pcf8574",  # pcf8574: expander
     "-firmware.bringup",
     "firmware.loop",
-    "firmware.commands", "firmware.console", "firmware.link", "firmware.wifi", "-firmware.wifi", "firmware.drivers.pn532",
-    "firmware.drivers.mfrc522",
+    "firmware.commands", "firmware.console", "firmware.link", "firmware.wifi", "-firmware.wifi",
+    "firmware.drivers.pn532", "firmware.drivers.mfrc522",
     "firmware.drivers.ds3231", "firmware.drivers.ds1307", "-firmware.drivers.ds1307", "-firmware.drivers.ds3231",
     "firmware.repl", "-firmware.repl",
     "firmware.clock", "firmware.timesync", "-firmware.timesync", "firmware.sched", "firmware.tz", "-firmware.tz",
@@ -460,7 +461,8 @@ class Zone:
 class Outlets:
     def wish(self, i, on, why):
         pass
-texts = ["mon-fri 07:%02d-22:%02d" % (k, k) for k in range(4)] + ["sat,sun %02d:15-%02d:45" % (k, k + 1) for k in range(8, 12)]
+texts = ["mon-fri 07:%02d-22:%02d" % (k, k) for k in range(4)] + [
+    "sat,sun %02d:15-%02d:45" % (k, k + 1) for k in range(8, 12)]
 cfg = {"schedule": [[rules.parse(x) for x in texts] for _ in range(6)], "power_on": ["schedule"] * 6}
 z = Zone()
 o = Outlets()

@@ -1,13 +1,15 @@
 """Compile the firmware with mpy-cross into a board image (what deploy copies, what the virtual board runs)."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build"
+# MULTIPRISE_BUILD moves everything built (image, shims, ROMFS images) elsewhere: each test worker has its own.
+BUILD = Path(os.environ.get("MULTIPRISE_BUILD") or ROOT / "build")
 IMAGE = BUILD / "board"  # the board's filesystem as deployed: /boot.py, /main.py, /lib/firmware/*.mpy
 SHIMS = BUILD / "vboard"
 
@@ -22,9 +24,12 @@ def compile_file(src, dst, name=None):
     if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([mpy_cross(), "-o", str(dst), "-s", name or src.name, str(src)], capture_output=True, text=True)
+    tmp = dst.with_name("%s.%d" % (dst.name, os.getpid()))  # in place whole: another process may be reading it
+    r = subprocess.run([mpy_cross(), "-o", str(tmp), "-s", name or src.name, str(src)], capture_output=True, text=True)
     if r.returncode:
+        tmp.unlink(missing_ok=True)
         raise RuntimeError("mpy-cross %s:\n%s" % (src, r.stderr or r.stdout))
+    os.replace(tmp, dst)
     return True
 
 

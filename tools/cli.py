@@ -44,7 +44,8 @@ def main(argv=None):
     pu.add_argument("--host", required=True, help="the board's address")
     pu.add_argument("--port", type=int, default=8266, help="WebREPL port (default 8266)")
     pu.add_argument("--password", help="WebREPL password (default: PASS from ./webrepl_cfg.py)")
-    for name, what in (("repl", "the board's REPL (mpremote)"), ("logs", "the board's kept log lines (the app keeps running)")):
+    for name, what in (("repl", "the board's REPL (mpremote)"),
+                       ("logs", "the board's kept log lines (the app keeps running)")):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
     bench.add_argument("--quick", action="store_true", help="shorter steady-state measurement")

@@ -262,7 +262,7 @@ def _write_romfs(port, image):
         mpremote(port, "exec", "open(%r,'w').close()" % HOLD, "+", "soft-reset", "+", "romfs", "deploy", str(image),
                  "+", "exec", each("remove", [HOLD]))
     except Failed as e:
-        raise Failed("%s\nthe ROMFS partition may now hold part of an image, which hides /lib: deploy again" % e)
+        raise Failed("%s\nthe ROMFS partition may now hold part of an image, which hides /lib: deploy again" % e) from e
 
 
 RMTREE = ("import os\ndef rm(p):\n try:\n  for e in os.ilistdir(p):\n   rm(p+'/'+e[0])\n  os.rmdir(p)\n"
@@ -336,7 +336,7 @@ def push(host, port=8266, password="", retries=3, reset=True):
                 try:
                     staged[frozen.board_path(m)] = frozen.compiled(m)
                 except frozen.Unavailable as e:  # lib/ is replaced whole: without it, the copy would be lost
-                    raise Failed("the board has our copy of %s, which this push cannot bring along: %s" % (m, e))
+                    raise Failed("the board has our copy of %s, which this push cannot bring along: %s" % (m, e)) from e
         new = {f: sha256(p) for f, p in staged.items()}
         prev = dict(old, **{f: h for f, h in new.items() if not f.startswith("lib/")})
         dirs = sorted({"stage/" + p for f in staged for p in _parents(str(Path(f).parent))} | {"stage"}, key=len)

@@ -6,6 +6,7 @@ ROMFS image). micropython-lib's packages on the index are source archives withou
 download: the archive is read from the index's PEP 503 page instead, and checked against its pinned hash.
 """
 import hashlib
+import os
 import re
 import ssl
 import subprocess
@@ -15,7 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tools.build import BUILD, compile_file
+from tools.build import ROOT, compile_file
 
 # What each frozen module gives the application; deploy names it when the board lacks the module.
 FEATURES = {
@@ -29,7 +30,7 @@ SOURCES = {
     "umqtt.simple": ("micropython-umqtt.simple", "1.3.4",
                      "b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f", "umqtt/simple.py"),
 }
-CACHE = BUILD / "frozen"
+CACHE = ROOT / "build" / "frozen"  # shared by every build folder (MULTIPRISE_BUILD): fetched once
 
 
 class Unavailable(Exception):
@@ -52,7 +53,9 @@ def compiled(module):
             if f is None:
                 raise Unavailable("%s %s has no %s" % (dist, version, member))
             src.parent.mkdir(parents=True, exist_ok=True)
-            src.write_bytes(f.read())
+            tmp = src.with_name("%s.%d" % (src.name, os.getpid()))
+            tmp.write_bytes(f.read())
+            os.replace(tmp, src)
     dst = CACHE / rel
     compile_file(src, dst, "/" + rel)  # the source name is the path the board imports it from, as for the firmware
     return dst
@@ -81,7 +84,9 @@ def _archive(dist, version, digest):
             errors.append("%s: %s does not have the pinned SHA-256" % (page, name))
             continue
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(data)
+        tmp = cached.with_name("%s.%d" % (name, os.getpid()))
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)  # whole or not at all: test workers may fetch it at once
         return cached.open("rb")
     raise Unavailable("%s not found on pip's package indexes%s" % (name, (": " + "; ".join(errors)) if errors else ""))
 

@@ -46,10 +46,11 @@ class WebRepl:
                 raise WebReplError("no password prompt")
             self.send_text(self.password + "\r")
             seen = self._text_until("WebREPL connected", "Access denied")
-        except ConnectionError:
+        except ConnectionError as e:
             s.close()
             self.sock = None
-            raise WebReplError("%s:%d closed the connection: another WebREPL session may be open" % (self.host, self.port))
+            raise WebReplError("%s:%d closed the connection: another WebREPL session may be open"
+                               % (self.host, self.port)) from e
         if "Access denied" in seen:
             self.close()
             raise WebReplError("access denied: wrong WebREPL password")
@@ -138,10 +139,10 @@ class WebRepl:
                 if not self.sock:
                     self.connect()
                 return what()
-            except (ConnectionError, socket.timeout, OSError) as e:
+            except (TimeoutError, ConnectionError, OSError) as e:
                 self.close()
                 if attempt == retries:
-                    raise WebReplError("connection lost %d times: %s" % (retries + 1, e))
+                    raise WebReplError("connection lost %d times: %s" % (retries + 1, e)) from e
                 time.sleep(0.5 * (attempt + 1))
 
     def put(self, data, name, retries=3):

@@ -62,7 +62,8 @@ def add_arguments(p):
     listing.add_argument("--device")
     listing.add_argument("--pending", action="store_true")
 
-    for name, what_help in (("stats", "count, seconds and energy of the sessions"), ("sessions", "the latest sessions")):
+    for name, what_help in (("stats", "count, seconds and energy of the sessions"),
+                            ("sessions", "the latest sessions")):
         q = what.add_parser(name, help=what_help)
         if name == "stats":
             q.add_argument("--by", choices=("badge", "outlet", "device"), default="badge")

@@ -157,7 +157,8 @@ class RuleIn(Message):
     outlets: Outlets | None = Field(None, description="null: every outlet")
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = Field(
         None, description="ISO weekdays, 1 = Monday; null: every day")
-    start: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM local; null: all day")
+    start: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                              description="HH:MM local; null: all day")
     end: str | None = Field(None, pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
                             description="HH:MM local; before start: past midnight")
     max_seconds: integer(ge=1, le=7 * 86400) | None = Field(None, description="longest session; null: no limit")

@@ -334,7 +334,7 @@ class Store:
             rows = tx.execute(q).all()
         out = []
         for row in rows:
-            key = dict(zip([c.key for c in keys], row[:len(keys)]))
+            key = dict(zip([c.key for c in keys], row[:len(keys)], strict=True))
             out.append(StatRow(device=key.get("device"), outlet=key.get("outlet"), badge=key.get("badge"),
                                owner=owners.get(key.get("badge")), count=row[-3], seconds=int(row[-2]),
                                energy_wh=float(row[-1])))

@@ -19,6 +19,8 @@ import time
 import zlib
 from pathlib import Path
 
+from tools.build import SHIMS
+
 from . import hw, ntp, rfid, webrepl
 from .chips import DS1307, DS3231, PCF8574, Clock
 
@@ -35,7 +37,6 @@ WIRINGS = {
 }
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIMS = ROOT / "build" / "vboard"
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
 ROMFS_HEADER = b"\xd2\xcd\x31"  # how a ROMFS image starts
 _shim_cost = {}

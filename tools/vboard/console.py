@@ -19,7 +19,7 @@ EXAMPLE_OUTLETS = [("Lamp", "last"), ("Desk", "off"), ("Heater", "off"), ("Fan",
                    ("Charger", "off")]
 STATION = {0: "idle", 1: "connecting", 2: "wrong password", 3: "AP not found", 4: "connect failed", 5: "got IP"}
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 # Escape sequences and control characters other than \b, \t and \n (\r goes too).
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x07\x0b-\x1f\x7f]")
 HELP = """\
@@ -49,7 +49,8 @@ def example_config(wiring, ssid, password, server=None):
     from tools.server import demo
 
     cfg = {"name": "multiprise-sim", "board": {"profile": wiring}, "wifi": {"ssid": ssid, "password": password},
-           "outlets": [{"name": n, "power_on": p, "watts": w} for (n, p), w in zip(EXAMPLE_OUTLETS, demo.POWER)]}
+           "outlets": [{"name": n, "power_on": p, "watts": w}
+                       for (n, p), w in zip(EXAMPLE_OUTLETS, demo.POWER, strict=True)]}
     if server:
         cfg["server"] = {"url": server, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
                          "site_secret": demo.SITE_SECRET}

@@ -86,14 +86,14 @@ class SoftI2C:
         try:
             self._dev(addr).write(bytes(data))
         except Nack:
-            raise OSError(ENODEV, "ENODEV")
+            raise OSError(ENODEV, "ENODEV") from None
         self.b.update_relays()
 
     def _read(self, addr, n):
         try:
             return self._dev(addr).read(n)
         except Nack:
-            raise OSError(ENODEV, "ENODEV")
+            raise OSError(ENODEV, "ENODEV") from None
 
     def scan(self):
         return sorted(a for a, d in self.b.buses.get(self.key, {}).items() if getattr(d, "_powered", True))

@@ -539,8 +539,8 @@ class RomLoader:
             raise Fail(BAD_DATA_CHECKSUM)
         try:
             out = self._fl["inflate"].decompress(block)
-        except zlib.error:
-            raise Fail(INFLATE_ERROR)
+        except zlib.error as e:
+            raise Fail(INFLATE_ERROR) from e
         if len(out) > self._fl["remaining"]:
             raise Fail(TOO_MUCH_DATA)
         self._write(out)

@@ -61,7 +61,8 @@ class Server:
     def _serve(self, c):
         try:
             head = wsframe.read_http(c)
-            key = [line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:")]
+            key = [line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:")]
             if not key:
                 c.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
                 return

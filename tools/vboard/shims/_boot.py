@@ -3,8 +3,8 @@
 
 def _start():
     import sys, os, vfs
-    import _wire, time, machine, network, webrepl  # resident before the flash replaces the host's /
-    import ntptime  # frozen on the ESP8266 (no heap): resident here, so the calibration counts it as a shim
+    import _wire, time, machine, network, webrepl  # noqa: F401 (resident before the flash replaces the host's /)
+    import ntptime  # noqa: F401 (frozen on the ESP8266, no heap: resident here, so the calibration counts it as a shim)
 
     rom = os.getenv("VBOARD_ROMFS")
     if rom:  # a ROMFS build: vfs.rom_ioctl, and its partition (a host file, opened while the host's / is there)

@@ -1,6 +1,6 @@
 # ESP8266 `time` on the virtual board: ticks from the host; the wall clock (2000 epoch) is the bench's RTC.
 import utime
-from utime import sleep, sleep_ms, sleep_us, ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff
+from utime import sleep, sleep_ms, sleep_us, ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff  # noqa: F401 (the ESP8266 time API, re-exported)
 from _wire import call
 
 

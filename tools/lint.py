@@ -1,0 +1,33 @@
+"""make lint: ruff over the host code (tools/, tests/), then mpy-cross over every file MicroPython compiles."""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tools.build import ROOT, mpy_cross
+
+
+def board_files():
+    """The board's files (its root, the firmware) and the virtual board's shims, which MicroPython runs too."""
+    return ([ROOT / name for name in ("boot.py", "main.py", "updater.py")]
+            + sorted((ROOT / "firmware").rglob("*.py")) + sorted((ROOT / "tools" / "vboard" / "shims").glob("*.py")))
+
+
+def main():
+    failed = subprocess.run([sys.executable, "-m", "ruff", "check", "tools", "tests"], cwd=ROOT).returncode != 0
+    files = board_files()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, f in enumerate(files):
+            r = subprocess.run([mpy_cross(), "-o", str(Path(tmp) / ("%d.mpy" % i)), str(f)],
+                               capture_output=True, text=True)
+            if r.returncode:
+                failed = True
+                print("mpy-cross %s:\n%s" % (f.relative_to(ROOT), (r.stderr or r.stdout).rstrip()), file=sys.stderr)
+    if not failed:
+        print("mpy-cross: %d board files compile" % len(files))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
