@@ -2,6 +2,7 @@
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,20 +14,44 @@ sys.path.insert(0, str(ROOT))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["MULTIPRISE_BUILD"] = str(ROOT / "build" / "test" / os.environ["PYTEST_XDIST_WORKER"])
 
-from tools.build import make_board  # noqa: E402
+from tools.build import BUILD, make_board  # noqa: E402
 from tools.deploy import romfs_board  # noqa: E402
 from tools.vboard.bench import Bench  # noqa: E402
 
+_durations = {}
+
+
+def pytest_sessionstart(session):
+    session.config._started = time.monotonic()
+
+
+def pytest_runtest_logreport(report):
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """The run's own figures for make bench (build/suite.json): its wall clock and its 15 slowest tests. Only a
+    whole run (the controller, not an xdist worker, and not a selection of tests) writes them."""
+    if hasattr(session.config, "workerinput") or session.config.args != [] and session.config.args != ["tests"]:
+        return
+    slowest = sorted(_durations.items(), key=lambda kv: -kv[1])[:15]
+    out = BUILD / "suite.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"total_s": round(time.monotonic() - session.config._started, 1),
+                               "tests": session.testscollected,
+                               "slowest": [[k, round(v, 1)] for k, v in slowest]}, indent=1) + "\n")
+
 LAB = {"ssid": "multiprise-lab", "password": "lab-password"}
 # The firmware's bytecode in /lib takes heap that a ROMFS build leaves free: a board with the firmware in /lib gets
-# the heap of an ESP8266 with about 45 KB free (README, "Heap budget"); the reference board (ROMFS) gets the cap.
+# a larger heap, as a board with more memory has (docs/heap.md); the reference board (ROMFS) gets an ESP8266's.
 LIB_HEAP = "64k"
 
 
 @pytest.fixture
 def vboard(tmp_path):
     """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k",
-    romfs_firmware=True) -> Bench. heap None: the 40k cap, or LIB_HEAP when the firmware is in /lib.
+    romfs_firmware=True) -> Bench. heap None: an ESP8266's (tools/vboard/heapmodel.py), or LIB_HEAP when the
+    firmware is in /lib.
 
     The board folder is tmp_path/flash-N; config None leaves no config.json on the board. romfs gives the board a
     ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), None a build without one; with romfs_firmware the
@@ -36,7 +61,8 @@ def vboard(tmp_path):
 
     def make(config=None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k", romfs_firmware=True,
              **kw):
-        heap = heap or ("40k" if romfs and romfs_firmware else LIB_HEAP)
+        if heap is None and not (romfs and romfs_firmware):
+            heap = LIB_HEAP
         d = tmp_path / ("flash-%d" % len(benches))
         d.mkdir()
         make_board(d, config)

@@ -12,9 +12,10 @@ import time
 
 import pytest
 from conftest import LAB, ready
-from serverkit import Relay, free_port, server_process
+from serverkit import free_port, server_process
 
 from tools.server import demo
+from tools.server.relay import Relay
 from tools.server.signing import badge_hash
 
 ALICE, BOB, MALLORY = (bytes.fromhex(b.uid) for b in demo.BADGES)  # Bob: outlets 1-3, 1800 s; Mallory: no rule
@@ -258,13 +259,14 @@ def test_shedding_holds_outlets_off_across_a_reboot_and_restores_them(vboard, si
     b.serial.expect(r"server: command \d+ shed: shed 1,2,3,4,6; never shed: 5", 20)  # a round may find no room
     b.wait_relays([False, False, False, False, True, False])
     assert "held off: shed" in b.command("on 2", expect=r"2 Outlet 2[^\n]*\n")  # nobody turns it on meanwhile
+    m_boot = b.serial.mark()
     b.power_cycle()
-    ready(b)
+    ready(b, since=m_boot)
     time.sleep(1)
     assert b.relays() == [False, False, False, False, True, False]
     out = b.command("status", expect=r"6 Outlet 6[^\n]*\n")
     assert len(re.findall(r"Outlet \d: off \(held off: shed\)", out)) == 5, out
-    b.serial.expect("wifi: connected", 10)
+    b.serial.expect("wifi: connected", 10, since=m_boot)
     m0 = b.serial.mark()
     assert admin(site, "POST", "/commands", {"device": demo.DEVICE_ID, "op": "unshed"})[0] == 201
     b.serial.expect(r"server: command \d+ unshed: done", 20, since=m0)

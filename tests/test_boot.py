@@ -134,7 +134,7 @@ def test_relays_go_off_first_at_a_soft_reboot(vboard):
 def test_wifi_joins_notices_a_drop_and_rejoins(vboard):
     b = vboard({"wifi": LAB})
     ready(b)
-    b.serial.expect(r"wifi: connected to multiprise-lab, ip 127\.0\.0\.1, rssi -58", 10)
+    b.serial.expect(r"wifi: connected to multiprise-lab, ip 127\.0\.0\.1, rssi -58", 10, since=0)
     m = b.serial.mark()
     b.set_wifi(False)
     b.serial.expect(r"wifi: lost multiprise-lab", 10, since=m)
@@ -146,5 +146,5 @@ def test_wifi_joins_notices_a_drop_and_rejoins(vboard):
 def test_wrong_wifi_password_is_said_and_never_printed(vboard):
     b = vboard({"wifi": {"ssid": "multiprise-lab", "password": "not-the-password"}})
     ready(b)
-    b.serial.expect(r"wifi: cannot join multiprise-lab: down \(wrong password\)", 10)
+    b.serial.expect(r"wifi: cannot join multiprise-lab: down \(wrong password\)", 10, since=0)
     assert "not-the-password" not in b.serial.text()

@@ -75,7 +75,7 @@ def do(a):
         return timed(a)
     if op == "lowheap":  # leave about `free` bytes free, in a heap used before, then make the call
         gc.collect()
-        keep, k, n = [None] * 256, 0, 4096  # made first: a list grown here would need ever bigger blocks
+        keep, k, n = [None] * 1024, 0, 4096  # made first: a list grown here would need ever bigger blocks
         while n >= 32 and k < len(keep) and gc.mem_free() - a["free"] > 64:
             try:
                 keep[k] = bytearray(min(n, gc.mem_free() - a["free"] - 48))
@@ -539,20 +539,30 @@ def test_urls_it_cannot_use(board, url):
 
 # ---- heap -----------------------------------------------------------------------------------------------------
 
+ROUNDS = 6
+FILL_SPREAD = 512  # bytes over the target the filler may leave, measured: docs/heap.md, "Heap tests"
+LEAK_SPREAD = 256  # bytes one round's free heap moves with nothing kept, measured: docs/heap.md, "Heap tests"
+
+
 def test_calls_fit_in_a_few_kilobytes_and_keep_nothing(board, server):
     """An authorize with 5 KB free, a full commands list (8) with 7.5 KB free, the task beside it included: on the
     64-bit port, so about 3.6 and 5.4 KB on an ESP8266 (measured: 3.9 and 6.6 KB needed here, parsing the 8 commands
-    into objects taking 3.9 KB of it)."""
+    into objects taking 3.9 KB of it). Rounds of both calls leave the heap as they found it."""
     url, port = server
     for _ in range(8):
         assert admin(port, "POST", "/commands", {"device": demo.DEVICE_ID, "op": "shed", "class": 2,
                                                  "until": int(time.time()) + 3600})[0] in (200, 201)
     srv = {"url": url, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET, "timeout_ms": 2000}
     board.call(url, "GET", "/commands")  # the loop's and the interpreter's own first-time allocations
-    before = board.ask(op="mem")
-    for _ in range(3):
+    free = []  # after each round, collected
+    for _ in range(ROUNDS):
         r = board.ask(op="lowheap", free=5120, srv=srv, method="POST", path="/authorize", body={"badge": badge(BOB)})
-        assert r["free"] <= 5120 + 128 and r.get("status") == 200 and r["obj"]["name"] == "Bob", r
+        assert r.get("status") == 200 and r["obj"]["name"] == "Bob", r
+        assert r["free"] <= 5120 + FILL_SPREAD, "the heap could not be filled down to 5 KB free: %r" % r
         r = board.ask(op="lowheap", free=7680, srv=srv, method="GET", path="/commands")
-        assert r["free"] <= 7680 + 128 and r.get("status") == 200 and len(r["obj"]["commands"]) == 8, r
-    assert board.ask(op="mem") >= before - 128  # nothing left behind by the calls
+        assert r.get("status") == 200 and len(r["obj"]["commands"]) == 8, r
+        assert r["free"] <= 7680 + FILL_SPREAD, "the heap could not be filled down to 7.5 KB free: %r" % r
+        free.append(board.ask(op="mem"))
+    print("free heap after each round: %s" % free)
+    # nothing kept by the calls: no round leaves less than the first did, beyond the spread of the allocator
+    assert min(free[1:]) >= free[0] - LEAK_SPREAD, "free heap after each round: %s" % free

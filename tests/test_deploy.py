@@ -18,7 +18,7 @@ def empty_board(vboard, **kw):
     for p in list(b.board_dir.iterdir()):
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     b.start()
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     return b
 
 

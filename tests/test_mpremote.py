@@ -56,8 +56,9 @@ def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
     b = vboard(None, romfs=None)
     for p in list(b.board_dir.iterdir()):  # stock firmware just flashed: an empty filesystem
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+    m = b.serial.mark()
     b.power_cycle()
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=m)
     cfg = tmp_path / "config.json"
     cfg.write_text('{"name": "desk-strip"}')
     mpremote(b, "fs", "cp", "-r", str(IMAGE / "lib"), str(IMAGE / "boot.py"), str(IMAGE / "main.py"), ":",

@@ -80,7 +80,7 @@ def test_a_stalled_loop_is_reset_by_the_watchdog(vboard):
 def test_a_dead_task_is_noticed_and_the_watchdog_resets(vboard):
     b = vboard({"wifi": {"ssid": "multiprise-lab", "password": "lab-password"}})
     ready(b)
-    b.serial.expect("wifi: connected", 10)
+    b.serial.expect("wifi: connected", 10, since=0)
     m = b.serial.mark()
     b.faults[("WLAN", "isconnected")] = ValueError("radio firmware bug")  # not an OSError: a bug, not weather
     b.serial.expect(r"app: task link died: ValueError\('radio firmware bug',?\)", 10, since=m)
@@ -94,7 +94,7 @@ def test_a_dead_task_is_noticed_and_the_watchdog_resets(vboard):
 def test_a_radio_error_is_ridden_out(vboard):
     b = vboard({"wifi": {"ssid": "multiprise-lab", "password": "lab-password"}})
     ready(b)
-    b.serial.expect("wifi: connected", 10)
+    b.serial.expect("wifi: connected", 10, since=0)
     m = b.serial.mark()
     b.faults[("WLAN", "isconnected")] = OSError(5, "EIO")
     b.serial.expect(r"wifi: radio error OSError\(5,?\); retrying in 5 s", 10, since=m)

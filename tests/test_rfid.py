@@ -507,7 +507,7 @@ print(r.init())
 def test_drivers_on_micropython_on_a_virtual_board(vboard, kind):
     wiring = "expander" if kind == "mfrc522" else "seed"
     b = vboard(None, wiring=wiring, reader=kind)  # no configuration: the app stays out of the way
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     if kind == "pn532":
         make = "PN532(I2C(scl=Pin(5), sda=Pin(4)))"
     elif kind == "mfrc522":
@@ -533,8 +533,9 @@ def test_drivers_on_micropython_on_a_virtual_board(vboard, kind):
     if kind == "mfrc522":
         b.power_cut()  # the chip forgets its set-up; the card, its halt
         b.reader.dead = None
+        m = b.serial.mark()
         b.power_on()
-        b.serial.expect(r">>> $", 10)
+        b.serial.expect(r">>> $", 10, since=m)
         assert b.exec(code + "print(r.read().hex())").split()[-2:] == [
             "146", TEN.hex()]
 

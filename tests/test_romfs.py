@@ -91,16 +91,19 @@ def test_deploy_romfs_to_a_board_without_a_romfs_partition_says_what_to_do(vboar
     assert list(b.board_dir.iterdir()) == []  # nothing was copied
 
 
+BOOT_SPREAD = 512  # bytes
+
+
 def test_the_partition_costs_the_firmware_no_heap(vboard):
     """The image lives in the device process with the shims, outside the firmware's budget: boot.py starts with
-    the same free heap on a board with a mounted ROMFS as on one without."""
+    the free heap a board gives it (Bench.boot_free) with a 320 KB partition mounted as without one."""
     frees = []
     for kw in ({"romfs": None}, {"romfs": "320k", "romfs_firmware": True}):  # at one cap
-        kw["heap"] = "40k"
-        b = vboard(None, start=False, **kw)
+        b = vboard(None, start=False, heap=40960, **kw)
         (b.board_dir / "boot.py").write_text("import gc\ngc.collect()\nprint('boot.py starts with', gc.mem_free())\n")
         b.start()
         frees.append(int(b.serial.expect(r"boot.py starts with (\d+)", 10).group(1)))
-    # equal to within a chunk of interned-name storage: the names boot.py adds may need a new chunk on one board
-    # and not on the other, as the shims' names fill the last chunk differently (README, "Heap budget")
-    assert abs(frees[0] - frees[1]) <= 128 and min(frees) > 30000, frees
+    # Within the spread of the board's own start: the names boot.py interns may need a new chunk of name storage on
+    # one board and not on the other (measured over 20 runs, two of them on a loaded machine: docs/heap.md).
+    print("boot.py starts with %s bytes free; a board gives %d" % (frees, b.boot_free))
+    assert all(abs(f - b.boot_free) <= BOOT_SPREAD for f in frees), (frees, b.boot_free)

@@ -73,8 +73,9 @@ def test_beyond_64_sessions_waiting_the_oldest_are_dropped_and_counted(vboard):
     b.start()
     b.serial.expect(r"badge: 6 finished session\(s\) dropped: more than 64 waiting for the server", 20, since=0)
     assert [s["id"] for s in sessions(b)] == ids[6:]  # the newest 64, in order
+    m = b.serial.mark()
     b.power_cycle()  # they stay, and nothing more is dropped at the next rounds
-    ready(b)
+    ready(b, since=m)
     end = time.monotonic() + 15
     while "cannot connect" not in b.command("status", expect=r"6 Outlet 6[^\n]*\n"):
         assert time.monotonic() < end, b.serial.text()[-2000:]

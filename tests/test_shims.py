@@ -18,7 +18,7 @@ def test_every_board_file_compiles_with_mpy_cross(tmp_path):
 
 def test_machine_network_and_time_behave_like_the_esp8266(vboard):
     b = vboard(None)  # no configuration: the app stays out of the way, the REPL is free
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.adc = 512
     out = json.loads(b.exec("""
 import json, machine, network, time
@@ -77,7 +77,7 @@ def test_rtc_memory_survives_a_reset_but_not_a_power_cut(vboard):
     for f in ("boot.py", "main.py"):  # stock MicroPython: nothing else writes RTC memory
         (b.board_dir / f).unlink()
     b.start()
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.exec("import machine\nmachine.RTC().memory(b'kept')")
     m = b.serial.mark()
     b.reset()

@@ -114,7 +114,7 @@ print(repr(r), time.ticks_diff(time.ticks_ms(), t0), sep="|")
 
 def test_ntptime_on_the_board_gets_the_bench_servers_time(vboard):
     b = vboard(None)  # no configuration: the REPL is free
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     r, _ = ntp_time(b, "import time, ntptime\nprint(ntptime.host, ntptime.timeout)\n")
     assert r == "OSError(-2,)" and b.ntp.requests == 0  # no Wi-Fi: the name is not resolved, as on an ESP8266
     before = b.clock.now() - EPOCH2000
@@ -135,7 +135,7 @@ def test_ntptime_on_the_board_gets_the_bench_servers_time(vboard):
 
 def test_a_silent_or_broken_server_is_an_error_on_the_board_not_a_time(vboard):
     b = vboard(None)
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.exec(JOIN)
     b.ntp.mode = "off"
     r, ms = ntp_time(b)
@@ -152,7 +152,7 @@ def test_a_silent_or_broken_server_is_an_error_on_the_board_not_a_time(vboard):
 
 def test_ntptime_crosses_2036_like_the_stock_module(vboard):
     b = vboard(None)
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.clock.set(2100000000.0)  # 2036-07-18: NTP's 32-bit seconds have wrapped
     r, _ = ntp_time(b, JOIN)
     assert abs(r - (2100000000 - EPOCH2000)) <= 2
@@ -162,7 +162,7 @@ def test_ntptime_crosses_2036_like_the_stock_module(vboard):
 
 def test_the_chip_keeps_its_time_and_registers_between_two_runs(vboard):
     b = vboard(None)
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.rtc.set(START)
     b.rtc.write(bytes([0x03, 3]))  # the weekday register counts whatever the driver wrote (a Friday, here)
     b.rtc.write(bytes([0x0E, 0x04]))  # control register
@@ -173,7 +173,7 @@ def test_the_chip_keeps_its_time_and_registers_between_two_runs(vboard):
     again = Bench(b.board_dir)
     try:
         again.start()
-        again.serial.expect(r">>> $", 10)
+        again.serial.expect(r">>> $", 10, since=0)
         out = again.exec("""
 import os, machine
 i2c = machine.SoftI2C(scl=machine.Pin(5), sda=machine.Pin(4))
@@ -279,7 +279,7 @@ def test_a_reset_between_a_read_and_a_wrap_loses_the_turn():
 
 def test_the_esp_rtc_on_the_board_drifts_and_wraps(vboard):
     b = vboard(None)
-    b.serial.expect(r">>> $", 10)
+    b.serial.expect(r">>> $", 10, since=0)
     b.esp_rtc_ppm = 20000
     b.exec("import time, machine\nmachine.RTC().datetime((2027, 1, 15, 4, 8, 0, 0, 0))")
     set_at = START - EPOCH2000

@@ -1,14 +1,16 @@
 """Measure the firmware on the virtual board: .mpy sizes, heap per module, the running app's heap,
 boot-to-ready time and flash writes; print a table and write build/bench.json.
 
-Every number is measured on this run (the real firmware on the real MicroPython unix port, 64-bit,
-heap capped at 40k: about 1.4x what the same code takes on the ESP8266, see PLATFORM.md).
+Every number is measured on this run: the real firmware on the real MicroPython unix port, by default the 64-bit one
+at its calibrated cap (tools/vboard/heapmodel.py). With MICROPYTHON=<a 32-bit build> the app runs at the ESP8266's
+38,912 bytes, and the 64-bit board's steady free heap is measured beside it (docs/heap.md, "Calibration").
 A step that fails is reported and skipped; the exit status is then non-zero.
 """
 import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -18,9 +20,10 @@ from pathlib import Path
 
 from tools.build import BUILD, IMAGE, build, make_board
 from tools.deploy import romfs_board
-from tools.vboard.bench import NAMES_CHARGE, Bench, free_at_start, heap_bytes
+from tools.vboard import heapmodel
+from tools.vboard.bench import Bench, boot_free, heap_bytes
 
-HEAP = "40k"  # the reference board: a ROMFS build, the firmware in its partition
+HEAP = None  # the reference board: a ROMFS build, the firmware in its partition, an ESP8266's heap
 LIB_HEAP = "64k"  # a build without ROMFS: the firmware's .mpy files in /lib (tests/conftest.py, README)
 SAVE_INTERVAL_S = 5
 
@@ -33,7 +36,8 @@ UNITS = {
     "heap_not_returned": "heap still held after dropping a module the firmware loads only for a moment"
                          " (its qstrs stay interned for good), bytes",
     "qstr": "micropython.qstr_info() after all imports: n_qstr (count), n_total_bytes (bytes)",
-    "heap": "free heap, bytes. The running app on the reference board (ROMFS, 40k): free_at_start = a bare interpreter"
+    "heap": "free heap, bytes. The running app on the reference board (ROMFS, an ESP8266's heap: `board`):"
+            " free_at_start = what boot.py starts with (a bare interpreter, less what a board keeps before it)"
             " at the cap, free_at_ready = the ready line (before its tasks first run),"
             " steady_free = status after the console's gc.collect(),"
             " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free."
@@ -49,7 +53,14 @@ UNITS = {
     "lib": "the same app with the firmware as .mpy files in /lib (a build without ROMFS), at heap %s:"
            " free_at_start, free_at_ready, steady_free and used as in heap (bytes), boot_ms_median, boot_ms_max and"
            " boot_ms_app_median as in boot_ms (ms, over `boots` power cycles)" % LIB_HEAP,
-    "badge": "the reference board (ROMFS, 40k, PN532) with the demo server on loopback, over `taps` taps: a card"
+    "board": "the interpreter that ran the firmware: micropython (path), word_bits (32 or 64), heap (its cap, bytes),"
+             " names (the firmware's names not in the ESP8266's ROM), charge (bytes a board keeps before boot.py)",
+    "calibration": "with a 32-bit MICROPYTHON: steady_free_32 (the app at the ESP8266's heap), steady_free_64 (the"
+                   " same app on the 64-bit wheel at heapmodel.CAP_64), gap = 64 - 32 (re-derive CAP_64 past 1024),"
+                   " cap_64_suggested (bytes)",
+    "suite": "the last `make test` (build/suite.json): total_s (pytest's wall clock, s), tests (count), and the"
+             " 15 slowest tests with their seconds",
+    "badge": "the reference board (ROMFS, an ESP8266's heap, PN532) with the demo server on loopback, over `taps` taps: a card"
              " placed on the reader until relay 1 closes (tap_to_on: authorize, session written, outlet on) or opens"
              " (tap_to_off: the second tap), ms on the host clock, median (p50) and 95th percentile (p95);"
              " taps_missed: taps the board did not handle (heap in pieces: the log says to present it again)",
@@ -281,7 +292,7 @@ def measure_app(res, tmp, quick, failures):
     window = 10 if quick else 30
     try:
         b.device_heap()  # calibrated once, outside the timing
-        res["heap.free_at_start"] = bare = free_at_start(heap_bytes(HEAP)) - NAMES_CHARGE
+        res["heap.free_at_start"] = bare = boot_free(heap_bytes(HEAP))
         res["romfs.image_bytes"] = b.image_bytes
 
         # first boot after a config change: validate, cache, reset, then ready
@@ -415,7 +426,7 @@ def measure_lib(res, tmp, quick):
     try:
         b.start()
         m = b.serial.expect(READY, 20, since=0)  # after the first boot's validation and reset
-        res["lib.free_at_start"] = bare = free_at_start(heap_bytes(LIB_HEAP)) - NAMES_CHARGE
+        res["lib.free_at_start"] = bare = boot_free(heap_bytes(LIB_HEAP))
         res["lib.free_at_ready"] = int(m.group(2))
         res["lib.steady_free"] = steady_free(b, quick, [])
         res["lib.used"] = bare - res["lib.steady_free"]
@@ -438,7 +449,8 @@ def modes(res):
             ("free heap, steady", "heap.steady_free", "lib.steady_free"),
             ("boot to ready, ms (median)", "boot_ms.median", "lib.boot_ms_median"),
             ("the app's own ready in, ms", "boot_ms.app_median", "lib.boot_ms_app_median")]
-    lines = ["", "the firmware as a ROMFS image (heap %s), and as .mpy files in /lib (heap %s):" % (HEAP, LIB_HEAP),
+    lines = ["", "the firmware as a ROMFS image (heap %d), and as .mpy files in /lib (heap %d):" % (
+                 heap_bytes(HEAP), heap_bytes(LIB_HEAP)),
              "  %-28s %10s %10s" % ("", "ROMFS", "/lib")]
     for name, a, b in rows:
         lines.append("  %-28s %10s %10s" % (name, res.get(a, "-"), res.get(b, "-")))
@@ -487,7 +499,7 @@ print("SCHED", us[100], us[-1], peak)
 
 
 def measure_badges(res, tmp, quick, failures):
-    """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build at 40k) with the demo server
+    """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build, an ESP8266's heap) with the demo server
     on loopback: a card placed in the field until relay 1 closes (Alice: every outlet, outlet 1 first), then the
     second tap that ends the session until it opens; then the server alone: signed authorizations per second."""
     from concurrent.futures import ThreadPoolExecutor
@@ -598,6 +610,49 @@ def step(name, failures, fn, *a):
         return False
 
 
+def measure_board(res):
+    from tools.vboard.bench import firmware_names
+
+    names = len(firmware_names())
+    res.update({"board.micropython": heapmodel.MICROPYTHON, "board.word_bits": heapmodel.word_bits(),
+                "board.heap": heap_bytes(HEAP), "board.names": names, "board.charge": heapmodel.board_charge(names)})
+
+
+def calibrate(res, tmp, quick):
+    """The same app's steady free heap on the 64-bit wheel at CAP_64, beside this 32-bit run's."""
+    env = {k: v for k, v in os.environ.items() if k != "MICROPYTHON"}
+    r = subprocess.run([sys.executable, "-m", "tools.benchmarks", "--steady"] + (["--quick"] if quick else []),
+                       capture_output=True, text=True, env=env, cwd=str(Path(__file__).resolve().parents[1]),
+                       timeout=600)
+    m = re.search(r"STEADY (\d+)", r.stdout)
+    if not m:
+        raise Failed("the 64-bit board gave no figure:\n" + (r.stdout + r.stderr)[-2000:])
+    s64, s32 = int(m.group(1)), res["heap.steady_free"]
+    res.update({"calibration.steady_free_32": s32, "calibration.steady_free_64": s64,
+                "calibration.gap": s64 - s32, "calibration.cap_64_suggested": (heapmodel.CAP_64 - (s64 - s32)) // 128 * 128})
+
+
+def steady_only(quick):
+    """The running app's steady free heap on this interpreter (for calibrate)."""
+    build()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        b = app_board(tmp, "app")
+        try:
+            b.start()
+            b.serial.expect(READY, 20, since=0)
+            print("STEADY %d" % steady_free(b, quick, []))
+        finally:
+            b.stop()
+
+
+def suite(res):
+    """The last test run's own figures, as conftest.py wrote them."""
+    f = BUILD / "suite.json"
+    if f.exists():
+        s = json.loads(f.read_text())
+        res.update({"suite.total_s": s["total_s"], "suite.tests": s["tests"], "suite.slowest": s["slowest"]})
+
+
 def table(res):
     lines = []
     prefixes = []
@@ -607,6 +662,8 @@ def table(res):
             prefixes.append(p)
     width = max(len(k) for k in res) + 2
     for p in prefixes:
+        if p == "suite":
+            continue
         lines.append("")
         lines.append("%s: %s" % (p, UNITS.get(p, "")))
         for k, v in res.items():
@@ -627,6 +684,7 @@ def main(args):
         print("bench: nothing to measure without a build")
         return 1
     step("mpy sizes", failures, measure_sizes, res)
+    step("board", failures, measure_board, res)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         print("bench: heap per module", flush=True)
         step("heap per module", failures, measure_imports, res, tmp)
@@ -634,12 +692,20 @@ def main(args):
         step("app", failures, measure_app, res, tmp, quick, failures)
         print("bench: the running app from /lib", flush=True)
         step("lib", failures, measure_lib, res, tmp, quick)
+        if heapmodel.word_bits() == 32:
+            print("bench: the same app on the 64-bit board, for the calibration", flush=True)
+            step("calibration", failures, calibrate, res, tmp, quick)
         print("bench: badges and the server", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
     print("bench: schedules", flush=True)
     step("sched", failures, measure_sched, res)
+    step("suite", failures, suite, res)
     print(table(res))
     print(modes(res))
+    if "suite.total_s" in res:
+        print("\nthe last make test: %d tests in %.0f s; the slowest:" % (res["suite.tests"], res["suite.total_s"]))
+        for name, secs in res["suite.slowest"]:
+            print("  %7.1f s  %s" % (secs, name))
     res["_units"] = {p: u for p, u in UNITS.items() if any(k.split(".", 1)[0] == p for k in res)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
@@ -655,4 +721,6 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    sys.exit(main(ap.parse_args()))
+    ap.add_argument("--steady", action="store_true", help="only the running app's steady free heap (calibrate)")
+    a = ap.parse_args()
+    sys.exit(steady_only(a.quick) if a.steady else main(a))

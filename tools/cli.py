@@ -15,7 +15,7 @@ def main(argv=None):
     sim.add_argument("--rtc", choices=("ds3231", "ds1307"), default="ds3231")
     sim.add_argument("--board", default="build/sim-board", help="the virtual flash folder (kept between runs)")
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
-    sim.add_argument("--heap", help="MicroPython heap cap (default 40k; 64k with --lib)")
+    sim.add_argument("--heap", help="MicroPython heap cap (default: an ESP8266's, docs/heap.md; 64k with --lib)")
     sim.add_argument("--port", type=int, default=0, help="TCP port of the serial line (socket://127.0.0.1:PORT)")
     sim.add_argument("--romfs", default="320k", metavar="SIZE",
                      help="the ROMFS partition, as a FLASH_2M_ROMFS build has (default 320k), kept beside the board "
@@ -49,6 +49,16 @@ def main(argv=None):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
     bench.add_argument("--quick", action="store_true", help="shorter steady-state measurement")
+    soak = sub.add_parser("soak", help="long runs: power-cut storms around state writes and session reports, an "
+                                       "accelerated week; write build/soak.json")
+    soak.add_argument("--cuts", type=int, default=1000, help="power cuts in each storm (default 1000)")
+    soak.add_argument("--session-cuts", type=int, help="power cuts around session reports (default: --cuts)")
+    soak.add_argument("--days", type=int, default=7, help="simulated days of the accelerated run (default 7)")
+    soak.add_argument("--seed", type=int, help="the random seed (default: a new one, printed): replays a run")
+    soak.add_argument("--only", action="append", choices=("state", "sessions", "week"),
+                      help="run this part only (repeatable): state (cuts around state writes), sessions (cuts around "
+                           "session reports), week (the accelerated run)")
+    soak.add_argument("--out", help="where the figures go (default build/soak.json)")
     server_arguments(sub.add_parser("server", help="the central server (badges, rules, sessions, commands); "
                                                    "`server admin ...` manages its database"))
     a = ap.parse_args(argv)
@@ -101,6 +111,10 @@ def main(argv=None):
         from tools.benchmarks import main as bench_main
 
         return bench_main(a)
+    if a.cmd == "soak":
+        from tools.soak import main as soak_main
+
+        return soak_main(a)
     if a.cmd == "server":
         from tools.server.cli import run
 

@@ -19,9 +19,10 @@ import time
 import zlib
 from pathlib import Path
 
-from tools.build import SHIMS
+from tools.build import BUILD, IMAGE, SHIMS, compile_file
 
-from . import hw, ntp, rfid, webrepl
+from . import heapmodel, hw, ntp, rfid, webrepl
+from .heapmodel import MICROPYTHON
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
@@ -37,26 +38,26 @@ WIRINGS = {
 }
 
 ROOT = Path(__file__).resolve().parents[2]
-MICROPYTHON = str(Path(sys.executable).parent / "micropython")
 ROMFS_HEADER = b"\xd2\xcd\x31"  # how a ROMFS image starts
 _shim_cost = {}
 
 
 def heap_bytes(heap):
+    """Bytes of a heap given as None (the reference board's: heapmodel.reference_heap), or as 65536 or "64k" for
+    the 64-bit board (heapmodel.scaled: the same board on a 32-bit interpreter)."""
+    if heap is None:
+        return heapmodel.reference_heap()
     heap = str(heap).lower()
-    return int(heap[:-1]) * 1024 if heap.endswith("k") else int(heap)
+    return heapmodel.scaled(int(heap[:-1]) * 1024 if heap.endswith("k") else int(heap))
 
 
 # Names (qstrs). A board keeps its built-in and frozen names in ROM; the firmware's own names fill pools that start
-# small and double: 10, 20, 40, 80, 160 entries hold its first 310 names, a pool of 320 the next 320. The firmware
-# has more than 310 names, so on a board all those pools are allocated (each pool entry is 6 bytes on the ESP8266).
-# Here the shims' names come first and fill the small pools, and the firmware's names would land in pools of 320 and
-# 640 entries, allocated in one block each (3 and 7 KB) at moments that depend on the shims. So the runner grows the
-# pools before the firmware starts, up to a fresh pool of 640 entries (the firmware's names go there), and the
-# firmware is charged NAMES_CHARGE bytes: what a board's pools for 630 names cost, scaled to this 64-bit port
-# (630 x 6 bytes, x 1.4, rounded to the steps the heap moves by).
+# small and double, and heapmodel charges what the ESP8266's pools for them take. Here the shims' names come first
+# and fill the small pools, and the firmware's names would land in larger pools allocated in one block at moments
+# that depend on the shims. So the runner grows the pools before the firmware starts, up to a fresh pool of 640
+# entries (the firmware's names go there: the unix port has most of them in ROM), and the calibration takes what
+# that costs with the shims'.
 NAMES_ROOM = 620  # names that fill the pools up to 320 entries: the next one starts the pool of 640
-NAMES_CHARGE = 5312
 
 
 def free_at_start(heap):
@@ -64,6 +65,23 @@ def free_at_start(heap):
     r = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % heap, "-c", "import gc;gc.collect();print(gc.mem_free())"],
                        capture_output=True, text=True, check=True)
     return int(r.stdout)
+
+
+def boot_free(heap):
+    """The free heap boot.py starts with on a board with this heap: a bare interpreter's, less what a board keeps
+    before boot.py (heapmodel.board_charge, for the firmware's names)."""
+    block = heapmodel.word_bits() // 2  # the GC's block: 4 words
+    return (free_at_start(heap) - heapmodel.board_charge(len(firmware_names()))) // block * block
+
+
+def firmware_names():
+    """The names the built firmware interns on an ESP8266 (boot.py and main.py compiled as the board does)."""
+    files = [f for f in IMAGE.rglob("*.mpy") if f.parent != IMAGE / "frozen"]
+    for name in ("boot.py", "main.py"):
+        out = BUILD / "names" / (name[:-3] + ".mpy")
+        compile_file(IMAGE / name, out, name)
+        files.append(out)
+    return heapmodel.firmware_names(files)
 
 
 class Serial:
@@ -163,7 +181,7 @@ class Bench:
 
     USABLE_GPIO = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
 
-    def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap="40k", ssid="multiprise-lab",
+    def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap=None, ssid="multiprise-lab",
                  password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None,
                  reader="wiring"):
         self.board_dir = Path(board_dir)
@@ -359,15 +377,16 @@ class Bench:
 
     def device_heap(self):
         """The heap the device process gets: the cap asked for plus what the shims and the runner keep,
-        measured once, so that boot.py starts with the free heap of a bare interpreter at the cap.
+        measured once, so that boot.py starts with the free heap a board with that heap would give it (boot_free).
         A ROMFS partition's image and its mount at /rom count with the shims (the mount only when the partition
         holds a ROMFS). The GC's tables take their share of what is added and the heap grows by steps of
         128 bytes: the heap is searched for, then a ballast (VBOARD_BALLAST bytes) takes the free heap down
-        to the bare interpreter's exactly."""
+        to that figure exactly."""
         want = heap_bytes(self.heap)
-        key = (want, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER)
+        self.boot_free = target = boot_free(want)
+        key = (want, target, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER)
         if key not in _shim_cost:
-            target, heap, ballast = free_at_start(want) - NAMES_CHARGE, want + (self.romfs or 0) * 102 // 100 + 65536, 0
+            heap, ballast = want + (self.romfs or 0) * 102 // 100 + 65536, 0
             self.names = 0
             self.names = max(0, NAMES_ROOM + 1 - self._free_after_shims(heap * 2, 0, "n_qstr"))
             for _ in range(20):

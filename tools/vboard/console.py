@@ -447,7 +447,7 @@ def main(args):
 
 def _run(args, board, server, more_notes):
     lib = getattr(args, "lib", False)
-    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else "40k"),
+    bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else None),
                   serial_port=args.port, romfs=None if lib else args.romfs)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
