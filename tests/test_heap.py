@@ -30,7 +30,8 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
     assert "session ended on outlet 1,2,3" in tap(b, BOB, r"badge \w+: session ended[^\n]*\n")
     untap(b)
     for line, expect in (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n"),
-                         ("scan", r"I2C 0x68 RTC\r?\n"), ("rtc", r"RTC ds3231: [^\n]*\n"), ("log", r"session ended on outlet 1,2,3[^\n]*\n"),
+                         ("scan", r"I2C 0x68 RTC\r?\n"), ("rtc", r"RTC ds3231: [^\n]*\n"),
+                         ("log", r"session ended on outlet 1,2,3[^\n]*\n"),
                          ("time", r"time [^\n]*\n"), ("sched 1", r"1 Outlet 1[^\n]*\n"),
                          ("sched 2 add daily 07:00-08:00", r"  4\) [^\n]*\n"), ("timer 3 for 1h", r"3 off at [^\n]*\n"),
                          ("timer 3 cancel", None), ("off all", r"6 Outlet 6[^\n]*\n"),

@@ -60,7 +60,8 @@ UNITS = {
                    " cap_64_suggested (bytes)",
     "suite": "the last `make test` (build/suite.json): total_s (pytest's wall clock, s), tests (count), and the"
              " 15 slowest tests with their seconds",
-    "badge": "the reference board (ROMFS, an ESP8266's heap, PN532) with the demo server on loopback, over `taps` taps: a card"
+    "badge": "the reference board (ROMFS, an ESP8266's heap, PN532) with the demo server on loopback, over `taps`"
+             " taps: a card"
              " placed on the reader until relay 1 closes (tap_to_on: authorize, session written, outlet on) or opens"
              " (tap_to_off: the second tap), ms on the host clock, median (p50) and 95th percentile (p95);"
              " taps_missed: taps the board did not handle (heap in pieces: the log says to present it again)",
@@ -499,9 +500,10 @@ print("SCHED", us[100], us[-1], peak)
 
 
 def measure_badges(res, tmp, quick, failures):
-    """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build, an ESP8266's heap) with the demo server
-    on loopback: a card placed in the field until relay 1 closes (Alice: every outlet, outlet 1 first), then the
-    second tap that ends the session until it opens; then the server alone: signed authorizations per second."""
+    """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build, an ESP8266's heap) with the
+    demo server on loopback: a card placed in the field until relay 1 closes (Alice: every outlet, outlet 1 first),
+    then the second tap that ends the session until it opens; then the server alone: signed authorizations per
+    second."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tools.server import demo
@@ -629,7 +631,8 @@ def calibrate(res, tmp, quick):
         raise Failed("the 64-bit board gave no figure:\n" + (r.stdout + r.stderr)[-2000:])
     s64, s32 = int(m.group(1)), res["heap.steady_free"]
     res.update({"calibration.steady_free_32": s32, "calibration.steady_free_64": s64,
-                "calibration.gap": s64 - s32, "calibration.cap_64_suggested": (heapmodel.CAP_64 - (s64 - s32)) // 128 * 128})
+                "calibration.gap": s64 - s32,
+                "calibration.cap_64_suggested": (heapmodel.CAP_64 - (s64 - s32)) // 128 * 128})
 
 
 def steady_only(quick):
