@@ -40,7 +40,9 @@ UNITS = {
             " free_at_start = what boot.py starts with (a bare interpreter, less what a board keeps before it)"
             " at the cap, free_at_ready = the ready line (before its tasks first run),"
             " steady_free = status after the console's gc.collect(),"
-            " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free."
+            " min_seen = least of status and the watchdog's heap_min, used = free_at_start - steady_free;"
+            " every_feature_min = the least free heap the app saw with every feature running (a badge session,"
+            " server rounds, schedules, every console command: the budget of docs/heap.md)."
             " The import board: free_after_imports and its largest_free_block (the biggest allocation possible)",
     "boot_ms": "power_on() to the ready line on the host clock, ms (the virtual board: compare runs, not boards);"
                " first = first boot after a config change, which validates it and resets once;"
@@ -55,9 +57,9 @@ UNITS = {
            " boot_ms_app_median as in boot_ms (ms, over `boots` power cycles)" % LIB_HEAP,
     "board": "the interpreter that ran the firmware: micropython (path), word_bits (32 or 64), heap (its cap, bytes),"
              " names (the firmware's names not in the ESP8266's ROM), charge (bytes a board keeps before boot.py)",
-    "calibration": "with a 32-bit MICROPYTHON: steady_free_32 (the app at the ESP8266's heap), steady_free_64 (the"
-                   " same app on the 64-bit wheel at heapmodel.CAP_64), gap = 64 - 32 (re-derive CAP_64 past 1024),"
-                   " cap_64_suggested (bytes)",
+    "calibration": "with a 32-bit MICROPYTHON: every_feature_min_32 (heap.every_feature_min at the ESP8266's heap),"
+                   " every_feature_min_64 (the same on the 64-bit wheel at heapmodel.CAP_64), gap = 64 - 32"
+                   " (re-derive CAP_64 past 1024), cap_64_suggested (bytes)",
     "suite": "the last `make test` (build/suite.json): total_s (pytest's wall clock, s), tests (count), and the"
              " 15 slowest tests with their seconds",
     "badge": "the reference board (ROMFS, an ESP8266's heap, PN532) with the demo server on loopback, over `taps`"
@@ -620,32 +622,98 @@ def measure_board(res):
                 "board.heap": heap_bytes(HEAP), "board.names": names, "board.charge": heapmodel.board_charge(names)})
 
 
+# The firmware with every feature it has configured and running: the heap budget is stated for it (docs/heap.md).
+RULES = ["mon-fri 07:30-22:00", "sat,sun 09:00-12:30", "daily 23:00-23:30"]
+COMMANDS = (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n"), ("scan", r"I2C 0x68 RTC\r?\n"),
+            ("rtc", r"RTC ds3231: [^\n]*\n"), ("log", r"session ended on outlet 1,2,3[^\n]*\n"),
+            ("time", r"time [^\n]*\n"), ("sched 1", r"1 Outlet 1[^\n]*\n"),
+            ("sched 2 add daily 07:00-08:00", r"  4\) [^\n]*\n"), ("timer 3 for 1h", r"3 off at [^\n]*\n"),
+            ("timer 3 cancel", None), ("off all", r"6 Outlet 6[^\n]*\n"), ("help", r"commands: [^\n]*\n"))
+
+
+def every_feature_config(port, ap):
+    """Wi-Fi (the bench's access point ap), the demo server on port (badges, rounds every 2 s), schedules on every
+    outlet in a time zone with DST; the seed wiring's reader and RTC come with the board."""
+    from tools.server import demo
+
+    return {"wifi": {"ssid": ap["ssid"], "password": ap["password"]},
+            "outlets": [{"watts": w, "schedule": RULES} for w in demo.POWER],
+            "server": {"url": "http://127.0.0.1:%d" % port, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
+                       "site_secret": demo.SITE_SECRET, "poll_s": 2},
+            "time": {"tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}
+
+
+def every_feature_run(b):
+    """On a started board with every_feature_config: online, Bob's badge opens a session and ends it, every console
+    command runs; then the least free heap the app saw (status, "min": between its tasks' steps, after a collection)
+    and status's output. Raises Failed with what the board said when a step does not happen."""
+    from tools.server import demo
+
+    since = b.serial.expect(READY, 20, since=0).start()
+    b.serial.expect("rfid: reader ready", 10, since=since)
+    b.serial.expect("clock: time from ntp", 15, since=since)
+    bob = bytes.fromhex(demo.BADGES[1].uid)
+    for expect in (r"badge \w+ \(Bob\): [^\n]*outlet 1,2,3 on for 1800 s \(server\)",
+                   r"badge \w+: session ended on outlet 1,2,3"):
+        m0 = b.serial.mark()
+        b.field.place(bob)
+        try:
+            b.serial.expect(expect, 6, since=m0)
+        except TimeoutError as e:
+            raise Failed(str(e)) from None
+        b.field.remove()
+        time.sleep(2.0)  # more than two polls, and a round that may be under way: the card has left
+    for line, expect in COMMANDS:
+        out = b.command(line, expect=expect)
+        if "MemoryError" in out or "error" in out:
+            raise Failed("%r answered %r" % (line, out))
+    time.sleep(11)  # the watchdog task collects and measures the heap every 10 s, between the tasks' steps
+    out = b.command("status", expect=r"6 Outlet 6[^\n]*\n")
+    return int(re.search(STATUS, out).group(2)), out
+
+
+def every_feature_min(tmp, quick=False):
+    """every_feature_run on a reference board of its own, with the demo server."""
+    from tools.server.process import server_process
+
+    with server_process("--demo", "--db", str(Path(tmp) / "every.db")) as (port, _):
+        d = Path(tmp) / "every"
+        d.mkdir()
+        make_board(d)
+        b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
+        (d / "config.json").write_text(json.dumps(every_feature_config(port, b.ap)))
+        romfs_board(b)
+        try:
+            b.start()
+            return every_feature_run(b)[0]
+        finally:
+            b.stop()
+
+
+def measure_every_feature(res, tmp, quick):
+    res["heap.every_feature_min"] = every_feature_min(tmp, quick)
+
+
 def calibrate(res, tmp, quick):
-    """The same app's steady free heap on the 64-bit wheel at CAP_64, beside this 32-bit run's."""
+    """The budgeted figure (every feature running: its least free heap) on the 64-bit wheel at CAP_64, beside this
+    32-bit run's: CAP_64 is right when they are equal."""
     env = {k: v for k, v in os.environ.items() if k != "MICROPYTHON"}
-    r = subprocess.run([sys.executable, "-m", "tools.benchmarks", "--steady"] + (["--quick"] if quick else []),
-                       capture_output=True, text=True, env=env, cwd=str(Path(__file__).resolve().parents[1]),
-                       timeout=600)
-    m = re.search(r"STEADY (\d+)", r.stdout)
+    r = subprocess.run([sys.executable, "-m", "tools.benchmarks", "--every-feature"], capture_output=True, text=True,
+                       env=env, cwd=str(Path(__file__).resolve().parents[1]), timeout=600)
+    m = re.search(r"EVERY (\d+)", r.stdout)
     if not m:
         raise Failed("the 64-bit board gave no figure:\n" + (r.stdout + r.stderr)[-2000:])
-    s64, s32 = int(m.group(1)), res["heap.steady_free"]
-    res.update({"calibration.steady_free_32": s32, "calibration.steady_free_64": s64,
+    s64, s32 = int(m.group(1)), res["heap.every_feature_min"]
+    res.update({"calibration.every_feature_min_32": s32, "calibration.every_feature_min_64": s64,
                 "calibration.gap": s64 - s32,
                 "calibration.cap_64_suggested": (heapmodel.CAP_64 - (s64 - s32)) // 128 * 128})
 
 
-def steady_only(quick):
-    """The running app's steady free heap on this interpreter (for calibrate)."""
+def every_feature_only():
+    """every_feature_min on this interpreter, printed (for calibrate)."""
     build()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        b = app_board(tmp, "app")
-        try:
-            b.start()
-            b.serial.expect(READY, 20, since=0)
-            print("STEADY %d" % steady_free(b, quick, []))
-        finally:
-            b.stop()
+        print("EVERY %d" % every_feature_min(tmp))
 
 
 def suite(res):
@@ -695,8 +763,9 @@ def main(args):
         step("app", failures, measure_app, res, tmp, quick, failures)
         print("bench: the running app from /lib", flush=True)
         step("lib", failures, measure_lib, res, tmp, quick)
-        if heapmodel.word_bits() == 32:
-            print("bench: the same app on the 64-bit board, for the calibration", flush=True)
+        print("bench: every feature running (the heap budget)", flush=True)
+        if step("every feature", failures, measure_every_feature, res, tmp, quick) and heapmodel.word_bits() == 32:
+            print("bench: the same on the 64-bit board, for the calibration", flush=True)
             step("calibration", failures, calibrate, res, tmp, quick)
         print("bench: badges and the server", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
@@ -724,6 +793,6 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--steady", action="store_true", help="only the running app's steady free heap (calibrate)")
+    ap.add_argument("--every-feature", action="store_true", help="only every_feature_min (for calibrate)")
     a = ap.parse_args()
-    sys.exit(steady_only(a.quick) if a.steady else main(a))
+    sys.exit(every_feature_only() if a.every_feature else main(a))
