@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tools import benchmarks
+from tools.vboard import heapmodel
 
 PREFIXES = ("mpy_bytes.", "heap_kept.", "qstr.", "heap.", "boot_ms.", "flash_writes_per_hour.")
 POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.app", "heap_kept.firmware.loop",
@@ -14,11 +15,12 @@ POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.
             "lib.steady_free", "lib.used", "lib.boot_ms_median", "sched.tick_us_median", "sched.heap_peak",
             "heap_kept.firmware.clock", "heap_kept.firmware.sched", "badge.tap_to_on_ms_p50", "badge.tap_to_on_ms_p95",
             "badge.tap_to_off_ms_p95", "server.authorize_per_s_1_client", "server.authorize_per_s_4_clients",
-            "heap_kept.firmware.client", "heap_kept.firmware.drivers.pn532", "heap_kept.firmware.drivers.mfrc522"]
+            "heap_kept.firmware.client", "heap_kept.firmware.drivers.pn532", "heap_kept.firmware.drivers.mfrc522",
+            "heap.every_feature_min", "board.names", "board.charge", "board.heap"]
 
 
-@pytest.mark.slow  # about 60 s: two 10 s windows of flash writes, a few taps
-@pytest.mark.timeout(90)
+@pytest.mark.slow  # about 70 s: two 10 s windows of flash writes, a few taps, every feature running
+@pytest.mark.timeout(240)
 def test_quick_bench(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = benchmarks.main(argparse.Namespace(quick=True, out=str(out)))
@@ -27,7 +29,7 @@ def test_quick_bench(tmp_path, capsys):
     res = json.loads(out.read_text())
     for key in POSITIVE:
         assert key in res, (key, printed)
-    numbers = {k: v for k, v in res.items() if k != "_units"}
+    numbers = {k: v for k, v in res.items() if k not in ("_units", "board.micropython") and k[:6] != "suite."}
     assert all(isinstance(v, (int, float)) for v in numbers.values())
     for key in [k for k in numbers if k.startswith(PREFIXES[:5]) and not k.startswith("heap_kept_qstr.")]:
         assert numbers[key] > 0, (key, numbers[key])
@@ -37,7 +39,7 @@ def test_quick_bench(tmp_path, capsys):
         assert "mpy_bytes.firmware/%s.py" % name in res
         assert "heap_kept.firmware.%s" % name in res
     # the units explain every prefix used
-    assert set(res["_units"]) == {k.split(".", 1)[0] for k in numbers}
+    assert set(res["_units"]) == {k.split(".", 1)[0] for k in res if k != "_units"}
     # flash: nothing written while nothing changes, about one write per save interval while an outlet toggles
     assert res["flash_writes.steady"] == 0
     assert res["flash_writes_per_hour.steady"] == 0
@@ -49,6 +51,9 @@ def test_quick_bench(tmp_path, capsys):
     assert res["heap.used"] == res["heap.free_at_start"] - res["heap.steady_free"]
     # the firmware run from a ROMFS image takes less of the heap than the same .mpy files loaded from /lib
     assert 0 < res["heap.used"] < res["lib.used"]
-    assert "the firmware as a ROMFS image (heap 40k), and as .mpy files in /lib" in printed
+    assert "the firmware as a ROMFS image (heap %d), and as .mpy files in /lib" % heapmodel.reference_heap() in printed
+    # the heap budget's figure, and what the board is charged for the firmware's names
+    assert res["heap.every_feature_min"] >= 6144
+    assert res["board.charge"] >= heapmodel.pools_bytes(res["board.names"]) > 0
     # a badge switches its outlets on the reference board, with the server on loopback
     assert res["badge.taps"] >= 6 and res["badge.taps_missed"] <= 1

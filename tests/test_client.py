@@ -344,7 +344,7 @@ def test_authorize_allows_known_badges_and_refuses_the_others(board, server):
     r = board.call(url, "POST", "/authorize", {"badge": badge("04C0FFEE")})
     assert (r["status"], r["obj"]) == (200, {"allow": False, "outlets": [], "seconds": None, "name": None,
                                              "reason": "unknown badge"})
-    assert r["ms"] < 1000 and r["gap"] < 200
+    assert r["ms"] < 2000 and r["gap"] < 500, r  # before the deadline, the loop running beside it
 
 
 def test_sessions_commands_and_heartbeat(board, server):
@@ -488,7 +488,7 @@ def test_garbled_answers_raise_a_short_reason(board, fake, kind):
     r = board.call(fake(lambda conn, request: conn.sendall(reply(request))).url, "POST", "/authorize",
                    {"badge": badge(ALICE)})
     assert r.get("msg") == why and r["oserror"], r
-    assert r["ms"] < 1000
+    assert r["ms"] < 2000, r  # refused as it came, not left to the call's deadline (2 s)
 
 
 def test_a_signed_answer_in_pieces_with_long_extra_headers_is_taken(board, fake):
@@ -518,8 +518,10 @@ def test_a_server_that_hangs_times_out_without_blocking_the_loop(board, fake, ki
     f.handler = handler
     r = board.call(f.url, "POST", "/authorize", {"badge": badge(ALICE)}, timeout_ms=1500)
     assert r.get("msg") == "timeout" and r["oserror"], r
-    assert 1450 <= r["ms"] < 2500, r
-    assert r["gap"] < 200 and r["ticks"] >= 50, r  # the task beside the call ran every 10 ms or so
+    assert 1450 <= r["ms"] < 5000, r  # not before its deadline; and it does end
+    # the task beside the call (a tick every 10 ms) kept running: a call that blocked the loop would leave one gap of
+    # its whole length and no tick (bounds far from both, as a loaded machine may starve the process a moment)
+    assert r["gap"] < 500 and r["ticks"] >= 20, r
 
 
 def test_nobody_listening_fails_at_once(board):
@@ -527,7 +529,7 @@ def test_nobody_listening_fails_at_once(board):
         s.bind(("127.0.0.1", 0))
         url = "http://127.0.0.1:%d" % s.getsockname()[1]  # bound, not listening: refused
         r = board.call(url, "GET", "/commands")
-    assert r.get("error") == "OSError" and r["ms"] < 500, r
+    assert r.get("error") == "OSError" and r["ms"] < 1500, r  # at once, not at the call's deadline (2 s)
 
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1:8080", "http://", "http://127.0.0.1:port", "ftp://x",

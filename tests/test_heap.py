@@ -34,4 +34,4 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
 def test_a_smaller_heap_is_refused_loudly_not_silently(vboard):
     """Below the budget the board must fail visibly (and reset), never run half-broken."""
     b = vboard({}, heap="24k")
-    b.serial.expect(r"MemoryError|SAFE MODE", 20)
+    b.serial.expect(r"MemoryError|SAFE MODE", 20, since=0)

@@ -1,5 +1,4 @@
 """Bad input, stalls, crashes and power cuts: the board keeps its outlets in a safe, explained state."""
-import json
 import os
 import random
 import threading
@@ -8,7 +7,10 @@ import time
 import pytest
 from conftest import ready
 
+from tools import soak
 from tools.build import compile_file
+
+STATE_CUTS = 40  # make soak cuts 1000 times
 
 BROKEN = [
     # (what is wrong, config.json text, what the console must say)
@@ -49,7 +51,7 @@ def test_broken_configuration_gives_a_safe_state_and_says_why(vboard, what, text
     else:
         cfg.write_bytes(text if isinstance(text, bytes) else text.encode())
     b.start()
-    b.serial.expect(r"config: error: " + message, 10)
+    b.serial.expect(r"config: error: " + message, 10, since=0)
     safe_state(b)
     assert "secret1" not in b.serial.text()
 
@@ -110,9 +112,9 @@ def test_repeated_failed_boots_give_safe_mode(vboard):
     src.write_text("raise RuntimeError('broken update')\n")
     compile_file(src, b.board_dir / "lib" / "firmware" / "console.mpy")
     b.start()
-    b.serial.expect(r"app: crashed .*resetting", 10)
+    b.serial.expect(r"app: crashed .*resetting", 10, since=0)
     safe = b.serial.expect(r"SAFE MODE \(3 boots in a row failed within 60 s\): app not started, outlets off, "
-                           r"REPL free", 20)
+                           r"REPL free", 20, since=0)
     b.serial.expect(r">>> $", 5, since=safe.end())
     assert b.relays() == [False] * 6
     assert b.serial.text().count("app: crashed") == 3
@@ -188,36 +190,9 @@ def test_state_writes_are_coalesced_and_none_when_nothing_changes(vboard):
 
 
 def test_power_cuts_while_state_is_written_always_leave_a_valid_state(vboard):
-    """At least 200 cuts at random instants inside a storm of state writes (the firmware's own save path)."""
+    """Cuts at random instants inside a storm of state writes (the firmware's own save path): make soak's storm
+    (tools/soak.py, 1000 cuts), short."""
     seed = int(os.environ.get("CUT_SEED", random.randrange(1 << 30)))
-    rng = random.Random(seed)
-    b = vboard({"outlets": [{"power_on": "last"}] * 6, "stagger_ms": 0})
-    storm = ("import firmware.app as a\nimport time\ni=0\n"
-             "while True:\n i+=1\n a.outlets.want[i % 6] = not a.outlets.want[i % 6]\n a.save_state()\n")
-    state = b.board_dir / "state.json"
-    cuts = 0
-    m = 0
-    while cuts < 200:
-        ready(b, since=m)
-        m = b.serial.mark()
-        b.interrupt(timeout=15)
-        if "rst cause:2" in b.serial.text(m):  # the Ctrl-C ended the interpreter (see README): start again
-            m = b.serial.mark()
-            b.power_cycle()
-            continue
-        b.serial.write(b"\x01")
-        b.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", 5, since=m)
-        b.serial.write(storm.encode() + b"\x04")
-        b.serial.expect(r"OK", 5, since=m)
-        time.sleep(rng.uniform(0.0, 0.05))
-        b.power_cut()
-        cuts += 1
-        want = json.loads(state.read_text())["want"]  # a whole, valid state: never a torn one
-        assert len(want) == 6 and set(want) <= {0, 1}, (seed, cuts, want)
-        m = b.serial.mark()
-        b.power_on()
-        ready(b, since=m)
-        b.wait_relays([bool(x) for x in want], timeout=3)  # and the board boots with it
-        assert "unreadable" not in b.serial.text(m), (seed, cuts)
-        m = b.serial.mark()
-        b.power_cycle()
+    fig = soak.state_write_cuts(vboard, STATE_CUTS, seed)  # raises at the first torn state, with the seed
+    assert fig["state_files_checked"] == STATE_CUTS and fig["state_files_corrupt"] == 0, (seed, fig)
+    assert fig["boots_checked"] == STATE_CUTS, (seed, fig)  # and the board booted with each state

@@ -102,7 +102,7 @@ def test_the_partition_costs_the_firmware_no_heap(vboard):
         b = vboard(None, start=False, heap=40960, **kw)
         (b.board_dir / "boot.py").write_text("import gc\ngc.collect()\nprint('boot.py starts with', gc.mem_free())\n")
         b.start()
-        frees.append(int(b.serial.expect(r"boot.py starts with (\d+)", 10).group(1)))
+        frees.append(int(b.serial.expect(r"boot.py starts with (\d+)", 10, since=0).group(1)))
     # Within the spread of the board's own start: the names boot.py interns may need a new chunk of name storage on
     # one board and not on the other (measured over 20 runs, two of them on a loaded machine: docs/heap.md).
     print("boot.py starts with %s bytes free; a board gives %d" % (frees, b.boot_free))
