@@ -20,10 +20,6 @@ reader = None  # the RFID reader's driver, or None
 saved = None  # the state as last written
 wdt = None
 dead = []  # the tasks that died (loop.died): the watchdog stops feeding
-ROOM = 5120  # heap kept in one piece, between jobs, for the jobs that load code for a moment (README, "Heap budget")
-ROOM_LEAVES = 3072  # at least this much is left free beside it, for what the tasks do between jobs
-room = None  # that piece: a bytearray, or None while a job runs
-jobs = 0  # jobs running (a console line may run while a tap or a round waits for the network)
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
@@ -42,43 +38,6 @@ def _once(name, *a):
     finally:
         firmware.drop("bringup")
         gc.collect()
-
-
-def job(start):
-    """Around a job that loads code for a moment (a badge tapped, a round with the server, NTP, a console line):
-    the room kept in one piece is given to it, and taken back once no job runs (by the watchdog's next look: a
-    job's frames, just ended, still hold what it loaded). Between jobs, what the tasks allocate and keep goes
-    elsewhere, so the jobs never find the heap in crumbs."""
-    global jobs
-    jobs += 1 if start else -1
-    if start:
-        _release()
-
-
-def _release():
-    global room
-    room = None
-    gc.collect()
-
-
-def keep_room():
-    """Take the room for jobs back, in one piece (from the ready line on)."""
-    global room
-    if room or not stats["ready_ms"]:
-        return
-    gc.collect()
-    n = min(ROOM, gc.mem_free() - ROOM_LEAVES)
-    while n >= 1024:
-        try:
-            room = bytearray(n)
-            return
-        except MemoryError:  # something stayed where the room was: a smaller one, whole again after the next job
-            n -= 512
-
-
-def free():
-    """The heap free, the room kept for jobs included."""
-    return gc.mem_free() + (len(room) if room else 0)
 
 
 def outlet(s):
@@ -140,9 +99,8 @@ async def _watchdog(t0):
     from firmware.loop import sleep
 
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
-    keep_room()  # while the heap is in one piece
-    stats["heap_min"] = free()
-    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], free()))
+    stats["heap_min"] = gc.mem_free()
+    log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], stats["heap_min"]))
     t0 = time.ticks_ms()
     healthy = False
     confirm = "update.json" in os.listdir()  # a pushed update is confirmed (bringup.confirm_update) once ready
@@ -163,11 +121,9 @@ async def _watchdog(t0):
                 save_state()
             except OSError as e:  # flash full or failing: the outlets keep working, the log says why
                 log("state: cannot write state.json (%r)" % e)
-        if not jobs and not room:
-            keep_room()
         if tick % 10 == 0:  # a quiet point to collect, and to see the heap as it really is
             gc.collect()
-            f = free()
+            f = gc.mem_free()
             stats["heap_min"] = min(stats["heap_min"] or f, f)
         tick += 1
         await sleep(1)
@@ -217,7 +173,7 @@ def run():
                 loop = sys.modules.get("firmware.loop")
                 if loop:  # the tasks' memory first: the code that stops the app is loaded now
                     loop.tasks.clear()
-                _release()  # and the room kept for jobs: the REPL's now
+                gc.collect()
                 _once("stop")
                 break
             except KeyboardInterrupt:

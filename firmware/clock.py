@@ -94,20 +94,17 @@ def due(now):
             timers[i] = None
             app.outlets.wish(i, t[1], "timer")
     if trust and now >= next_at:
-        app.job(True)
         try:
             from firmware import clock, sched
 
             next_at = sched.tick(now, app.cfg, app.outlets, fired, clock)
         finally:
             firmware.drop("sched")
-            app.job(False)
 
 
 def _sources(ntp, up, k):
     """The job that asks NTP or the chip, or sets the time asked for (timesync.job), in a function of its own: the
     module leaves the heap with its frame."""
-    app.job(True)
     try:
         from firmware import timesync
 
@@ -117,7 +114,6 @@ def _sources(ntp, up, k):
         at[0] = at[1] = time.ticks_add(k, 60000)
     finally:
         firmware.drop("timesync")
-        app.job(False)
 
 
 async def keep():

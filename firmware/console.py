@@ -41,13 +41,7 @@ def _key(src, line):
     if c in (10, 13):
         if line.strip():
             sys.stdout.write("\n")
-            from firmware import app
-
-            app.job(True)
-            try:
-                _run(line)
-            finally:
-                app.job(False)
+            _run(line)
         return ""
     if c in (8, 127):
         if line:

@@ -100,12 +100,10 @@ async def run():
 async def _job(coro):
     global busy
     busy = True
-    app.job(True)
     try:
         return await coro
     finally:
         coro = None
-        app.job(False)
         busy = False
 
 
@@ -135,14 +133,12 @@ def _radio(conf):
             return
     except OSError:  # the radio failing: the look says so
         pass
-    app.job(True)
     try:
         from firmware import wifi as x
 
         x.look(conf, w)
     finally:
         firmware.drop("wifi")
-        app.job(False)
 
 
 async def _round():
