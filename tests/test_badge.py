@@ -53,21 +53,11 @@ def online(b):
     b.serial.expect("clock: time from ntp", 10, since=since)
 
 
-AGAIN = "not enough memory for that badge just now: present it again"
-
-
 def tap(b, uid, expect, timeout=6):
-    """A card placed on the reader; the log line the firmware says about it (matching expect). A tap the board
-    found no room for (it says so, and asks for the badge again) is presented again, twice at most, as a person
-    would; b.memory_retries counts them."""
-    for attempt in range(3):
-        m0 = b.serial.mark()
-        b.field.place(uid)
-        m = b.serial.expect(expect + "|" + re.escape(AGAIN), timeout, since=m0)
-        if AGAIN not in m.group(0).decode() or attempt == 2:
-            return m.group(0).decode()
-        b.memory_retries += 1
-        untap(b)
+    """A card placed on the reader; the log line the firmware says about it (matching expect)."""
+    m0 = b.serial.mark()
+    b.field.place(uid)
+    return b.serial.expect(expect, timeout, since=m0).group(0).decode()
 
 
 def untap(b):

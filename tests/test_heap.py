@@ -24,8 +24,7 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
     (b.board_dir / "config.json").write_text(json.dumps(every_feature_config(site, b.ap)))
     b.start()
     least, out = every_feature_run(b)
-    print("%s: least free heap seen by the app %d bytes (floor %d); console lines typed again %d"
-          % (where, least, MIN_STEADY_FREE, b.memory_retries))
+    print("%s: least free heap seen by the app %d bytes (floor %d)" % (where, least, MIN_STEADY_FREE))
     assert least >= MIN_STEADY_FREE, "least free heap %d bytes, under the floor of %d:\n%s" % (
         least, MIN_STEADY_FREE, out)
     assert "MemoryError" not in b.serial.text()

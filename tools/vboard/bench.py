@@ -234,8 +234,6 @@ class Bench:
         self.wdt_fed = 0.0
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
-        self.compile_retries = 0  # REPL inputs sent again after the parser found no room (see exec)
-        self.memory_retries = 0  # console lines typed again after the board found no room (see command)
         self.stall_until = 0.0
         self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
         # device process
@@ -759,28 +757,19 @@ class Bench:
 
     def exec(self, code, timeout=10.0):
         """Run code in the raw REPL (interrupting main.py first if it runs); return its output.
-        Raises RuntimeError with the device's traceback if the code raised.
-
-        A MemoryError with no traceback means the code could not even be compiled (the parser wants a
-        contiguous 1 KB at the 40k cap, and the heap left by the app can be fragmented): nothing ran, so
-        it is sent again (twice at most, a moment later), as a person at the REPL would."""
-        for attempt in (1, 2, 3):
-            if not self._raw:
-                self.interrupt(timeout)
-                m0 = self.serial.mark()
-                self.serial.write(b"\x01")
-                self.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", timeout, since=m0)
+        Raises RuntimeError with the device's traceback if the code raised."""
+        if not self._raw:
+            self.interrupt(timeout)
             m0 = self.serial.mark()
-            self.serial.write(code.encode() + b"\x04")
-            m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
-            out, err = m.group(1).decode(), m.group(2).decode()
-            if attempt < 3 and err.startswith("MemoryError") and "Traceback" not in err:
-                self.compile_retries += 1
-                time.sleep(0.5)
-                continue
-            if err:
-                raise RuntimeError("device raised:\n" + err)
-            return out
+            self.serial.write(b"\x01")
+            self.serial.expect(r"raw REPL; CTRL-B to exit\r?\n>", timeout, since=m0)
+        m0 = self.serial.mark()
+        self.serial.write(code.encode() + b"\x04")
+        m = self.serial.expect(rb"OK(.*?)\x04(.*?)\x04>", timeout, since=m0)
+        out, err = m.group(1).decode(), m.group(2).decode()
+        if err:
+            raise RuntimeError("device raised:\n" + err)
+        return out
 
     def friendly(self):
         """Leave the raw REPL for the friendly one (Ctrl-B)."""
@@ -792,19 +781,10 @@ class Bench:
 
     def command(self, line, expect=None, timeout=5.0):
         """Type a line on the firmware's serial console; return the output up to `expect` (a regex) or the first
-        reply line. A line the board answers with NO_ROOM did not run (its heap was in pieces just then): it is
-        typed again, three times at most, a second later, as a person would (the board's tasks have moved on and
-        collected by then); memory_retries counts them."""
-        for attempt in range(4):
-            m0 = self.serial.mark()
-            self.serial.write(line + "\r")
-            echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
-            m = self.serial.expect((expect or r"[^\n]*\n") + "|" + re.escape(self.NO_ROOM) + r"[^\n]*\n", timeout,
-                                   since=echo.end())
-            out = self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
-            if self.NO_ROOM not in out or attempt == 3:
-                return out
-            self.memory_retries += 1
-            time.sleep(1.0)
-
-
+        reply line, or up to the board's NO_ROOM answer (the line did not run: the caller sees why)."""
+        m0 = self.serial.mark()
+        self.serial.write(line + "\r")
+        echo = self.serial.expect(re.escape(line) + r"\r?\n", timeout, since=m0)
+        m = self.serial.expect((expect or r"[^\n]*\n") + "|" + re.escape(self.NO_ROOM) + r"[^\n]*\n", timeout,
+                               since=echo.end())
+        return self.serial.buf[echo.end():m.end()].decode("utf-8", "replace")
