@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test lint bench build flash deploy push repl logs server clean
+.PHONY: sim test lint bench soak build flash deploy push repl logs server clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -28,6 +28,10 @@ server: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tools.cli bench $(ARGS)
+
+# Long runs (README, Tests): make soak ARGS="--cuts 1000 --days 7 --seed N --only week"
+soak: $(STAMP)
+	$(PY) -m tools.cli soak $(ARGS)
 
 build: $(STAMP)
 	$(PY) -m tools.cli build

@@ -3,10 +3,8 @@ PostgreSQL), the server as a real process."""
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -60,56 +58,3 @@ def database(request, tmp_path):
     if request.param == "sqlite":
         return "sqlite:///%s" % (tmp_path / "server.db")
     return request.getfixturevalue("postgres")()
-
-
-class Relay:
-    """A TCP relay in front of a server on this machine (a man in the middle): `requests` gets what each connection
-    sent, whole, once it is done; `report` (an Event) is set when a session report starts going through."""
-
-    def __init__(self, target):
-        self.target, self.requests, self.report = target, [], threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                board, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(board,), daemon=True).start()
-
-    def _serve(self, board):
-        try:
-            server = socket.create_connection(("127.0.0.1", self.target))
-        except OSError:
-            board.close()
-            return
-        threading.Thread(target=self._pipe, args=(server, board, None), daemon=True).start()
-        self._pipe(board, server, bytearray())
-
-    def _pipe(self, src, dst, record):
-        try:
-            while True:
-                data = src.recv(4096)
-                if not data:
-                    break
-                if record is not None:
-                    if not record and data.startswith(b"POST /api/v1/device/sessions "):
-                        self.report.set()
-                    record += data
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            if record:
-                self.requests.append(bytes(record))
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.sock.close()

@@ -17,6 +17,10 @@ def add_arguments(p):
     p.add_argument("--admin-token", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN"),
                    help="bearer token of the admin API (or MULTIPRISE_ADMIN_TOKEN; none: the admin API is off)")
     p.add_argument("--demo", action="store_true", help="set up the demo strip, badges and rules (tools/server/demo.py)")
+    p.add_argument("--clock-file", metavar="FILE",
+                   help="for the virtual board's long runs (make soak): the server's clock is this machine's plus the "
+                        "seconds written in FILE, read again whenever the file changes, so that it follows the "
+                        "virtual world's clock when a test moves it")
     admin = p.add_subparsers(dest="server_cmd").add_parser(
         "admin", help="manage devices, badges, rules and commands, and read statistics, in the database directly")
     _common(admin, inherit=True)
@@ -233,6 +237,29 @@ def _serve(a, store, site_secret):
     return 0
 
 
+class FileClock:
+    """time.time() plus the offset (seconds, a number) written in a file, read again whenever the file changes (a
+    writer replaces it whole: os.replace); a file missing or unreadable keeps the last offset read (0 at first)."""
+
+    def __init__(self, path):
+        self.path, self.offset, self._seen = path, 0.0, None
+
+    def __call__(self):
+        try:
+            st = os.stat(self.path)
+            seen = st.st_ino, st.st_mtime_ns, st.st_size
+        except OSError:
+            seen = None
+        if seen != self._seen and seen is not None:
+            try:
+                with open(self.path) as f:
+                    self.offset = float(f.read())
+                self._seen = seen
+            except (OSError, ValueError):  # being written by another tool: the next call reads it
+                pass
+        return time.time() + self.offset
+
+
 def run(a):
     """Run `multiprise server [admin ...]` from its parsed arguments; return the exit status."""
     from pydantic import ValidationError
@@ -250,7 +277,8 @@ def run(a):
         print("multiprise server: the site secret must have 8 to 64 characters", file=sys.stderr)
         return 2
     try:
-        store = Store(a.db, site_secret, _zone(a.tz))
+        clock = FileClock(a.clock_file) if a.server_cmd is None and a.clock_file else time.time
+        store = Store(a.db, site_secret, _zone(a.tz), clock)
         if a.server_cmd == "admin":
             _admin(a, store)
             return 0
