@@ -249,6 +249,19 @@ def _open_session(path):
     return path.exists() and "[" in path.read_text()[1:]
 
 
+def _no_report(b, relay):
+    """What the board and the relay say when no report came: the board's last output, its status (the server line
+    says why), the relay's last requests; and whether one comes in the next 20 s."""
+    out = b.serial.text()[-2000:]
+    try:
+        out += "\nstatus:\n" + b.command("status", expect=r"(?m)^6 [^\n]*\n")
+    except TimeoutError as e:
+        out += "\nstatus: %s" % e
+    late = relay.report.wait(20)
+    return out + "\nthe relay's last requests: %s\na report in the next 20 s: %s" % (
+        [r.split(b"\r\n", 1)[0] for r in relay.requests[-5:]], late)
+
+
 def server_config(b, port, **server):
     """A configuration for the demo strip on the server at 127.0.0.1:port, joining the bench's access point."""
     return {"wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]},
@@ -318,7 +331,7 @@ def session_report_cuts(make, cuts, seed, tmp):
                 else:  # as a report goes by: before, while and after the server stores it
                     if not relay.report.wait(10):
                         raise SoakFailure("no session report within 10 s of boot %d" % (cut + 1), seed, fig,
-                                          b.serial.text()[-2000:])
+                                          _no_report(b, relay))
                     time.sleep(rng.uniform(0.0, 0.06))
                     fig["report_cuts"] += 1
                 b.power_cut()

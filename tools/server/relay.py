@@ -3,6 +3,8 @@ each request go by, whole, and tells when a session report starts going through.
 import socket
 import threading
 
+REPORT = b"POST /api/v1/device/sessions "  # how a session report starts
+
 
 class Relay:
     """Listens on 127.0.0.1:port (any free one) and passes each connection on to the server on `target`: `requests`
@@ -33,15 +35,18 @@ class Relay:
         self._pipe(board, server, bytearray())
 
     def _pipe(self, src, dst, record):
+        looked = False  # at the request line: a board sends its request in pieces, which may come one by one
         try:
             while True:
                 data = src.recv(4096)
                 if not data:
                     break
                 if record is not None:
-                    if not record and data.startswith(b"POST /api/v1/device/sessions "):
-                        self.report.set()
                     record += data
+                    if not looked and (len(record) >= len(REPORT) or b"\n" in record):
+                        looked = True
+                        if record.startswith(REPORT):
+                            self.report.set()
                 dst.sendall(data)
         except OSError:
             pass
