@@ -161,13 +161,16 @@ def run():
     stats["t0"] = t0 = time.ticks_ms()
     from firmware import VERSION
 
-    n = firmware.boot_count(firmware.boot_count() + 1)
-    log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), n))
+    if firmware.warm:  # no boot: the chip, its outlets and sessions went on
+        log("multiprise %s, reset cause %d, soft reset: outlets kept" % (VERSION, machine.reset_cause()))
+    else:
+        n = firmware.boot_count(firmware.boot_count() + 1)
+        log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), n))
     try:
         if not setup(True):  # first, while the heap is still in one piece
             return
         _main(t0)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C; the console's reboot
         while True:  # a Ctrl-C pressed again while the app stops: it stops all the same
             try:
                 loop = sys.modules.get("firmware.loop")
@@ -178,7 +181,11 @@ def run():
                 break
             except KeyboardInterrupt:
                 pass
-        log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
+        if type(e) is SystemExit:
+            log("app: restarting (a soft reset: the outlets keep their state)")
+            firmware.restart()
+        else:
+            log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
     except Exception as e:
         sys.print_exception(e)
         log("app: crashed (%r): resetting" % e)

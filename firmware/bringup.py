@@ -60,7 +60,7 @@ def _time(starting):
         clock.due(time.time())
     from firmware import link
 
-    if [s for s in link.sessions if s]:
+    if [s for s in link.sessions if s] and not firmware.warm:
         recover()
 
 
@@ -75,9 +75,16 @@ def _build():
     b = c["board"]
     app.bus = bus = SoftI2C(scl=Pin(b["i2c"]["scl"]), sda=Pin(b["i2c"]["sda"]), freq=b["i2c"]["freq"]) if b["i2c"] else None
     w = wiring(b)
-    if app.load(RELAYS) != w:
+    old = app.load(RELAYS)
+    if old != w:
+        if old and (old.get("gpio"), old.get("pcf")) != (w.get("gpio"), w.get("pcf")):
+            firmware.relays_off(old)  # relays moved: none is left on where the app no longer drives it,
+            firmware.relays_off(w)    # and the new ones start from off
+            firmware.warm = False
         app.save(RELAYS, w)
-    app.outlets = Outlets(relays(b, bus), [o["name"] for o in c["outlets"]], c["stagger_ms"])
+    fn, on = relays(b, bus)
+    app.outlets = o = Outlets(fn, [o["name"] for o in c["outlets"]], c["stagger_ms"])
+    o.on, o.want = on, on[:]  # as they are: off after a reset of the chip, kept through a soft reset
     app.reader = reader(b, bus)
     app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):
@@ -127,29 +134,43 @@ def power_on():
     opened = app.load(link.OPEN) or []
     link.sessions = [s if type(s) is list and len(s) == 4 else None for s in opened[:n]] + [None] * (n - len(opened))
     for i, p in enumerate(app.cfg["power_on"]):
-        o.want[i] = p == "on" or (p == "last" and i < len(last) and last[i] == 1)
-        o.why[i] = "power-on " + p
         if link.shed[i] is not None:  # a shedding outlives a reset (link.run ends it on time)
             o.hold[i] |= 2  # outlets.SHED
+        if firmware.warm:  # a soft reset (a tool at the REPL): the outlets as they are, their sessions go on
+            o.why[i] = "badge" if link.sessions[i] else "kept through a soft reset"
+            continue
+        o.want[i] = p == "on" or (p == "last" and i < len(last) and last[i] == 1)
+        o.why[i] = "power-on " + p
         if link.sessions[i]:  # a badge session a reset interrupted: ended (recover), its outlet off
             o.want[i] = False
             o.why[i] = "badge session ended by a restart"
 
 
 def relays(b, bus):
-    """fn(i, on) that drives relay i: on GPIO pins, or on a PCF8574 expander's pins. The function is made in
-    outlets.py: one made here would keep this whole module on the heap (a function holds its module's globals)."""
+    """(fn, on): fn(i, on) drives relay i, on GPIO pins or on a PCF8574 expander's pins; on, whether each is on
+    now. Each is left as it is: off after a reset of the chip (early.py), as it was through a soft reset. The
+    function is made in outlets.py: one made here would keep this whole module on the heap."""
     from firmware import outlets
 
     low = b["active_low"]
     if b["expander"] is None:
-        pins = [Pin(p, Pin.OUT, value=1 if lo else 0) for p, lo in zip(b["relays"], low)]
-        return outlets.gpio(pins, low)
+        levels = [firmware.driven(p) for p in b["relays"]]
+        levels = [(1 if lo else 0) if v is None else v for v, lo in zip(levels, low)]
+        pins = [Pin(p, Pin.OUT, value=v) for p, v in zip(b["relays"], levels)]
+        return outlets.gpio(pins, low), [bool(v) != lo for v, lo in zip(levels, low)]
     from firmware.drivers.pcf8574 import PCF8574
 
     pcf = PCF8574(bus, b["expander"])
     pins = b["relays"]
-    return outlets.expander(pcf, pins, low)
+    mask = 0
+    for p in pins:
+        mask |= 1 << p
+    off = wiring(b)["pcf"][3]
+    try:  # what the chip drives now (its other pins stay released, as the off byte has them)
+        pcf.shadow = pcf.read() & mask | off & ~mask & 0xFF
+    except OSError:  # not answering: early.py said so; the first switch writes the whole byte
+        pcf.shadow = off
+    return outlets.expander(pcf, pins, low), [bool(pcf.shadow >> p & 1) != lo for p, lo in zip(pins, low)]
 
 
 def reader(b, bus):

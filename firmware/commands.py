@@ -48,10 +48,8 @@ def run(line, source="serial"):
             return rtc()
         finally:
             firmware.drop("drivers.ds1307", "drivers.ds3231", "drivers")
-    if cmd == "reboot":
-        import machine
-
-        machine.reset()
+    if cmd == "reboot":  # the app stops as at Ctrl-C, then a soft reset starts it again: the outlets stay
+        raise SystemExit
     return HELP if cmd == "help" else "error: unknown command %r; %s" % (cmd, HELP)
 
 

@@ -1,4 +1,5 @@
-"""First thing at every reset: the safe-mode button, relays to their off level, safe mode or not.
+"""First thing at every reset: relays to their off level (kept as they are at a soft reset), the safe-mode button,
+safe mode or not.
 Importing it runs all that (boot.py does); main.py drops it once the app starts, so do not import it again."""
 import machine
 import micropython
@@ -15,18 +16,6 @@ MAX_FAILED_BOOTS = 3
 safe = None  # why the app is not started, or None
 
 
-def relays_off(wiring):
-    """Drive every relay to its off level: {"gpio": [[pin, off_level], ...]} or {"pcf": [scl, sda, addr, off_byte]}."""
-    for pin, level in wiring.get("gpio", ()):
-        machine.Pin(pin, machine.Pin.OUT, value=level)
-    pcf = wiring.get("pcf")
-    if pcf:
-        try:
-            machine.SoftI2C(scl=machine.Pin(pcf[0]), sda=machine.Pin(pcf[1])).writeto(pcf[2], bytes((pcf[3],)))
-        except OSError:
-            print("early: relay expander not answering at 0x%02x" % pcf[2])
-
-
 def _webrepl():
     """WebREPL when a password is configured (webrepl_cfg.py, PASS = "..."): also in safe mode."""
     import os
@@ -40,6 +29,15 @@ def _webrepl():
     webrepl.start()
 
 
+def _warm(wiring):
+    """True when the relays are as the app left them, to be kept: no power lost since the app started (RTC memory
+    holds its mark: firmware.boot_count) and, on GPIO, every relay's pin still driven (a soft reset: a reset of the
+    chip makes them inputs). An expander keeps its outputs through every reset of the ESP8266."""
+    if machine.RTC().memory()[:2] != b"mp":
+        return False
+    return all(firmware.driven(p) is not None for p, _ in wiring.get("gpio", ()))
+
+
 def _start():
     global safe
     wiring = None
@@ -50,21 +48,23 @@ def _start():
             wiring = json.load(f)
     except (OSError, ValueError):
         pass
-    # The button is read before the relays are driven: on the seed wiring it shares GPIO0 with outlet 5.
+    warm = bool(wiring) and _warm(wiring)
+    # The button is read before the relays are driven: on the seed wiring it shares GPIO0 with outlet 5. Not at a
+    # soft reset: reading it would make outlet 5's pin an input.
     button = wiring.get("button") if wiring else 0
-    held = button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
-    if wiring:
-        relays_off(wiring)
-    failed = firmware.boot_count()  # counted by the app when it starts: a raw-REPL soft reset (mpremote) is no boot
-    _webrepl()
+    held = not warm and button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
+    failed = firmware.boot_count()  # counted by the app when it starts after a reset of the chip
     if held:
         safe = "the FLASH button was held at boot"
     elif failed >= MAX_FAILED_BOOTS:
         safe = "%d boots in a row failed within 60 s" % failed
+    firmware.warm = warm and not safe
+    if wiring and not firmware.warm:
+        firmware.relays_off(wiring)
+    _webrepl()
     if safe:
         firmware.boot_count(0)
         print("multiprise: SAFE MODE (%s): app not started, outlets off, REPL free. Reset to try again." % safe)
-
 
 _start()
 del _start, _webrepl

@@ -54,12 +54,13 @@ def report(errors, warnings):
     for e in errors:
         log("config: error:", e)
     if errors:
+        firmware.relays_off()  # a soft reset kept them as they were
         log("config: %d error(s) in config.json: SAFE STATE: outlets off, app not started, REPL free." % len(errors))
     return not errors
 
 
 def boot():
-    """At boot, before the app: True to start it. A changed, valid config.json is applied by a reset (the
+    """At boot, before the app: True to start it. A changed, valid config.json is applied by a soft reset (the
     validator leaves the heap in pieces); a broken one leaves the board in the safe state."""
     import machine
 
@@ -73,8 +74,7 @@ def boot():
         log("config: not enough memory to check config.json just now: restarting")
         machine.reset()
         return False
-    if report(errors, warnings):
-
+    if report(errors, warnings):  # a soft reset: a fresh heap for the app, the outlets kept
         log("config: config.json changed and is valid; restarting to apply it")
-        machine.reset()
+        firmware.restart()
     return False

@@ -79,6 +79,17 @@ def vboard(tmp_path):
         b.stop()
 
 
+@pytest.fixture
+def site(tmp_path):
+    """The central server with the demo site, on a free port; yields its port."""
+    from serverkit import server_process
+
+    from tools.server import demo
+
+    with server_process("--demo", "--db", str(tmp_path / "server.db"), "--site-secret", demo.SITE_SECRET) as (port, _):
+        yield port
+
+
 def ready(bench, timeout=10.0, since=0):
     """Wait for the app's ready line; return the match (group 1: free heap in bytes)."""
     return bench.serial.expect(r"app: ready in \d+ ms, (\d+) bytes free", timeout, since=since)

@@ -33,13 +33,6 @@ def admin(port, method, path, body=None):
         conn.close()
 
 
-@pytest.fixture
-def site(tmp_path):
-    """The central server with the demo site, on a free port; yields its port."""
-    with server_process("--demo", "--db", str(tmp_path / "server.db"), "--site-secret", demo.SITE_SECRET) as (port, _):
-        yield port
-
-
 def config(port, **server):
     return {"wifi": LAB, "outlets": [{"watts": w} for w in demo.POWER],
             "server": dict(url="http://127.0.0.1:%d" % port, device=demo.DEVICE_ID, secret=demo.DEVICE_SECRET,

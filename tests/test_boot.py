@@ -116,21 +116,6 @@ def test_power_on_behaviour_across_a_power_cut(vboard):
     assert "3 Outlet 3: on (power-on last)" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
 
 
-def test_relays_go_off_first_at_a_soft_reboot(vboard):
-    """Pins keep their level through a soft reboot: the early stage must drive the relays off itself."""
-    b = vboard({"outlets": [{"power_on": "off"}] * 6, "board": {"profile": "expander"}}, wiring="expander")
-    ready(b)
-    b.command("on 4")
-    b.wait_relays([False, False, False, True, False, False])
-    b.interrupt()
-    m = b.serial.mark()
-    b.serial.write(b"\x04")  # Ctrl-D at the friendly REPL: soft reboot, as on the board
-    b.serial.expect("MPY: soft reboot", 5, since=m)
-    ready(b, since=m)
-    assert b.relays() == [False] * 6
-    assert (b.pcf.levels() >> 3) & 1 == 1
-
-
 def test_wifi_joins_notices_a_drop_and_rejoins(vboard):
     b = vboard({"wifi": LAB})
     ready(b)

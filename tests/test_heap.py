@@ -3,7 +3,6 @@ least 6 KB free on an ESP8266 (38,912 bytes of heap). If the firmware grows past
 import json
 
 import pytest
-from test_badge import site  # noqa: F401 (a fixture)
 
 from tools.benchmarks import every_feature_config, every_feature_run
 
@@ -15,7 +14,7 @@ MIN_STEADY_FREE = 6144
 
 
 @pytest.mark.parametrize("where", ["romfs", "lib"])
-def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs(vboard, site, where):  # noqa: F811
+def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs(vboard, site, where):
     """Both ways the firmware can be on a board: one image in the ROMFS partition, at an ESP8266's heap (the
     reference board), or .mpy files in /lib, whose bytecode takes heap: at LIB_HEAP. Every feature runs: the reader
     and a badge session, rounds with the server, schedules on every outlet in a time zone with DST, NTP, the RTC, and

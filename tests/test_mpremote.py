@@ -62,6 +62,7 @@ def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text('{"name": "desk-strip"}')
     mpremote(b, "fs", "cp", "-r", str(IMAGE / "lib"), str(IMAGE / "boot.py"), str(IMAGE / "main.py"), ":",
-             "+", "fs", "cp", str(cfg), ":config.json", "+", "reset", timeout=60)
+             "+", "fs", "cp", str(cfg), ":config.json", "+", "soft-reset", "+", "exec", "--no-follow", "import main",
+             timeout=60)
     ready(b)
     assert "desk-strip 0.1.0" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")

@@ -48,9 +48,11 @@ def test_deploy_romfs_to_an_empty_board_runs_the_firmware_from_the_partition(vbo
     assert "ROMFS image size: " in out and "Not a valid ROMFS" not in out
 
     # over the air, only /lib can be replaced: push says so and stages nothing
+    m = b.serial.mark()
     with pytest.raises(deploy.Failed, match="ROMFS partition, which push cannot write"):
         deploy.push("127.0.0.1", b.webrepl.port, PASSWORD, reset=False)
     assert not (b.board_dir / "stage").exists()
+    ready(b, since=m)  # the push stopped the app to look: it runs again
 
 
 def test_the_firmware_is_in_one_place_whichever_deploy_ran_last(vboard, capsys):

@@ -278,23 +278,28 @@ def _parents(d):
 
 
 def boot_log(port, wait=15.0):
-    """Reset the board and print what it says until it is ready (or in safe mode), at most `wait` seconds.
-    The port stays open from before the reset, so the first lines are not lost."""
+    """Restart the app with a soft reset (the outlets keep their state) and print what the board says until it is
+    ready (or in safe mode), at most `wait` seconds. The port stays open from before, so the first lines are not
+    lost."""
     import serial
 
-    print("reset: Ctrl-C, then machine.reset() at the REPL; the board says:", flush=True)
+    print("restart: Ctrl-C, then Ctrl-D at the REPL (a soft reset: the outlets stay as they are); the board says:",
+          flush=True)
     with serial.serial_for_url(port, baudrate=115200, timeout=0.2) as s:
         s.write(b"\r\x03\x03")
         time.sleep(0.3)
+        s.write(b"\x02")  # out of the raw REPL, where a soft reset would not start main.py
+        time.sleep(0.3)
         s.reset_input_buffer()
-        s.write(b"import machine; machine.reset()\r")
-        seen, end = b"", time.monotonic() + wait
+        s.write(b"\x04")
+        seen, end, quiet = b"", time.monotonic() + wait, 0
         while time.monotonic() < end:
-            seen += s.read(4096)
-            if b"app: ready" in seen or b"SAFE" in seen or seen.endswith(b">>> "):
-                break
+            chunk = s.read(4096)
+            seen += chunk
+            quiet = 0 if chunk else quiet + 1
+            if b"app: ready" in seen or b"SAFE" in seen or (seen.endswith(b">>> ") and quiet >= 5):
+                break  # the prompt, a second after the last word: the app did not start
     text = seen.decode("utf-8", "replace").replace("\r", "")
-    text = text.split("machine.reset()\n", 1)[-1]
     print(text, end="" if text.endswith("\n") else "\n", flush=True)
     return text
 
@@ -323,9 +328,11 @@ def push(host, port=8266, password="", retries=3, reset=True):
     staged = {f.as_posix(): IMAGE / f for f in files}
     print("push: %s, %d files, to %s:%d over WebREPL" % (version, len(files), host, port), flush=True)
     w = WebRepl(host, port, password)
+    stopped = done = False
     try:
         w.connect()
         w.repl("\x03")  # a quiet board while its flash changes
+        stopped = True
         old = _manifest_over(w, retries)
         if "romfs" in old:
             raise Failed("the board runs the firmware from its ROMFS partition, which push cannot write: deploy over "
@@ -348,12 +355,26 @@ def push(host, port=8266, password="", retries=3, reset=True):
         w.put(json.dumps({"files": prev}).encode(), "stage/" + PREV_MANIFEST, retries)
         w.put(json.dumps({"files": new}).encode(), "stage/" + MANIFEST, retries)
         w.put(version.encode(), "stage/ready", retries)  # last: the whole version is there
-        if reset:
-            w.send_text("import machine; machine.reset()\r")
+        done = True
     finally:
+        if stopped and (reset or not done):  # refused or failed too: the app runs again, its outlets as they were
+            _soft_reset(w)
         w.close()
     print("push: done; the board installs %s at its next boot" % version)
     return version
+
+
+def _soft_reset(w):
+    """Ctrl-D at the REPL over WebREPL: boot.py puts a staged version in place, main.py starts the app; the outlets
+    keep their state (no reset of the chip)."""
+    from tools.webrepl import WebReplError
+
+    try:
+        if not w.sock:  # the connection was lost: a new one
+            w.connect()
+        w.send_text("\x04")
+    except (WebReplError, OSError) as e:
+        print("push: could not restart the app (%s): reset the board, or press Ctrl-D at its REPL" % e)
 
 
 def _manifest_over(w, retries):

@@ -193,6 +193,7 @@ class Bench:
         w = WIRINGS[wiring]
         self.clock = Clock()
         self.lock = threading.RLock()
+        self._last_intr = 0.0  # when a Ctrl-C was last passed on (_to_device)
         self.changed = threading.Condition(self.lock)
         # pins: gpio -> [mode (-1 reset/input, 0 in, 1 out, 2 open drain), out level, pull-up]
         self.pins = {}
@@ -270,8 +271,9 @@ class Bench:
         return self
 
     def stop(self):
-        self._closed = True
-        self._kill()
+        with self.lock:  # not while a soft reboot is starting the next interpreter
+            self._closed = True
+            self._kill()
         self._save_rtc()
         self.serial.close()
         self._wire_srv.close()
@@ -289,6 +291,7 @@ class Bench:
             self.powered = True
             self.reset_cause = PWRON_RESET
             self.esp_rtc.power_on()  # the ESP8266's RTC starts at 2000-01-01
+            self._glitch_boot_pins()
             self._spawn()
 
     def power_cut(self):
@@ -318,6 +321,7 @@ class Bench:
             self.sta.update(active=False)
             self.esp_rtc.reset()
             self.reset_cause = cause
+            self._glitch_boot_pins()
             self._spawn()
 
     def _chips(self):
@@ -469,7 +473,6 @@ class Bench:
         self._tail = b""  # markers are looked for in this boot's output only
         self._expect_exit = False
         self.boots += 1
-        self._glitch_boot_pins()
         cmd = [MICROPYTHON, "-X", "heapsize=%d" % self.device_heap(), "-i", str(SHIMS / "_boot.py")]
         env["VBOARD_BALLAST"] = str(self.ballast)
         env["VBOARD_NAMES"] = str(self.names)
@@ -484,7 +487,8 @@ class Bench:
         threading.Thread(target=self._reap, args=(self.proc,), daemon=True).start()
 
     def _glitch_boot_pins(self):
-        # The boot ROM pulses GPIO0/GPIO2 at reset: an active-low relay there clicks briefly.
+        # The boot ROM pulses GPIO0/GPIO2 at a reset of the chip (not at a soft reset, which never leaves
+        # MicroPython): an active-low relay there clicks briefly.
         now = time.monotonic()
         for i, w in enumerate(self.relay_wires):
             if w[0] == "gpio" and w[1] in (0, 2) and not self.relay_state[i]:
@@ -509,9 +513,24 @@ class Bench:
 
     # ---- serial -------------------------------------------------------------------------------
 
+    # The unix port ends itself at a second SIGINT that comes before it has handled the first (its signal handler
+    # exits); an ESP8266 takes a Ctrl-C that comes while one is pending as the same one. Ctrl-C is passed on here
+    # once per INTR_GAP_S: tools that press it twice (mpremote), or a loaded machine, never end the interpreter.
+    INTR_GAP_S = 0.3
+
     def _to_device(self, data):
         if b"\x02" in data:
             self._raw = False
+        if b"\x03" in data:
+            kept = bytearray()
+            for c in data:
+                if c == 3:
+                    now = time.monotonic()
+                    if now - self._last_intr < self.INTR_GAP_S:
+                        continue
+                    self._last_intr = now
+                kept.append(c)
+            data = bytes(kept)
         try:
             os.write(self._master, data)
         except OSError:
@@ -700,6 +719,33 @@ class Bench:
             return 0  # the NodeMCU's pull-down
         relay_input = any(w == ("gpio", pin) for w in self.relay_wires)
         return 1 if (pin in (0, 2) or relay_input or (st and st[2])) else 0
+
+    # The ESP8266's GPIO registers (eagle_soc.h, gpio_register.h): GPIO0-15's output levels, output enables and
+    # input levels, and GPIO16's (in the RTC block, bit 0).
+    REGISTERS = {0x60000300: "out", 0x6000030C: "enable", 0x60000318: "in",
+                 0x60000768: "rtc out", 0x60000774: "rtc enable", 0x6000078C: "rtc in"}
+
+    def register(self, addr, width, value=None):
+        """machine.mem8/16/32[addr] (read; a write is not modelled): what the pins are, as the chip's registers
+        say it. The virtual board models the GPIO registers only."""
+        if addr % width:
+            raise ValueError("address %08x not aligned to %d bytes" % (addr, width))
+        what = self.REGISTERS.get(addr & ~3)
+        if what is None or value is not None:
+            raise ValueError("the virtual board models reading the GPIO registers only, not %s 0x%08x"
+                             % ("writing" if value is not None else "reading", addr))
+        word = 0
+        for pin in (16,) if what.startswith("rtc") else range(16):
+            st = self.pins.get(pin)
+            if what.endswith("out"):
+                bit = bool(st and st[1])
+            elif what.endswith("enable"):
+                bit = bool(st and (st[0] == 1 or (st[0] == 2 and st[1] == 0)))
+            else:
+                bit = pin in self.USABLE_GPIO and self.level(pin) == 1
+            word |= bit << (0 if pin == 16 else pin)
+        shift = 8 * (addr & 3)
+        return word >> shift & ((1 << 8 * width) - 1)
 
     def update_relays(self):
         self._pins_moved()  # a pin changed: the chips that follow one see it first

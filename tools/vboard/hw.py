@@ -340,6 +340,11 @@ def module_function(bench, name, args):
         return None
     if name == "reset_cause":
         return bench.reset_cause
+    if name == "mem":
+        return bench.register(*args)
+    if name == "keys":  # os.dupterm_notify: what a duplicate terminal has for the REPL's input
+        bench.serial.write(args[0])
+        return None
     if name == "unique_id":
         return bench.uid
     if name == "freq":

@@ -22,6 +22,22 @@ def RTC():  # one object in ROM on the ESP8266: no heap for the firmware
     return _rtc
 
 
+class _M:
+    """machine.mem8, mem16, mem32: the registers the bench models (the GPIO ones), read on the bench."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __getitem__(self, a):
+        return go("f mem", (a, self.w), {})
+
+    def __setitem__(self, a, v):
+        go("f mem", (a, self.w, v), {})
+
+
+mem8, mem16, mem32 = _M(1), _M(2), _M(4)
+
+
 def soft_reset():
     raise SystemExit
 
