@@ -30,12 +30,18 @@ def tap(h, res):
         who += " (%s)" % ans["name"][:16]
     if not ans["allow"]:
         return _say("%s: refused by the server: %s" % (who, ans["reason"][:24]))
-    n = len(o)
-    busy = [x for x in ans["outlets"] if 0 < x <= n and (link.sessions[x - 1] or link.shed[x - 1] is not None)]
-    free = [x - 1 for x in ans["outlets"] if 0 < x <= n and x not in busy]
+    # A session takes the outlets it switches on, and only those: not one in use (another session, shed), kept out
+    # of badge sessions (badge: false), or already on (its end would switch off what it never switched on).
+    free, busy, nob, on = [], [], [], []
+    for x in ans["outlets"]:
+        i = x - 1
+        if 0 <= i < len(o):
+            (busy if link.sessions[i] or link.shed[i] is not None else nob if not app.cfg["badge"][i]
+             else on if o.want[i] else free).append(i)
+    why = ", ".join(_list(xs) + w for xs, w in ((busy, " in use or shed"), (nob, " not for badges"),
+                                                 (on, " already on")) if xs)
     if not free:
-        return _say("%s: allowed, but outlet %s %s" % (who, _list([x - 1 for x in busy]) if busy else "none here",
-                                                      "in use or shed" if busy else ""))
+        return _say("%s: allowed, but outlet %s" % (who, why or "none here"))
     start = time.time() + link.EPOCH
     sec = ans["seconds"]
     import os
@@ -50,7 +56,8 @@ def tap(h, res):
     for i in free:
         o.wish(i, True, "badge")
         clock.timer(i, time.time() + sec if sec else None, False, True)
-    return _say("%s: outlet %s on%s (%s)" % (who, _list(free), " for %d s" % sec if sec else "", how))
+    return _say("%s: outlet %s on%s (%s)%s" % (who, _list(free), " for %d s" % sec if sec else "", how,
+                                               "; outlet " + why if why else ""))
 
 
 def _say(s):

@@ -96,7 +96,7 @@ def _build():
     c["class"] = bytes([10 if o["never_shed"] else o["class"] for o in c["outlets"]])  # 10: never shed
     if not c["server"]["url"]:
         c["server"] = {"url": ""}
-    for k in ("power_on", "schedule", "pulse_s"):  # a list per key rather than a dict per outlet: less heap
+    for k in ("power_on", "schedule", "pulse_s", "badge"):  # a list per key rather than a dict per outlet: less heap
         c[k] = [o[k] for o in c["outlets"]]
     del c["outlets"]
     return True
@@ -270,11 +270,11 @@ def recover():
                 done = [1 for line in f if s[0] in line and line.endswith("}\n")]  # whole, not cut
         except OSError:
             done = False
+        clock = sys.modules["firmware.clock"]
         if not done:
-            import sys
-
-            link.finish(i, s, max(now, s[2]) if sys.modules["firmware.clock"].trust else s[2])
+            link.finish(i, s, max(now, s[2]) if clock.trust else s[2])
         link.sessions[i] = None
+        clock.timers[i] = None  # the session's granted time ended with it
         log("badge: session on outlet %d ended by the restart" % (i + 1))
     if found:
         app.save(link.OPEN, link.sessions)

@@ -211,9 +211,10 @@ def validate(raw):
     cfg['outlets'] = outlets = []
     for i in range(len(given)):
         path = 'outlets[%d]' % i
-        o = _obj(e, path, given[i], ('name', 'power_on', 'schedule', 'pulse_s', 'watts', 'class', 'never_shed'),
+        o = _obj(e, path, given[i], ('name', 'power_on', 'schedule', 'pulse_s', 'watts', 'class', 'never_shed',
+                                     'badge'),
                  {'name': 'Outlet %d' % (i + 1), 'schedule': [], 'pulse_s': 0, 'watts': 0, 'class': 5,
-                  'never_shed': False})
+                  'never_shed': False, 'badge': True})
         outlets.append(o)
         _range(e, path + '.name', o['name'], 1, 24, str)
         o['schedule'] = _schedule(e, path + '.schedule', o['schedule'])
@@ -224,8 +225,9 @@ def validate(raw):
         _range(e, path + '.pulse_s', o['pulse_s'], 0, 86400)
         _range(e, path + '.watts', o['watts'], 0, 3680)  # rated power, for a session's energy: 16 A at 230 V
         _range(e, path + '.class', o['class'], 0, 9)  # shedding priority: 9 goes first
-        if type(o['never_shed']) is not bool:
-            _bad(e, path + '.never_shed', o['never_shed'], 'true or false')
+        for k in ('never_shed', 'badge'):
+            if type(o[k]) is not bool:
+                _bad(e, path + '.' + k, o[k], 'true or false')
 
     cfg['wifi'] = wifi = _obj(e, 'wifi', cfg['wifi'], ('ssid', 'password'), {'ssid': '', 'password': ''})
     _range(e, 'wifi.ssid', wifi['ssid'], 0, 32, str)

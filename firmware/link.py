@@ -38,6 +38,9 @@ def ended(i, on, why):
         return
     finish(i, s, max(time.time() + EPOCH, s[2]))
     sessions[i] = None
+    from firmware import clock
+
+    clock.timers[i] = None  # its granted time ends with it
     app.save(OPEN, sessions)
     log("badge: session on outlet %d ended (%s)" % (i + 1, why))
 

@@ -8,6 +8,8 @@ from firmware.log import log
 
 CONFIG = "config.json"
 VALID = "config.valid.json"
+FORM = 2  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
+# Bump it with every key the validator adds, renames or removes.
 
 
 def sha():
@@ -23,11 +25,11 @@ def sha():
 
 
 def cached(s):
-    """{"sha", "cfg", "warnings"} kept for the config.json whose SHA-256 is s, or None."""
+    """{"sha", "form", "cfg", "warnings"} kept for the config.json whose SHA-256 is s, by this validator, or None."""
     try:
         with open(VALID) as f:
             c = json.load(f)
-        return c if s and c.get("sha") == s else None
+        return c if s and c.get("sha") == s and c.get("form") == FORM else None
     except (OSError, ValueError):
         return None
 
@@ -42,7 +44,7 @@ def check(s):
     firmware.drop("config", "rules")
     if c:
         with open(VALID + ".tmp", "w") as f:
-            json.dump({"sha": s, "cfg": c, "warnings": warnings}, f)
+            json.dump({"sha": s, "form": FORM, "cfg": c, "warnings": warnings}, f)
         os.rename(VALID + ".tmp", VALID)
     return c, errors, warnings
 
@@ -75,6 +77,6 @@ def boot():
         machine.reset()
         return False
     if report(errors, warnings):  # a soft reset: a fresh heap for the app, the outlets kept
-        log("config: config.json changed and is valid; restarting to apply it")
+        log("config: config.json changed (or the firmware did) and is valid; restarting to apply it")
         firmware.restart()
     return False

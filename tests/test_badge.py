@@ -97,6 +97,24 @@ def test_a_badge_powers_what_the_server_grants_and_its_second_tap_ends_the_sessi
     assert not done.exists() or not done.read_text().strip()
 
 
+def test_a_session_takes_only_the_outlets_it_switches_on(vboard, site):
+    """Bob may power outlets 1-3. Outlet 3 is already on (the router: power_on "on") and outlet 2 is kept out of
+    badge sessions (badge: false): his session takes outlet 1 only, and its end leaves the other two as they were."""
+    cfg = config(site)
+    cfg["outlets"][1]["badge"] = False
+    cfg["outlets"][2]["power_on"] = "on"
+    b = vboard(dict(cfg, stagger_ms=0))
+    online(b)
+    b.wait_relays([False, False, True, False, False, False])
+    line = tap(b, BOB, r"badge \w+ \(Bob\): [^\n]*\n")
+    assert "outlet 1 on for 1800 s (server); outlet 2 not for badges, 3 already on" in line
+    b.wait_relays([True, False, True, False, False, False])
+    untap(b)
+    assert "session ended on outlet 1" in tap(b, BOB, r"badge \w+: session ended[^\n]*\n")
+    b.wait_relays([False, False, True, False, False, False])
+    assert [s["outlet"] for s in sessions(site, 1)] == [1]
+
+
 def test_refused_badges_leave_the_outlets_off(vboard, site):
     b = vboard(config(site))
     online(b)

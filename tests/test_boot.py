@@ -1,6 +1,7 @@
 """The firmware on the virtual board: both reference wirings, outlets reaching the right relay pins, the REPL
 helpers, the serial console, staggered switch-on, power-on behaviour across power cuts."""
 import itertools
+import json
 import re
 import time
 
@@ -133,3 +134,20 @@ def test_wrong_wifi_password_is_said_and_never_printed(vboard):
     ready(b)
     b.serial.expect(r"wifi: cannot join multiprise-lab: down \(wrong password\)", 10, since=0)
     assert "not-the-password" not in b.serial.text()
+
+
+def test_a_configuration_kept_by_older_firmware_is_checked_again(vboard):
+    """config.valid.json holds the validator's normalized result: one of another shape (a firmware before a key was
+    added) is not taken as it is, whatever the SHA-256 of config.json says."""
+    b = vboard({"name": "desk-strip"})
+    ready(b)
+    kept = read_json(b.board_dir / "config.valid.json")
+    del kept["form"]
+    for o in kept["cfg"]["outlets"]:
+        del o["badge"]  # as a firmware without outlets[].badge wrote it
+    (b.board_dir / "config.valid.json").write_text(json.dumps(kept))
+    m = b.serial.mark()
+    b.power_cycle()
+    b.serial.expect(r"config: config\.json changed \(or the firmware did\) and is valid", 10, since=m)
+    ready(b, since=m)
+    assert read_json(b.board_dir / "config.valid.json")["cfg"]["outlets"][0]["badge"] is True

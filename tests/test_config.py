@@ -19,7 +19,7 @@ EXPANDER = {'profile': 'expander', 'relays': [0, 1, 2, 3, 4, 5], 'expander': 0x2
             'spi': {'sck': 14, 'miso': 12, 'mosi': 13, 'cs': 15, 'rst': 16},
             'rtc': 'ds3231', 'reader': 'mfrc522', 'button': 0, 'led': 2}
 OUTLETS = [{'name': 'Outlet %d' % n, 'power_on': 'off', 'schedule': [], 'pulse_s': 0, 'watts': 0, 'class': 5,
-            'never_shed': False} for n in range(1, 7)]
+            'never_shed': False, 'badge': True} for n in range(1, 7)]
 SERVER = {'url': '', 'device': '', 'secret': '', 'site_secret': '', 'timeout_ms': 2000, 'poll_s': 10,
           'heartbeat_s': 60, 'offline': 'deny', 'offline_hours': 24}
 SECRET = 'device-secret-0123456789'
@@ -140,10 +140,11 @@ BROKEN = [
     ('unknown-board-key', {'board': {'relay': [16]}}, [('board.relay', 'unknown key (expected one of profile,')]),
     ('unknown-outlet-key', {'board': {'relays': [16]}, 'outlets': [{'nmae': 'Lamp'}]},
      [('outlets[0].nmae',
-       'unknown key (expected one of name, power_on, schedule, pulse_s, watts, class, never_shed)')]),
-    ('outlet-shedding', {'board': {'relays': [16]}, 'outlets': [{'watts': -1, 'class': 10, 'never_shed': 1}]},
+       'unknown key (expected one of name, power_on, schedule, pulse_s, watts, class, never_shed, badge)')]),
+    ('outlet-shedding', {'board': {'relays': [16]},
+                         'outlets': [{'watts': -1, 'class': 10, 'never_shed': 1, 'badge': 'no'}]},
      [('outlets[0].watts', 'an integer from 0 to 3680'), ('outlets[0].class', 'an integer from 0 to 9'),
-      ('outlets[0].never_shed', 'true or false')]),
+      ('outlets[0].never_shed', 'true or false'), ('outlets[0].badge', 'true or false')]),
     ('server-url', {'server': {'url': 'https://example.org'}},
      [('server.url', 'http://host[:port]'), ('server.device', 'a string of 1 to 32'),
       ('server.secret', '***: expected a string of 16 to 64 characters'), ('server.site_secret', '***')]),

@@ -91,3 +91,21 @@ def test_without_a_link_the_queue_is_bounded_as_sessions_finish(vboard):
     b = board(vboard, done="".join("\n" + LINE.replace(ID, key) for key in ids))
     b.serial.expect(r"badge: 22 finished session\(s\) dropped: more than 64 waiting for the server", 10, since=0)
     assert [s["id"] for s in sessions(b)] == ids[22:] + [ID]  # the newest, the one just finished last
+
+
+def test_the_timer_of_a_session_a_reset_interrupted_ends_with_it(vboard):
+    """Bob's 30 minutes were a timer on his outlet: once his session is ended by the restart, the timer is gone, and
+    the outlet, switched on by hand later, stays on when that time comes."""
+    b = vboard({"outlets": [{"power_on": "last", "watts": 100}] * 6, "stagger_ms": 0}, start=False)
+    b.rtc.set(b.clock.now())
+    board_now = int(b.clock.now()) - 946684800  # the board counts from 2000
+    (b.board_dir / "state.json").write_text(json.dumps({"want": [0, 1, 0, 0, 0, 0],
+                                                        "timers": [None, [board_now + 4, 0, 1], None, None, None, None]}))
+    (b.board_dir / "open.json").write_text(json.dumps([None, [ID, HASH, 1795000000, 100], None, None, None, None]))
+    b.start()
+    b.serial.expect("badge: session on outlet 2 ended by the restart", 10, since=0)
+    assert b.command("timer", expect=r"\n[^\n]*timers?[^\n]*\n|no timers\n").strip().endswith("no timers")
+    b.command("on 2")
+    b.wait_relays([False, True, False, False, False, False])
+    time.sleep(5)  # past the session's old end
+    assert b.relays() == [False, True, False, False, False, False]

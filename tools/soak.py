@@ -21,8 +21,6 @@ from tools.vboard.bench import Bench
 
 READY = r"app: ready in \d+ ms, (\d+) bytes free"
 STATUS = r"heap (\d+) free \(min (\d+)\)"
-CUTS = 1000  # power cuts in each storm
-DAYS = 7  # simulated days of the accelerated run
 
 # The accelerated week: the world's clock moves by STEP_S at a time, every PACE_S of wall time at most, from WEEK_START
 # (local time, a Monday: the week crosses the change to summer time, Sunday 29 March 02:00 -> 03:00). The steps land
