@@ -99,8 +99,8 @@ def test_the_timer_of_a_session_a_reset_interrupted_ends_with_it(vboard):
     b = vboard({"outlets": [{"power_on": "last", "watts": 100}] * 6, "stagger_ms": 0}, start=False)
     b.rtc.set(b.clock.now())
     board_now = int(b.clock.now()) - 946684800  # the board counts from 2000
-    (b.board_dir / "state.json").write_text(json.dumps({"want": [0, 1, 0, 0, 0, 0],
-                                                        "timers": [None, [board_now + 4, 0, 1], None, None, None, None]}))
+    timers = [None, [board_now + 4, 0, 1], None, None, None, None]  # outlet 2 off in 4 s: the session's end
+    (b.board_dir / "state.json").write_text(json.dumps({"want": [0, 1, 0, 0, 0, 0], "timers": timers}))
     (b.board_dir / "open.json").write_text(json.dumps([None, [ID, HASH, 1795000000, 100], None, None, None, None]))
     b.start()
     b.serial.expect("badge: session on outlet 2 ended by the restart", 10, since=0)
