@@ -76,8 +76,9 @@ def _check(srv, h, res):
         if type(res) is str:
             raise OSError(res)
         st, ans = res
-        if st != 200:
-            raise ValueError("server answered %d" % st)
+        if st != 200:  # with what it said: "clock skew", "unknown device"...
+            e = ans.get("error") if type(ans) is dict else None
+            raise ValueError("server answered %d%s" % (st, ": " + e[:24] if type(e) is str else ""))
         if type(ans) is not dict or type(ans.get("allow")) is not bool or type(ans.get("outlets")) is not list \
                 or [x for x in ans["outlets"] if type(x) is not int] or type(ans.get("reason")) is not str \
                 or ans.get("seconds") is not None and (type(ans["seconds"]) is not int or ans["seconds"] <= 0) \

@@ -153,7 +153,7 @@ async def call(srv, method, path, body=None):
         raise Refused(_why(_FORGED))
     try:
         return status, json.loads(data) if data else None
-    except ValueError:
+    except (ValueError, MemoryError, RuntimeError):  # RuntimeError, MemoryError: nested too deep for the parser
         raise Refused(_why(_NOT_JSON))
 
 
@@ -235,7 +235,8 @@ async def _answer(s, p, t0, ms):
                 elif not line:
                     break
                 elif status is None:
-                    if line[:7] != b"HTTP/1." or line[8:9] != b" ":
+                    if line[:7] != b"HTTP/1." or line[8:9] != b" " or line[12:13] not in (b"", b" ") \
+                            or not line[9:12].isdigit():  # HTTP/1.1 2000 is no 200
                         raise Refused("not HTTP")
                     status = int(line[9:12])
                 else:

@@ -10,6 +10,8 @@ from firmware import app
 from firmware.log import log
 
 CHIP_EVERY_S = 3600  # the ESP8266's own clock drifts: re-read the chip this often (it must be read every 7 h)
+T_MIN = 789004800  # 2025-01-01: a source that says earlier has no real time (seconds since 2000)
+T_MAX = 3155760000  # 2100-01-01
 # where the time came from ("ntp", "ds3231", "ds1307", "manual"), or None: not to be trusted; why not; time.time()
 # of the last good NTP answer. Kept in firmware.time while this module is unloaded (at the REPL, bringup.stop).
 trust, why, synced = getattr(firmware, "time", None) or (None, "no time source yet", None)
@@ -18,7 +20,7 @@ timers = []  # per outlet: None or [at (time.time()), on, relative]: a relative 
 next_at = 0  # when sched.tick() is due again (0: at once)
 chip_due = False  # the chip is to be set from the ESP8266's clock (after NTP), at the next chip job
 rebase = False  # the clock was set here: keep() takes it as it is now, not as a jump to correct for
-ask = None  # asked by a command, done by keep() within a second: "ntp" (sync now), or the instant to set the clock to
+ask = None  # asked for, done by keep() within a second: "ntp" (sync now), or [the instant to set the clock to, from]
 changes = []  # [(instant, offset from then on)] of the time zone, around the instants asked about
 base = 0  # the offset before the first change
 span = (1, 0)  # the instants changes is right for

@@ -55,8 +55,12 @@ def _skew(st, ans):
 
     clock = sys.modules["firmware.clock"]
     if st == 401 and type(ans) is dict and ans.get("error") == "clock skew" and type(ans.get("time")) is int:
+        t = ans["time"] - link.EPOCH
+        if not clock.T_MIN <= t < clock.T_MAX:  # signed, yet no time a server can have
+            link.last = "clock skew, with a time not taken (%d)" % ans["time"]
+            return True
         if not clock.trust:
-            clock.ask = ans["time"] - link.EPOCH
+            clock.ask = [t, "server"]
             _say(0, ans["time"])
         link.last = "clock skew"
         return True

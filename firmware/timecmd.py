@@ -69,5 +69,5 @@ def _time(a):
     t = sched.instant(w, clock)
     if t + clock.offset(t) != w:
         raise ValueError("%s %s does not exist here (the clocks skip it)" % (a[1], a[2]))
-    clock.ask = t
+    clock.ask = [t, "manual"]
     return "time: set to %s" % clock.text(t)

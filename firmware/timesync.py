@@ -8,8 +8,6 @@ import firmware
 from firmware import app, clock
 from firmware.log import log
 
-T_MIN = 789004800  # 2025-01-01: a source that says earlier has no real time (seconds since 2000)
-T_MAX = 3155760000  # 2100-01-01
 NTP_ZERO = 1139293696  # a transmit time of 0 (a kiss-of-death, an unsynchronized server), as ntptime reads it
 
 
@@ -31,7 +29,7 @@ def ntp(host):
         ntptime.host = host
         ntptime.timeout = 1
         t = ntptime.time()
-        if not T_MIN <= t < T_MAX or t == NTP_ZERO:
+        if not clock.T_MIN <= t < clock.T_MAX or t == NTP_ZERO:
             raise ValueError("no time in the answer (%d)" % t)
     except Exception as e:  # no network, no answer in time, an answer that makes no sense, no ntptime module
         log("clock: NTP %s: no good answer (%r)" % (host, e))
@@ -105,7 +103,7 @@ def chip_to_esp():
             why = "RTC chip %s not answering (%r)" % (kind, e)
             return log("clock: " + why) if clock.trust else distrust(why)
         t = time.mktime(d[:6] + (0, 0)) if 2000 <= d[0] < 2100 and 0 < d[1] < 13 and 0 < d[2] < 32 else 0
-        if lost or not T_MIN <= t < T_MAX:
+        if lost or not clock.T_MIN <= t < clock.T_MAX:
             if clock.trust:  # the chip stopped while we run on good time: set it again
                 log("clock: RTC chip %s lost its time; set again" % kind)
                 c.set_datetime(time.gmtime(time.time()))
@@ -126,19 +124,20 @@ def chip_job():
         chip_to_esp()
 
 
-def set_by_hand(t):
-    """A person set the time (the `time set` command): both clocks, trusted until NTP says otherwise."""
+def set_to(t, source):
+    """The time set by a person (source "manual", the `time set` command) or taken from the server's signed
+    answer ("server"): both clocks, trusted until NTP says otherwise."""
     step = set_esp(t)
     write_chip(t)
-    trusted("manual", step)
+    trusted(source, step)
 
 
 def job(sync, up, k):
     """The clock task's job (clock._sources), k being time.ticks_ms(): the time asked for by hand, or an NTP sync
     (sync: one is due), or the chip read; when the next ones are due in clock.at."""
     at, ask = clock.at, clock.ask
-    if type(ask) is int:
-        set_by_hand(ask)
+    if type(ask) is list:
+        set_to(*ask)
     elif ask == "ntp" and not sync:
         log("clock: NTP asked, but %s" % ("no NTP server is configured" if up else "Wi-Fi is down"))
     elif sync:

@@ -292,3 +292,34 @@ def test_remote_commands_switch_outlets_and_are_acknowledged(vboard, site):
     while [c for c in admin(site, "GET", "/commands?device=%s" % demo.DEVICE_ID)[1] if not c["acked"]]:
         assert time.monotonic() < end, "commands not acknowledged"
         time.sleep(0.3)
+
+
+def test_a_board_without_a_trusted_time_takes_the_servers_and_says_so(vboard, site):
+    """The RTC chip lost its time and no NTP is configured: the server's signed clock skew answer sets the clock."""
+    cfg = config(site)
+    cfg["time"] = {"ntp": ""}
+    b = vboard(cfg)
+    ready(b)
+    b.serial.expect("clock: time from server", 20, since=0)
+    assert "from server" in b.command("time", expect=r"time [^\n]*\n")
+
+
+@pytest.mark.parametrize("when", [0, 2 ** 40])
+def test_a_signed_clock_skew_answer_with_no_possible_time_is_not_taken(vboard, when):
+    from test_client import Fake, signed
+
+    f = Fake(lambda conn, rq: conn.sendall(signed(rq, 401, json.dumps({"error": "clock skew", "time": when}).encode())))
+    try:
+        cfg = config(int(f.url.rsplit(":", 1)[1]))
+        cfg["time"] = {"ntp": ""}
+        b = vboard(cfg)
+        ready(b)
+        b.serial.expect("wifi: connected", 10, since=0)
+        end = time.monotonic() + 15
+        while "with a time not taken (%d)" % when not in b.command("status", expect=r"6 Outlet 6[^\n]*\n"):
+            assert time.monotonic() < end, b.serial.text()[-1500:]
+            time.sleep(0.5)
+        assert "time from server" not in b.serial.text()
+        assert "NOT TRUSTED" in b.command("time", expect=r"time [^\n]*\n")
+    finally:
+        f.close()

@@ -479,6 +479,8 @@ GARBAGE = {
     "no length": (lambda rq: signed(rq, 200, b"{}").replace(b"content-length: 2\r\n", b""),
                   "answer without Content-Length"),
     "signed junk": (lambda rq: signed(rq, 200, b"{not json"), "signed answer not JSON"),
+    "four-digit status": (lambda rq: signed(rq, 200, b"{}").replace(b"HTTP/1.1 200", b"HTTP/1.1 2000", 1), "not HTTP"),
+    "signed, nested 400 deep": (lambda rq: signed(rq, 200, b"[" * 400 + b"]" * 400), "signed answer not JSON"),
 }
 
 
