@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: sim test lint bench soak build flash deploy push repl logs server clean
+.PHONY: sim test lint bench soak build flash deploy push repl logs check server clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -52,6 +52,9 @@ repl: $(STAMP)
 
 logs: $(STAMP)
 	$(PY) -m tools.cli logs $(if $(PORT),--port $(PORT))
+
+check: $(STAMP)
+	$(PY) -m tools.cli check $(or $(CONFIG),config.json)
 
 clean:
 	rm -rf build $(VENV)

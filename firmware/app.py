@@ -161,11 +161,11 @@ def run():
     stats["t0"] = t0 = time.ticks_ms()
     from firmware import VERSION
 
-    if firmware.warm:  # no boot: the chip, its outlets and sessions went on
-        log("multiprise %s, reset cause %d, soft reset: outlets kept" % (VERSION, machine.reset_cause()))
-    else:
-        n = firmware.boot_count(firmware.boot_count() + 1)
-        log("multiprise %s, reset cause %d, boot %d in a row" % (VERSION, machine.reset_cause(), n))
+    # Counted back to 0 once up 60 s, or when the app is stopped on purpose (Ctrl-C, reboot, a tool): only starts
+    # that end in a crash or a reset add up to safe mode.
+    n = firmware.boot_count(firmware.boot_count() + 1)
+    log("multiprise %s, reset cause %d, boot %d in a row%s" % (VERSION, machine.reset_cause(), n,
+                                                              ", outlets kept as they were" if firmware.warm else ""))
     try:
         if not setup(True):  # first, while the heap is still in one piece
             return
@@ -183,7 +183,9 @@ def run():
                 pass
         if type(e) is SystemExit:
             log("app: restarting (a soft reset: the outlets keep their state)")
-            firmware.restart()
+            from firmware import reset
+
+            reset.restart()
         else:
             log("app: stopped by Ctrl-C; outlets keep their state. REPL helpers: from firmware.repl import *")
     except Exception as e:

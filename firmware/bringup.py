@@ -78,8 +78,11 @@ def _build():
     old = app.load(RELAYS)
     if old != w:
         if old and (old.get("gpio"), old.get("pcf")) != (w.get("gpio"), w.get("pcf")):
-            firmware.relays_off(old)  # relays moved: none is left on where the app no longer drives it,
-            firmware.relays_off(w)    # and the new ones start from off
+            from firmware import reset
+
+            reset.relays_off(old)  # relays moved: none is left on where the app no longer drives it,
+            reset.relays_off(w)    # and the new ones start from off
+            firmware.drop("reset")
             firmware.warm = False
         app.save(RELAYS, w)
     fn, on = relays(b, bus)
@@ -154,7 +157,10 @@ def relays(b, bus):
 
     low = b["active_low"]
     if b["expander"] is None:
-        levels = [firmware.driven(p) for p in b["relays"]]
+        from firmware.reset import driven
+
+        levels = [driven(p) for p in b["relays"]]
+        firmware.drop("reset")
         levels = [(1 if lo else 0) if v is None else v for v, lo in zip(levels, low)]
         pins = [Pin(p, Pin.OUT, value=v) for p, v in zip(b["relays"], levels)]
         return outlets.gpio(pins, low), [bool(v) != lo for v, lo in zip(levels, low)]

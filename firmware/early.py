@@ -35,7 +35,9 @@ def _warm(wiring):
     chip makes them inputs). An expander keeps its outputs through every reset of the ESP8266."""
     if machine.RTC().memory()[:2] != b"mp":
         return False
-    return all(firmware.driven(p) is not None for p, _ in wiring.get("gpio", ()))
+    from firmware.reset import driven
+
+    return all(driven(p) is not None for p, _ in wiring.get("gpio", ()))
 
 
 def _start():
@@ -60,7 +62,10 @@ def _start():
         safe = "%d boots in a row failed within 60 s" % failed
     firmware.warm = warm and not safe
     if wiring and not firmware.warm:
-        firmware.relays_off(wiring)
+        from firmware import reset
+
+        reset.relays_off(wiring)
+    firmware.drop("reset")
     _webrepl()
     if safe:
         firmware.boot_count(0)

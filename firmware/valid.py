@@ -56,7 +56,10 @@ def report(errors, warnings):
     for e in errors:
         log("config: error:", e)
     if errors:
-        firmware.relays_off()  # a soft reset kept them as they were
+        from firmware import reset
+
+        reset.relays_off()  # a soft reset kept them as they were
+        firmware.drop("reset")
         log("config: %d error(s) in config.json: SAFE STATE: outlets off, app not started, REPL free." % len(errors))
     return not errors
 
@@ -78,5 +81,7 @@ def boot():
         return False
     if report(errors, warnings):  # a soft reset: a fresh heap for the app, the outlets kept
         log("config: config.json changed (or the firmware did) and is valid; restarting to apply it")
-        firmware.restart()
+        from firmware import reset
+
+        reset.restart()
     return False

@@ -125,3 +125,37 @@ def test_flash_says_clearly_what_is_wrong(tmp_path):
     image.write_bytes(b"\xe9" + bytes(100))
     r = run_cli("flash", str(image), "--port", str(tmp_path / "no-such-tty"))
     assert r.returncode == 1 and "esptool failed" in r.stderr
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+
+
+def test_a_configuration_is_checked_here_with_the_boards_own_messages(tmp_path):
+    r = cli("check", "config.example.json")  # the example in the repository is valid
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "config.example.json: valid", r
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stagger_ms": "fast", "time": {"tz": "Mars/Olympus"}}))
+    r = cli("check", str(bad))
+    assert r.returncode == 1, r
+    assert 'config: error: stagger_ms = "fast": expected an integer' in r.stdout
+    last = r.stdout.splitlines()[-1]
+    assert last.endswith(": 1 error(s): the board would keep its outlets off and not start the app"), last
+    bad.write_text(json.dumps({"time": {"tz": "Mars/Olympus"}}))  # valid JSON and keys: the time zone is read too
+    r = cli("check", str(bad))
+    assert r.returncode == 1 and "config: error: time.tz: " in r.stdout, r
+
+
+def test_deploy_refuses_a_configuration_the_board_would_refuse_and_copies_nothing(vboard, tmp_path):
+    b = vboard({"name": "desk-strip"})
+    ready(b)
+    before = (b.board_dir / "config.json").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stagger_ms": "fast"}))
+    r = cli("deploy", "--port", port(b), "--config", str(bad))
+    assert r.returncode == 1, r
+    last = r.stderr.strip().splitlines()[-3:]
+    assert 'config: error: stagger_ms = "fast": expected an integer' in last[0] and last[-1] == "nothing copied", r
+    assert (b.board_dir / "config.json").read_text() == before
+    assert "desk-strip" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")  # the app ran on, untouched

@@ -2,11 +2,15 @@
 relay as it was and badge sessions running, count no failed boot, and the app comes back. Only a reset of the chip
 (power-on, the reset pin, the watchdog) starts GPIO relays from off."""
 import json
+import os
+import pty
+import select
 import subprocess
+import sys
 import time
 
 import pytest
-from conftest import ready
+from conftest import ROOT, ready
 from test_badge import BOB, config, online, sessions, tap
 from test_boot import SEED_PINS
 from test_deploy import port
@@ -43,7 +47,7 @@ def test_a_soft_reset_at_the_repl_keeps_every_relay_and_the_app_comes_back(vboar
     b.serial.write(b"\x04")  # Ctrl-D at the friendly REPL: a soft reset, boot.py then main.py
     b.serial.expect("MPY: soft reboot", 5, since=m)
     ready(b, since=m)
-    assert "soft reset: outlets kept" in b.serial.text(since=m) and "in a row" not in b.serial.text(since=m)
+    assert "boot 1 in a row, outlets kept as they were" in b.serial.text(since=m)  # Ctrl-C: a good run, no failed boot
     assert b.relay_history[moves:] == [] and b.relays() == ON
     status = b.command("status", expect=r"6 Outlet 6[^\n]*\n")
     assert "1 Outlet 1: on (kept through a soft reset)" in status
@@ -65,12 +69,12 @@ def test_a_reset_of_the_chip_starts_gpio_relays_from_off(vboard):
 
 
 def test_the_chip_tells_which_pins_it_drives(vboard):
-    """firmware.driven reads the ESP8266's GPIO registers through machine.mem32, as on a board."""
+    """reset.driven reads the ESP8266's GPIO registers through machine.mem32, as on a board."""
     b = vboard({"outlets": [{"power_on": "off"}] * 6})
     ready(b)
     pins = ", ".join(map(str, SEED_PINS))
-    out = b.exec("import firmware\nfrom machine import Pin, mem32\nPin(4, Pin.IN)\n"
-                 "print([firmware.driven(p) for p in (%s, 4)], hex(mem32[0x6000030C]))" % pins)
+    out = b.exec("from firmware.reset import driven\nfrom machine import Pin, mem32\nPin(4, Pin.IN)\n"
+                 "print([driven(p) for p in (%s, 4)], hex(mem32[0x6000030C]))" % pins)
     enable = sum(1 << p for p in SEED_PINS if p != 16)
     assert out.split() == ["[1,", "1,", "1,", "1,", "1,", "1,", "None]", hex(enable)]
     with pytest.raises(RuntimeError, match="ValueError: the virtual board models reading the GPIO registers only"):
@@ -96,7 +100,7 @@ def test_plain_mpremote_never_moves_a_relay_nor_ends_a_badge_session(vboard, sit
     m = b.serial.mark()
     mpremote(b, "exec", "--no-follow", "import main")  # the README's way back, without a reset of the chip
     ready(b, since=m)
-    assert "soft reset: outlets kept" in b.serial.text(since=m) and "in a row" not in b.serial.text(since=m)
+    assert "boot 1 in a row, outlets kept as they were" in b.serial.text(since=m)
     assert b.relay_history[moves:] == []
     status = b.command("status", expect=r"6 Outlet 6[^\n]*\n")
     assert "1 Outlet 1: on (badge)" in status and "4 Outlet 4: off (kept through a soft reset)" in status
@@ -122,4 +126,59 @@ def test_deploy_with_a_new_configuration_keeps_every_relay(vboard, tmp_path):
     b.serial.expect(r"config: config\.json changed \(or the firmware did\) and is valid; restarting", 1, since=m)
     ready(b, since=b.serial.text(m).index("restarting to apply") + m)
     assert "desk-strip" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
+    assert b.relay_history[moves:] == [] and b.relays() == ON
+
+
+def test_the_repl_command_works_on_the_virtual_board_and_leaves_the_app_running(vboard):
+    """multiprise repl (make repl) in a terminal: Ctrl-C, a line run, Ctrl-] to leave; the app comes back."""
+    b = vboard({"outlets": [{"power_on": "off"}] * 6, "stagger_ms": 0})
+    ready(b)
+    switch_on(b, ON)
+    moves = len(b.relay_history)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command in a terminal, as a person runs it
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "tools.cli", "repl", "--port", port(b)])
+    seen = bytearray()
+
+    def until(text, timeout=10):
+        end = time.monotonic() + timeout
+        while text not in seen:
+            assert time.monotonic() < end, "%r not seen in %r" % (text, bytes(seen[-500:]))
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen.extend(os.read(fd, 4096))
+                except OSError:  # the command ended
+                    break
+        assert text in seen, "%r not seen in %r" % (text, bytes(seen[-500:]))
+
+    try:
+        until(b"Ctrl-] leaves")
+        time.sleep(0.5)  # the terminal program has the port open
+        m = b.serial.mark()
+        os.write(fd, b"\x03")
+        until(b">>> ")
+        os.write(fd, b"print(6 * 7)\r")
+        until(b"42")
+        os.write(fd, b"\x1d")  # Ctrl-]
+        until(b"restarted it with a soft reset")
+        assert os.waitpid(pid, 0)[1] == 0
+        ready(b, since=m)
+    finally:
+        os.close(fd)
+    assert b.relay_history[moves:] == [] and b.relays() == ON
+
+
+def test_restarts_on_purpose_never_add_up_to_safe_mode(vboard):
+    """Three starts in a row that do not stay up 60 s give safe mode, but a start ended on purpose (the console's
+    reboot, Ctrl-C, a tool) is a good run: four reboots in a row leave the app running, the outlets as they were."""
+    b = vboard({"outlets": [{"power_on": "off"}] * 6, "stagger_ms": 0})
+    ready(b)
+    switch_on(b, ON)
+    moves = len(b.relay_history)
+    for _ in range(4):
+        m = b.serial.mark()
+        b.serial.write("reboot\r")
+        ready(b, since=m)
+        assert "boot 1 in a row, outlets kept as they were" in b.serial.text(since=m)
     assert b.relay_history[moves:] == [] and b.relays() == ON

@@ -105,8 +105,9 @@ def test_a_radio_error_is_ridden_out(vboard):
     assert b.wdt_resets == 0
 
 
-def test_repeated_failed_boots_give_safe_mode(vboard):
-    b = vboard({}, start=False, romfs=None)  # the firmware in /lib, where the broken module goes
+@pytest.mark.parametrize("wiring", ["seed", "expander"])  # the expander keeps its relays through the resets
+def test_repeated_failed_boots_give_safe_mode(vboard, wiring):
+    b = vboard({"board": {"profile": wiring}}, wiring=wiring, start=False, romfs=None)  # the firmware in /lib
     # A broken deploy: a firmware module that raises on import, so every boot crashes and resets.
     src = b.board_dir.parent / "console.py"
     src.write_text("raise RuntimeError('broken update')\n")

@@ -627,17 +627,18 @@ RULES = ["mon-fri 07:30-22:00", "sat,sun 09:00-12:30", "daily 23:00-23:30"]
 COMMANDS = (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n"), ("scan", r"I2C 0x68 RTC\r?\n"),
             ("rtc", r"RTC ds3231: [^\n]*\n"), ("log", r"session ended on outlet 1,2,3[^\n]*\n"),
             ("time", r"time [^\n]*\n"), ("sched 1", r"1 Outlet 1[^\n]*\n"),
-            ("sched 2 add daily 07:00-08:00", r"  4\) [^\n]*\n"), ("timer 3 for 1h", r"3 off at [^\n]*\n"),
+            ("sched 4 add daily 07:00-08:00", r"  4\) [^\n]*\n"), ("timer 3 for 1h", r"3 off at [^\n]*\n"),
             ("timer 3 cancel", None), ("off all", r"6 Outlet 6[^\n]*\n"), ("help", r"commands: [^\n]*\n"))
 
 
 def every_feature_config(port, ap):
-    """Wi-Fi (the bench's access point ap), the demo server on port (badges, rounds every 2 s), schedules on every
-    outlet in a time zone with DST; the seed wiring's reader and RTC come with the board."""
+    """Wi-Fi (the bench's access point ap), the demo server on port (badges, rounds every 2 s), schedules on outlets
+    4-6 in a time zone with DST (1-3 are Bob's: a session takes only outlets that are off); the seed wiring's reader
+    and RTC come with the board."""
     from tools.server import demo
 
     return {"wifi": {"ssid": ap["ssid"], "password": ap["password"]},
-            "outlets": [{"watts": w, "schedule": RULES} for w in demo.POWER],
+            "outlets": [{"watts": w, "schedule": RULES if i > 2 else []} for i, w in enumerate(demo.POWER)],
             "server": {"url": "http://127.0.0.1:%d" % port, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
                        "site_secret": demo.SITE_SECRET, "poll_s": 2},
             "time": {"tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}

@@ -44,6 +44,8 @@ def main(argv=None):
     pu.add_argument("--host", required=True, help="the board's address")
     pu.add_argument("--port", type=int, default=8266, help="WebREPL port (default 8266)")
     pu.add_argument("--password", help="WebREPL password (default: PASS from ./webrepl_cfg.py)")
+    check = sub.add_parser("check", help="check a configuration here, with the board's own messages")
+    check.add_argument("config", help="the config.json to check")
     for name, what in (("repl", "the board's REPL (mpremote)"),
                        ("logs", "the board's kept log lines (the app keeps running)")):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
@@ -68,6 +70,12 @@ def main(argv=None):
         for f in build():
             print(f)
         return 0
+    if a.cmd == "check":
+        from tools.deploy import check_config, config_report
+
+        errors, warnings = check_config(a.config)
+        print(config_report(a.config, errors, warnings))
+        return 1 if errors else 0
     if a.cmd == "sim":
         from tools.vboard.console import main as sim_main
 

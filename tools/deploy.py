@@ -181,6 +181,28 @@ def romfs_board(bench):
     return len(image)
 
 
+def check_config(path):
+    """A configuration checked on this computer by the board's own code (firmware/config.py, and the time zone as
+    bringup reads it): (errors, warnings), in the board's words."""
+    from firmware import config, tz
+
+    c, errors, warnings = config.load(str(path))
+    if c:
+        try:
+            tz.parse(c["time"]["tz"])
+        except ValueError as e:
+            errors.append("time.tz: %s" % e)
+    return errors, warnings
+
+
+def config_report(path, errors, warnings):
+    """The lines the board would log for this configuration, and a last line saying what it means."""
+    lines = ["config: warning: %s" % w for w in warnings] + ["config: error: %s" % e for e in errors]
+    lines.append("%s: %d error(s): the board would keep its outlets off and not start the app" % (path, len(errors))
+                 if errors else "%s: valid" % path)
+    return "\n".join(lines)
+
+
 def deploy(port, config=None, secrets=(), reset=True, wait=15.0, romfs=False):
     """Copy what changed of the built image, then the configuration and secrets if given; restart; show the boot log.
     With romfs, the compiled firmware (everything under lib/) goes into the board's ROMFS partition as one image,
@@ -188,6 +210,10 @@ def deploy(port, config=None, secrets=(), reset=True, wait=15.0, romfs=False):
     Either way the firmware ends up in one place only: a plain deploy empties a ROMFS that holds it (/rom/lib comes
     before /lib on sys.path), a ROMFS deploy removes lib/firmware/ from the filesystem.
     Returns (copied, removed) lists of board paths (rom/... for the files of a ROMFS image it wrote)."""
+    if config:  # checked here first: a configuration the board would refuse is not copied
+        errors, warnings = check_config(config)
+        if errors:
+            raise Failed("%s\nnothing copied" % config_report(config, errors, warnings))
     board = board_info(port)
     mpy, version = board["mpy"], board["version"]
     if mpy != MPY_VERSION:
@@ -251,7 +277,10 @@ def deploy(port, config=None, secrets=(), reset=True, wait=15.0, romfs=False):
         print("deploy: ROMFS image of %d file(s), %d bytes: %s" % (
             len(manifest["romfs"]["files"]), manifest["romfs"]["bytes"], "written" if written else "unchanged"))
     if reset:
-        boot_log(port, wait)
+        said = boot_log(port, wait)
+        if "SAFE" in said:  # the board refused to start the app: its reasons are the last lines
+            raise Failed("the board did not start the app:\n%s" % "\n".join(
+                line for line in said.splitlines() if "error" in line or "SAFE" in line))
     return copy + written, remove
 
 
@@ -277,15 +306,39 @@ def _parents(d):
     return ["/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
+def open_port(port):
+    """The board's serial port (a device or a pyserial URL such as socket://...), opened with DTR and RTS released:
+    on a NodeMCU they drive EN and GPIO0, and a port opened with only one of them asserted resets the chip."""
+    import serial
+
+    s = serial.serial_for_url(port, baudrate=115200, timeout=0.2, do_not_open=True)
+    s.dtr = s.rts = False
+    s.open()
+    return s
+
+
+def restart_if_stopped(port):
+    """A board left at its REPL (the app stopped) gets a soft reset: the app runs again, the outlets as they are.
+    True when it was at the REPL."""
+    with open_port(port) as s:
+        s.reset_input_buffer()
+        s.write(b"\r")
+        time.sleep(0.5)
+        seen = s.read(4096)
+        if not (seen.endswith(b">>> ") or seen.endswith(b"\n>")):  # the friendly REPL, or the raw one
+            return False
+        s.write(b"\x02\x04")  # out of the raw REPL, if there; Ctrl-D: the soft reset
+    print("the app was stopped: restarted it with a soft reset (the outlets keep their state)")
+    return True
+
+
 def boot_log(port, wait=15.0):
     """Restart the app with a soft reset (the outlets keep their state) and print what the board says until it is
     ready (or in safe mode), at most `wait` seconds. The port stays open from before, so the first lines are not
     lost."""
-    import serial
-
     print("restart: Ctrl-C, then Ctrl-D at the REPL (a soft reset: the outlets stay as they are); the board says:",
           flush=True)
-    with serial.serial_for_url(port, baudrate=115200, timeout=0.2) as s:
+    with open_port(port) as s:
         s.write(b"\r\x03\x03")
         time.sleep(0.3)
         s.write(b"\x02")  # out of the raw REPL, where a soft reset would not start main.py
@@ -390,16 +443,20 @@ def _manifest_over(w, retries):
 # ---- repl, logs --------------------------------------------------------------------------------
 
 def repl(port):
-    cmd = [tool("mpremote"), "connect", port, "repl"]
+    """The board's REPL in this terminal, through pyserial's miniterm (serial ports and socket:// URLs alike; Ctrl-]
+    leaves). Left at the REPL, the board's app is started again (restart_if_stopped)."""
+    cmd = [sys.executable, "-m", "serial.tools.miniterm", "--raw", "--eol", "CR", "--dtr", "0", "--rts", "0",
+           "--quiet", port, "115200"]
     show(cmd)
-    return subprocess.call(cmd)
+    print("the REPL: Ctrl-C stops the app (the outlets keep their state), Ctrl-] leaves", flush=True)
+    rc = subprocess.call(cmd)
+    restart_if_stopped(port)
+    return rc
 
 
 def logs(port, wait=2.0):
     """The board's kept log lines, asked on its serial console: the app keeps running."""
-    import serial
-
-    with serial.serial_for_url(port, baudrate=115200, timeout=0.2) as s:
+    with open_port(port) as s:
         s.reset_input_buffer()
         s.write(b"log\r")
         out, end = b"", time.monotonic() + wait
