@@ -99,6 +99,7 @@ async def _watchdog(t0):
     from firmware.loop import sleep
 
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    gc.collect()  # the heap as it is: what bring-up left, not its garbage (every figure of the heap is after one)
     stats["heap_min"] = gc.mem_free()
     log("app: ready in %d ms, %d bytes free; type help on this console" % (stats["ready_ms"], stats["heap_min"]))
     t0 = time.ticks_ms()

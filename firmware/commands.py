@@ -66,9 +66,11 @@ def status():
     link = sys.modules.get("firmware.link")
     up = time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000
     gc.collect()  # the free heap as it is, not what the garbage since the last collection leaves
+    f = gc.mem_free()
+    app.stats["heap_min"] = m = min(app.stats["heap_min"] or f, f)  # this look is one of the app's too
     head = "%s %s: up %dh%02dm%02ds, heap %d free (min %d), wifi %s, %d state writes" % (
-        app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, gc.mem_free(),
-        app.stats["heap_min"], link.wifi if link else "stopped", app.stats["state_writes"])
+        app.cfg["name"], app.stats["version"] or VERSION, up // 3600, up // 60 % 60, up % 60, f, m,
+        link.wifi if link else "stopped", app.stats["state_writes"])
     yield head
     yield time_line()
     if link and app.cfg["server"]["url"]:

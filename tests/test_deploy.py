@@ -34,13 +34,20 @@ def test_deploy_copies_only_what_changed(vboard, tmp_path, capsys):
     assert "lib/firmware/app.mpy" in copied and "boot.py" in copied and "main.py" in copied and not removed
     assert (b.board_dir / "config.json").read_text() == cfg.read_text()
     out = capsys.readouterr().out
-    assert "mpremote connect socket://127.0.0.1:%d" % b.serial.port in out and " fs cp " in out  # says what it runs
+    assert "$ mpremote connect socket://127.0.0.1:%d" % b.serial.port in out and " fs cp " in out  # what it runs
     assert "app: ready" in out  # and shows the boot log
+    steps = out.split("restart: ")[0].splitlines()
+    assert len(steps) <= 8 and "import os" not in out and "<script>" in out, steps  # a line a step, by default
     ready(b)
 
-    copied, removed = deploy.deploy(port(b), wait=10)  # again: nothing to copy
+    deploy.VERBOSE = True  # -v: the scripts too
+    try:
+        copied, removed = deploy.deploy(port(b), wait=10)  # again: nothing to copy
+    finally:
+        deploy.VERBOSE = False
     assert copied == [] and removed == []
-    assert "deploy: 0 file(s) copied, 0 removed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "deploy: 0 file(s) copied, 0 removed" in out and "import os" in out
 
     src = ROOT / "firmware" / "log.py"  # one module changes (as after an edit): only it is copied
     changed = tmp_path / "log.py"

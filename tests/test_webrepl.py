@@ -7,6 +7,7 @@ import time
 import pytest
 from conftest import ready
 
+from tools import wsframe
 from tools.webrepl import WebRepl, WebReplError
 
 PASSWORD = "multi42"
@@ -128,3 +129,37 @@ def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
     b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\)", 10, since=m)
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
         assert "safe" in w.repl("import firmware.early as e; print('safe' if e.safe else 'app')\r")
+
+
+def test_the_handshake_is_rfc_6455s():
+    """RFC 6455, section 1.3: the worked example of Sec-WebSocket-Accept."""
+    assert wsframe.accept_key(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_a_websocket_client_that_checks_the_handshake_gets_the_password_prompt(vboard):
+    """The websockets package checks Sec-WebSocket-Accept, as a browser does."""
+    from websockets.sync.client import connect
+
+    b = board(vboard)
+    ready(b)
+    with connect("ws://127.0.0.1:%d/" % b.webrepl.port, open_timeout=5) as ws:
+        assert "Password:" in ws.recv(timeout=5)
+
+
+def test_the_client_refuses_a_server_whose_handshake_is_wrong():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        wsframe.read_http(c)
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: yCzG83fgMtlPZIbiGCBZOBn+X34=\r\n\r\nPassword: ")
+        time.sleep(1)
+        c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    with pytest.raises(WebReplError, match="is not a WebREPL"):
+        WebRepl("127.0.0.1", srv.getsockname()[1], PASSWORD, timeout=5).connect()
+    srv.close()

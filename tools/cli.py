@@ -37,6 +37,7 @@ def main(argv=None):
     dep.add_argument("--config", help="also copy this file as config.json")
     dep.add_argument("--secret", action="append", default=[], help="also copy this secrets file (repeatable)")
     dep.add_argument("--no-reset", action="store_true", help="do not restart the board afterwards")
+    dep.add_argument("-v", "--verbose", action="store_true", help="each command in full, its scripts too")
     dep.add_argument("--romfs", action="store_true", help="the compiled firmware as one image in the board's ROMFS "
                                                           "partition (run from flash: less heap)")
     pu = sub.add_parser("push", help="send the app over Wi-Fi (WebREPL): installed at the next boot, rolled back "
@@ -106,6 +107,7 @@ def main(argv=None):
                 return 0
             port = a.port or deploy.detect_port()
             if a.cmd == "deploy":
+                deploy.VERBOSE = a.verbose
                 deploy.deploy(port, a.config, a.secret, reset=not a.no_reset, romfs=a.romfs)
             elif a.cmd == "repl":
                 return deploy.repl(port)

@@ -32,8 +32,16 @@ def tool(name):
     return str(exe) if exe.exists() else name
 
 
+VERBOSE = False  # -v: each command in full, the scripts it sends to the board too
+
+
 def show(cmd):
-    print("$ " + shlex.join(cmd), flush=True)
+    """The command about to run, on one line: a script sent to the board shows as <script> (all of it with -v)."""
+    if VERBOSE:
+        print("$ " + shlex.join(cmd), flush=True)
+        return
+    words = [Path(cmd[0]).name] + ["<script>" if "\n" in w else w for w in cmd[1:]]
+    print("$ " + " ".join(w if w == "<script>" else shlex.quote(w) for w in words), flush=True)
 
 
 def mpremote(port, *args, check=True):

@@ -36,10 +36,13 @@ class WebRepl:
         self.close()
         s = socket.create_connection((self.host, self.port), self.timeout)
         s.settimeout(self.timeout)
+        key = wsframe.client_key()
         s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                  b"Sec-WebSocket-Key: %s\r\n\r\n" % (self.host.encode(), wsframe.client_key()))
+                  b"Sec-WebSocket-Key: %s\r\n\r\n" % (self.host.encode(), key))
         try:
-            if b" 101 " not in wsframe.read_http(s).split(b"\r\n")[0]:
+            head = wsframe.read_http(s).split(b"\r\n")
+            accept = [h.split(b":", 1)[1].strip() for h in head[1:] if h.lower().startswith(b"sec-websocket-accept:")]
+            if b" 101 " not in head[0] or accept != [wsframe.accept_key(key)]:  # RFC 6455, 4.1: else not a WebSocket
                 raise WebReplError("%s:%d is not a WebREPL" % (self.host, self.port))
             self.sock = s
             if "Password:" not in self._text_until("Password:"):

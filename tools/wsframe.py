@@ -6,11 +6,12 @@ import hashlib
 import os
 import struct
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 TEXT, BINARY, CLOSE, PING, PONG = 1, 2, 8, 9, 10
 
 
 def accept_key(key):
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (bytes)."""
     return base64.b64encode(hashlib.sha1(key.strip() + GUID).digest())
 
 
