@@ -99,16 +99,23 @@ def test_button_held_then_reset_gives_safe_mode(vboard):
     assert not b.button and "FLASH button released" in shown(b)
 
 
-def test_time_and_jump_move_the_world_clock(vboard):
+def test_world_and_jump_move_the_world_clock_and_the_boards_commands_go_through(vboard):
     b = board(vboard)
+    for line, answer in (("time", r"time 20\d\d-[^\n]*\n"), ("help", r"commands: [^\n]*\n")):
+        m0 = b.serial.mark()
+        assert handle(b, line) == ""  # the firmware's own commands reach it
+        b.serial.expect(answer, since=m0)
+    assert "world YYYY-MM-DD" in handle(b, "?")
     target = datetime.datetime(2030, 1, 2, 3, 4, tzinfo=datetime.UTC).timestamp()
-    assert "2030-01-02 03:04:00" in handle(b, "time 2030-01-02 03:04")
+    m0 = b.serial.mark()
+    assert "2030-01-02 03:04:00" in handle(b, "world 2030-01-02 03:04")
+    b.serial.expect(r"time sync", since=m0)  # the board is asked to sync with the world
     assert abs(b.clock.now() - target) < 2
     assert "world 2030-01-02 03:04:0" in shown(b)
     handle(b, "jump -90m")
     assert abs(b.clock.now() - (target - 5400)) < 2
     before = b.clock.now()
-    for bad in ("time tomorrow", "time 2030-13-01 00:00", "jump soon"):
+    for bad in ("world tomorrow", "world 2030-13-01 00:00", "jump soon"):
         assert "usage:" in handle(b, bad)
     assert abs(b.clock.now() - before) < 2
 
@@ -226,6 +233,11 @@ def test_the_sim_runs_the_demo_server_and_its_badges_work_from_the_console(tmp_p
         wait_line(r"outlet 3 on \(badge\)")  # one after the other (stagger_ms)
         proc.stdin.write("status\n")
         wait_line(r"3 Heater: on \(badge\)")
+        proc.stdin.write("jump +3h\n")  # the server follows the world's clock, and the board syncs with it
+        wait_line(r"the board asked to sync")
+        wait_line(r"clock: set \+1080\d s", 15)  # NTP, on the world's time
+        proc.stdin.write("tap 04A1B2C3\n")
+        assert "clock skew" not in wait_line(r"badge \w+ \(Alice\): ", 10)
         assert (tmp_path / "board-server.db").exists() and (tmp_path / "board-server.log").exists()
         proc.stdin.write("quit\n")
         assert proc.wait(timeout=15) == 0

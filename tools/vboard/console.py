@@ -5,9 +5,11 @@ import curses
 import datetime
 import json
 import locale
+import os
 import re
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -23,15 +25,17 @@ UTC = datetime.UTC
 # Escape sequences and control characters other than \b, \t and \n (\r goes too).
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x07\x0b-\x1f\x7f]")
 HELP = """\
-on|off|toggle N|all, status, log, scan, rtc, reboot, and anything else:
-                    typed on the board's serial console
+on|off|toggle N|all, status, time, help, and anything else not below:
+                    typed on the board's serial console (its own commands: help)
+? (or sim help)     this list
 power               cut the power if on, restore it if cut (or: cut, restore)
 reset               press the board's reset button
 wifi up|down        switch the Wi-Fi access point the board joins
 button              hold/release FLASH: held at a reset = safe mode
-time YYYY-MM-DD HH:MM[:SS]
-                    set the world clock (UTC); the RTC chip lives through it
-jump +/-N[s|m|h|d]  move the world clock and the RTC chip with it: jump +2h
+world YYYY-MM-DD HH:MM[:SS]
+                    set the world clock (UTC); the RTC chip lives through it, the demo server and the NTP
+                    server follow it, and the board is asked to sync (time sync)
+jump +/-N[s|m|h|d]  move the world clock and the RTC chip with it: jump +2h (the same followers)
 chip YYYY-MM-DD HH:MM[:SS] | +/-N[s|m|h|d]
                     set or move the RTC chip's time alone (UTC): chip -1h
 chip lost           the chip's battery ran flat: 2000-01-01, OSF (DS3231) or CH (DS1307) set
@@ -186,7 +190,7 @@ def handle(bench, line):
     if not words:
         return ""
     cmd, rest = words[0].lower(), words[1:]
-    if cmd == "help":
+    if cmd == "?" or [w.lower() for w in words] == ["sim", "help"]:
         return HELP
     if cmd in ("power", "cut", "restore"):
         want = not bench.powered if cmd == "power" else cmd == "restore"
@@ -212,20 +216,20 @@ def handle(bench, line):
         if bench.button:
             return "FLASH button held: it is read at boot, so reset now starts safe mode; button again releases it"
         return "FLASH button released"
-    if cmd == "time":
+    if cmd == "world":
         when = parse_when(rest)
         if when is None:
-            return "usage: time YYYY-MM-DD HH:MM[:SS] (UTC), e.g. time 2030-01-02 03:04"
+            return "usage: world YYYY-MM-DD HH:MM[:SS] (UTC), e.g. world 2030-01-02 03:04"
         with bench.lock:
             bench.clock.set(when)
-        return clocks(bench)
+        return world_moved(bench)
     if cmd == "jump":
         step = parse_seconds(rest)
         if step is None:
             return "usage: jump +/-N[s|m|h|d], e.g. jump +2h or jump -30m"
         with bench.lock:
             bench.clock.jump(step)
-        return clocks(bench)
+        return world_moved(bench)
     if cmd == "chip":
         if not bench.rtc:
             return "this board has no RTC chip"
@@ -254,6 +258,22 @@ def handle(bench, line):
         return "the board has no power: type restore"
     bench.serial.write(line + "\r")
     return ""
+
+
+def world_moved(bench):
+    """The world's clock moved: the demo server follows it (its --clock-file), and the board, whose own clock does
+    not know, is asked to sync with NTP now (which follows the world too)."""
+    path = getattr(bench, "clock_file", None)
+    if path:
+        tmp = str(path) + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%.3f" % (bench.clock.now() - time.time()))
+        os.replace(tmp, path)
+    said = clocks(bench)
+    if bench.powered:
+        bench.serial.write("time sync\r")
+        said += "; the board asked to sync (time sync)"
+    return said
 
 
 def tap(bench, words):
@@ -420,7 +440,7 @@ def server_notes(url, log_path):
 
 
 def main(args):
-    """Run the console; with the demo server (unless --no-server) beside the board."""
+    """Run the console; with the demo server (unless --no-server) beside the board, on the world's clock."""
     from contextlib import ExitStack
 
     from tools.server import demo
@@ -428,27 +448,31 @@ def main(args):
 
     board = Path(args.board)
     with ExitStack() as stack:
-        url = None
+        url = clock_file = None
         if not getattr(args, "no_server", False):
             log_path = board.parent / (board.name + "-server.log")
             board.parent.mkdir(parents=True, exist_ok=True)
             try:
                 out = stack.enter_context(open(log_path, "a"))
+                clock_file = board.parent / (board.name + "-world.clock")
+                clock_file.write_text("0")  # the world starts on the host's time
                 port, _ = stack.enter_context(server_process(
                     "--demo", "--db", str(board.parent / (board.name + "-server.db")), "--admin-token",
-                    demo.ADMIN_TOKEN, port=getattr(args, "server_port", 0) or None, output=out))
+                    demo.ADMIN_TOKEN, "--clock-file", str(clock_file), port=getattr(args, "server_port", 0) or None,
+                    output=out))
             except (OSError, RuntimeError) as e:
                 print("multiprise sim: the central server did not start (%s); see %s, or use --no-server"
                       % (str(e).strip().splitlines()[0] if str(e).strip() else e, log_path), file=sys.stderr)
                 return 1
             url = "http://127.0.0.1:%d" % port
-        return _run(args, board, url, [] if url is None else server_notes(url, log_path))
+        return _run(args, board, url, [] if url is None else server_notes(url, log_path), clock_file)
 
 
-def _run(args, board, server, more_notes):
+def _run(args, board, server, more_notes, clock_file=None):
     lib = getattr(args, "lib", False)
     bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else None),
                   serial_port=args.port, romfs=None if lib else args.romfs)
+    bench.clock_file = clock_file  # the demo server's clock follows the world's (world_moved)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
     bench.serial.listeners.append(log.feed)
@@ -461,7 +485,7 @@ def _run(args, board, server, more_notes):
             romfs_board(bench)  # as deploy --romfs leaves a board: the firmware in the ROMFS partition
             notes.append("firmware in the ROMFS partition (%d bytes, %s); --lib puts it in /lib"
                          % (bench.romfs, bench.romfs_file))
-        log.note("\n".join(notes + ["type help for the commands, quit to stop"]))
+        log.note("\n".join(notes + ["type ? for the virtual board's commands, help for the board's, quit to stop"]))
         bench.start()
     except (OSError, RuntimeError) as e:  # no mpy-cross or micropython, a firmware syntax error, a port in use
         bench.stop()
