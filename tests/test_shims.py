@@ -87,3 +87,11 @@ def test_rtc_memory_survives_a_reset_but_not_a_power_cut(vboard):
     b.power_cycle()
     b.serial.expect(r">>> $", 10, since=m)
     assert b.exec("import machine\nprint(machine.RTC().memory(), machine.reset_cause())").split() == ["b''", "0"]
+
+
+def test_os_is_the_esp8266s(vboard):
+    """A driver written for the ESP8266 may ask which board it runs on (from os import uname)."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("from os import uname\nu = uname()\nprint(u.sysname, u[0] == u.sysname, u.machine)")
+    assert out.strip() == "esp8266 True ESP module with ESP8266"

@@ -18,3 +18,13 @@ def dupterm_notify(_):
         while s and s.readinto(b):
             go("f keys", (bytes(b),), {})
 
+
+
+def uname():
+    # An ESP8266's answer; the version is the interpreter's (the board's says which MicroPython it runs).
+    import sys
+    from collections import namedtuple
+
+    v = sys.implementation.version
+    return namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))(
+        "esp8266", "esp8266", "2.2.0-dev(9422289)", "v%d.%d.%d" % v[:3], "ESP module with ESP8266")
