@@ -122,8 +122,10 @@ def test_world_and_jump_move_the_world_clock_and_the_boards_commands_go_through(
 
 def test_chip_and_ntp_commands_set_the_time_world(vboard):
     b = vboard(None, start=False)  # these act on the bench alone
+    b.rtc.lose()
+    assert "battery ok, time lost (OSF set)" in shown(b)  # as the firmware will read it
     assert "the RTC chip reads 2030-01-02 03:04:00" in handle(b, "chip 2030-01-02 03:04")
-    assert "world 20" in shown(b) and "RTC DS3231 2030-01-02 03:04:0" in shown(b)
+    assert "world 20" in shown(b) and "RTC DS3231 2030-01-02 03:04:0" in shown(b) and "time lost" not in shown(b)
     assert "the RTC chip reads 2030-01-02 02:04:0" in handle(b, "chip -1h")
     assert abs(b.clock.now() - time.time()) < 2  # the world's clock did not move
     assert "lost" in handle(b, "chip lost")

@@ -327,6 +327,10 @@ class DS3231(_RTC):
         super().set_time(when)
         self._regs[self.STATUS] &= ~self.OSF
 
+    def time_lost(self):
+        """What the firmware reads as a lost time: OSF set."""
+        return bool(self._regs[self.STATUS] & self.OSF)
+
     def stop_oscillator(self):
         """The oscillator stops: OSF is set and the time stands still until the time is written."""
         self._regs[self.STATUS] |= self.OSF
@@ -366,6 +370,10 @@ class DS1307(_RTC):
     MAX_YEAR = 2099
     CONTROL = 0x07
     CH = 0x80
+
+    def time_lost(self):
+        """What the firmware reads as a lost time: CH set (the clock halted)."""
+        return self._frozen
 
     def stop_oscillator(self):
         """CH is set: the clock stands still until the seconds register is written with CH 0."""

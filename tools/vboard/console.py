@@ -114,7 +114,7 @@ def snapshot(bench, names):
         return {"relays": list(bench.relay_state), "names": list(names), "powered": bench.powered,
                 "ap": dict(bench.ap), "station": bench.wifi_status(), "button": bench.button,
                 "now": datetime.datetime.fromtimestamp(bench.clock.now(), UTC),
-                "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery),
+                "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery, rtc.time_lost()),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
                 "webrepl": bench.webrepl.port if bench.webrepl else None,
                 "board": str(bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench),
@@ -130,8 +130,10 @@ def status_lines(s):
         outlets[-1] += [("  %d %-12.12s " % (i + 1, s["names"][i]), ""), ("ON " if on else "off", "on" if on else "")]
     rtc, ap = "no RTC chip", s["ap"]
     if s["rtc"]:
-        kind, when, battery = s["rtc"]
-        rtc = "RTC %s %s, battery %s" % (kind, stamp(when), "ok" if battery else "none")
+        kind, when, battery, lost = s["rtc"]
+        flag = "OSF" if kind == "DS3231" else "CH"
+        rtc = "RTC %s %s, battery %s%s" % (kind, stamp(when), "ok" if battery else "none",
+                                          ", time lost (%s set)" % flag if lost else "")
     return [
         [("multiprise sim", "title"), ("   boots %d, watchdog resets %d   %s wiring, board %s"
                                        % (s["boots"], s["wdt_resets"], s["wiring"], s["board"]), "")],
