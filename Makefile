@@ -22,14 +22,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m tools.lint
 
-# The central server: make server ARGS="--demo" (README, Central server)
+# The central server: make server ARGS="--demo" (docs/server.md)
 server: $(STAMP)
 	$(PY) -m tools.cli server $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m tools.cli bench $(ARGS)
 
-# Long runs (README, Tests): make soak ARGS="--cuts 1000 --days 7 --seed N --only week"
+# Long runs (docs/testing.md): make soak ARGS="--cuts 1000 --days 7 --seed N --only week"
 soak: $(STAMP)
 	$(PY) -m tools.cli soak $(ARGS)
 

@@ -1,4 +1,4 @@
-"""The board's client of the central server (README, "The device protocol"): signed requests, and signed answers
+"""The board's client of the central server (docs/protocol.md): signed requests, and signed answers
 checked before anything in them is used. Loaded when a request is due, then dropped (firmware.drop("client")).
 
 `await call(srv, method, path, body=None)` -> (status, obj), srv being {"url": "http://host:port", "device": id,

@@ -6,7 +6,7 @@ badge.py, ends sheddings on time and, when the server is due, loads remote.py (s
 heartbeat) for the moment; the listener that ends a badge session when its outlet goes off, whatever switched it
 off (a second tap, its granted time, a command, a shedding).
 
-Sessions (README, "Badges and sessions"): the open ones are in open.json, one entry per outlet; a finished one
+Sessions (docs/firmware.md, "Badges, sessions..."): the open ones are in open.json, one entry per outlet; a finished one
 is a line of done.log, the very body the server is sent, kept until the server has it. A finished session is
 appended to done.log before it leaves open.json: a power cut between the two leaves it in both, and the boot
 finds its id in done.log (bringup.recover). The id is the server's idempotency key, so a session sent again after a

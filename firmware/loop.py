@@ -3,7 +3,7 @@
 
 This is asyncio's shape without asyncio: the application never needed more than tasks that sleep, and asyncio
 keeps 4 KB of heap on the virtual board (about 3 KB on an ESP8266) for its classes, its I/O queue and its lazy
-imports, a third of what the whole application has left (README, "Heap budget"). This keeps a few hundred bytes."""
+imports, a third of what the whole application has left (docs/heap.md). This keeps a few hundred bytes."""
 import time
 
 tasks = []  # [coroutine, when it is due (time.ticks_ms()), name]

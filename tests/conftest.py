@@ -55,8 +55,8 @@ def vboard(tmp_path):
 
     The board folder is tmp_path/flash-N; config None leaves no config.json on the board. romfs gives the board a
     ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), None a build without one; with romfs_firmware the
-    compiled firmware is in it and not in /lib, as deploy --romfs leaves a board (the reference board: README, "Heap
-    budget"); without, the firmware is in /lib, as a plain deploy leaves it."""
+    compiled firmware is in it and not in /lib, as deploy --romfs leaves a board (the reference board: docs/heap.md,
+    "Heap budget"); without, the firmware is in /lib, as a plain deploy leaves it."""
     benches = []
 
     def make(config=None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k", romfs_firmware=True,

@@ -51,7 +51,7 @@ def test_mpremote_soft_reset_boots_again_and_does_not_count_as_a_failed_boot(vbo
 
 
 def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
-    """README, "Deploy over USB": the built image and a config copied with mpremote onto stock MicroPython."""
+    """docs/deploy.md, "Plain mpremote": the built image and a config copied with mpremote onto stock MicroPython."""
     build()
     b = vboard(None, romfs=None)
     for p in list(b.board_dir.iterdir()):  # stock firmware just flashed: an empty filesystem

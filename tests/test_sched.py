@@ -1,6 +1,6 @@
 """firmware/sched.py (weekly schedules) against a reference that walks time minute by minute through CPython's
 zoneinfo, with rules written as text (firmware/rules.py), across DST changes in both hemispheres and clock
-corrections either way. The README's "Schedules" section states the rules checked here."""
+corrections either way. docs/firmware.md, "Weekly rules", states the rules checked here."""
 import sys
 from datetime import datetime, timedelta, UTC
 from zoneinfo import ZoneInfo

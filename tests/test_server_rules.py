@@ -1,5 +1,5 @@
-"""The central server's pure logic: signatures and badge hashes (the README's worked example), and which rules let
-a badge power which outlets, when, for how long."""
+"""The central server's pure logic: signatures and badge hashes (docs/protocol.md's worked example), and which rules
+let a badge power which outlets, when, for how long."""
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,13 +11,13 @@ from tools.server import demo
 from tools.server.rules import Rule, decide, in_window
 from tools.server.signing import answer_signature, badge_hash, request_signature
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+PROTOCOL = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
 ALICE = "76953fbfd7ad35f6b4b1647dc8b5b8692608157ccd718f2d4e9f7710da5a0e21"
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def test_readme_worked_example_is_right():
-    """The values a firmware author checks a client against, computed here and printed in the README."""
+def test_protocol_worked_example_is_right():
+    """The values a firmware author checks a client against, computed here and printed in docs/protocol.md."""
     assert badge_hash(demo.SITE_SECRET, "04A1B2C3") == badge_hash(demo.SITE_SECRET, "04a1b2c3") == ALICE
     body = ('{"badge":"%s"}' % ALICE).encode()
     request = request_signature(demo.DEVICE_SECRET, "POST", "/api/v1/device/authorize", "1767225600",
@@ -29,7 +29,7 @@ def test_readme_worked_example_is_right():
                                       "d9b1f32ff8f20789e18a59ecd6abe136770b23e839fee797f8c1e4ea74bee1a1",
                                       "aaeb7b7cdfe38581c9076af8d72dc06d7758973a49cc200a16b284c3b7617fe8")
     for value in (ALICE, request, answer, get, demo.DEVICE_SECRET, demo.SITE_SECRET):
-        assert value in README
+        assert value in PROTOCOL
 
 
 def test_every_signed_part_counts():

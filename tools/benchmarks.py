@@ -24,7 +24,7 @@ from tools.vboard import heapmodel
 from tools.vboard.bench import Bench, boot_free, heap_bytes
 
 HEAP = None  # the reference board: a ROMFS build, the firmware in its partition, an ESP8266's heap
-LIB_HEAP = "64k"  # a build without ROMFS: the firmware's .mpy files in /lib (tests/conftest.py, README)
+LIB_HEAP = "64k"  # a build without ROMFS: the firmware's .mpy files in /lib (tests/conftest.py, docs/virtual-board.md)
 SAVE_INTERVAL_S = 5
 
 UNITS = {

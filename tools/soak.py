@@ -190,11 +190,11 @@ def state_write_cuts(make, cuts, seed):
         while fig["cuts"] < cuts:
             _ready(b, since=m)
             # the tasks' first steps done: a Ctrl-C then seldom lands in a collection, where the unix port can end
-            # the interpreter (README, "Differences between the virtual board and an ESP8266")
+            # the interpreter (docs/virtual-board.md, "Differences between the virtual board and an ESP8266")
             b.serial.expect("rfid: reader ready", 5, since=m)
             m = b.serial.mark()
             b.interrupt(timeout=15)
-            if "rst cause:2" in b.serial.text(m):  # the Ctrl-C ended the interpreter (README): start again
+            if "rst cause:2" in b.serial.text(m):  # the Ctrl-C ended the interpreter (docs/virtual-board.md)
                 fig["interpreter_restarts"] += 1
                 m = b.serial.mark()
                 b.power_cycle()
