@@ -254,6 +254,7 @@ def stop():
     clock = sys.modules.get("firmware.clock")
     if clock:  # what it knows of the time outlives it (clock.py takes it back when loaded again)
         firmware.time = (clock.trust, clock.why, clock.synced)
+        sys.modules["firmware.log"].zone = None  # the log's lines go back to UTC: the clock's globals can go
     app.reader = None
     firmware.drop("console", "commands", "clock", "link", "loop", "drivers.mfrc522", "drivers.pn532",
                   "drivers")  # the REPL helpers load what they use again

@@ -29,6 +29,9 @@ at = [0, 0, 60]  # time.ticks_ms() when NTP is due, when the chip is, the wait a
 
 def init(n):
     global fired, timers
+    from firmware import log
+
+    log.zone = known  # log lines in local time (bringup.stop takes it back: it holds this module's globals)
     if len(fired) != n:
         fired = [None] * n
         timers = [None] * n
@@ -58,11 +61,20 @@ def moved(step):
 def offset(t):
     """Seconds east of UTC in force at the instant t, from the changes of offset around t (sched.zone() works
     them out from the TZ string, about once a year)."""
-    if not span[0] <= t < span[1]:
+    o = known(t)
+    if o is None:
         from firmware import sched
 
         sched.zone(t)
         firmware.drop("sched")
+        o = known(t)
+    return o
+
+
+def known(t):
+    """offset(t) when the changes around t are worked out already, else None: it loads nothing (the log asks)."""
+    if not span[0] <= t < span[1]:
+        return None
     o = base
     for c, a in changes:
         if t >= c:

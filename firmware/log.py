@@ -1,4 +1,5 @@
-"""Timestamped console lines; the last few are kept to be shown later.
+"""Timestamped console lines, in local time as `status` and `time` show it (UTC until the clock knows the zone's
+offset for now); the last few are kept to be shown later.
 
 The kept lines live in one buffer allocated at import: lines stored as new strings would be
 scattered over the heap for as long as they are kept, and fragment it."""
@@ -9,11 +10,14 @@ WIDTH = 88  # longer lines are kept cut
 _buf = memoryview(bytearray(KEEP * WIDTH))
 _len = bytearray(KEEP)
 _next = 0
+zone = None  # clock.known while the clock task is loaded: the local offset at an instant, None when not worked out
 
 
 def log(*parts):
     global _next
-    t = time.localtime()
+    t = time.time()
+    o = zone(t) if zone else None
+    t = time.gmtime(t + (o or 0))
     line = "%04d-%02d-%02d %02d:%02d:%02d %s" % (t[0], t[1], t[2], t[3], t[4], t[5], " ".join(str(p) for p in parts))
     print(line)
     b = line.encode()[:WIDTH]

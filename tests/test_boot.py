@@ -1,5 +1,6 @@
 """The firmware on the virtual board: both reference wirings, outlets reaching the right relay pins, the REPL
 helpers, the serial console, staggered switch-on, power-on behaviour across power cuts."""
+import datetime
 import itertools
 import json
 import re
@@ -151,3 +152,17 @@ def test_a_configuration_kept_by_older_firmware_is_checked_again(vboard):
     b.serial.expect(r"config: config\.json changed \(or the firmware did\) and is valid", 10, since=m)
     ready(b, since=m)
     assert read_json(b.board_dir / "config.valid.json")["cfg"]["outlets"][0]["badge"] is True
+
+
+def test_log_lines_and_the_time_command_speak_the_same_local_time(vboard):
+    """The log's timestamps are in the zone `time` and `status` show (CET/CEST by default), once the time is known."""
+    b = vboard({"wifi": LAB})
+    ready(b)
+    b.serial.expect("clock: time from ntp", 15, since=0)
+    said = b.command("time", expect=r"time [^\n]*\n")
+    local = datetime.datetime.strptime(re.search(r"time (\S+ \S+)", said).group(1), "%Y-%m-%d %H:%M:%S")
+    m = b.serial.mark()
+    b.command("on 1")
+    line = b.serial.expect(r"(\S+ \S+) outlet 1 on \(serial\)", 5, since=m)
+    logged = datetime.datetime.strptime(line.group(1).decode(), "%Y-%m-%d %H:%M:%S")
+    assert abs((logged - local).total_seconds()) < 60, (said, line.group(0))  # an hour apart when one is UTC
