@@ -31,7 +31,7 @@ import sys, json, gc, time
 from binascii import hexlify, unhexlify
 from firmware import client, loop
 
-keep = None
+keep = [None] * 1024  # the filler's blocks: made once, while the heap is in one piece (8 KB on 64 bits)
 
 def timed(a):
     # a call in the firmware's loop, with a task beside it that wakes every 10 ms: the longest gap shows whether
@@ -63,7 +63,6 @@ def timed(a):
     return r
 
 def do(a):
-    global keep
     op = a["op"]
     if op == "hmac":
         return hexlify(client.hmac(unhexlify(a["key"]), *[unhexlify(m) for m in a["msg"]])).decode()
@@ -75,7 +74,7 @@ def do(a):
         return timed(a)
     if op == "lowheap":  # leave about `free` bytes free, in a heap used before, then make the call
         gc.collect()
-        keep, k, n = [None] * 1024, 0, 4096  # made first: a list grown here would need ever bigger blocks
+        k, n = 0, 4096
         while n >= 32 and k < len(keep) and gc.mem_free() - a["free"] > 64:
             try:
                 keep[k] = bytearray(min(n, gc.mem_free() - a["free"] - 48))
@@ -91,7 +90,8 @@ def do(a):
             r = timed(a)
         except MemoryError:  # beside the call (the task, the loop)
             r = {"error": "MemoryError", "msg": "outside the call"}
-        keep = None
+        for i in range(k):
+            keep[i] = None
         r["free"] = left
         return r
     if op == "mem":

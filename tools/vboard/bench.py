@@ -360,8 +360,12 @@ class Bench:
         self.update_relays()
 
     def webrepl_start(self, port=8266, password=""):
+        """The board's WebREPL server, on the same host port for the life of the bench (a board's is always on 8266);
+        its port, for the board to say."""
         self.webrepl_stop()
         self.webrepl = webrepl.Server(self, password, self.webrepl_port)
+        self.webrepl_port = self.webrepl.port
+        return self.webrepl.port
 
     def webrepl_stop(self):
         if self.webrepl:

@@ -357,8 +357,7 @@ def module_function(bench, name, args):
     if name == "enable_irq":
         return None
     if name == "webrepl_start":
-        bench.webrepl_start(*args)
-        return None
+        return bench.webrepl_start(*args)
     if name == "webrepl_stop":
         bench.webrepl_stop()
         return None

@@ -10,7 +10,7 @@ from tools import wsframe
 
 RECORD = struct.Struct("<2sBBQLH64s")  # b"WA", type (1 put, 2 get, 3 version), flags, offset, size, name length, name
 PUT, GET, VERSION = 1, 2, 3
-CHUNK = 1024
+CHUNK = 256  # a GET's chunks, as the board sends them
 
 
 def status(code=0):
@@ -27,6 +27,10 @@ class Server:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self):
+        try:  # wakes the thread blocked in accept(): until it returns, the port stays bound
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.srv.close()
         s = self.session
         if s:
@@ -69,15 +73,22 @@ class Server:
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       b"Sec-WebSocket-Accept: " + wsframe.accept_key(key[0]) + b"\r\n\r\n")
             self._send(c, "Password: ", wsframe.TEXT)
-            op, data = wsframe.recv(c)
-            if not hmac.compare_digest(data.rstrip(b"\r\n"), self.password):
+            s = Stream(c)
+            typed = b""
+            while True:  # the password, a byte at a time up to the line's end (the board keeps 10 at most)
+                ch = s.read(1)
+                if ch in (b"\r", b"\n"):
+                    break
+                if len(typed) < 10:
+                    typed += ch
+            if not hmac.compare_digest(typed, self.password):
                 self._send(c, "\r\nAccess denied\r\n", wsframe.TEXT)
                 return
             self.session = c
             self._send(c, "\r\nWebREPL connected\r\n>>> ", wsframe.TEXT)
             self.bench.serial.listeners.append(forward := lambda b: self._forward(c, b))
             try:
-                self._session(c)
+                self._session(c, s)
             finally:
                 self.bench.serial.listeners.remove(forward)
         except (ConnectionError, OSError):
@@ -87,16 +98,19 @@ class Server:
                 self.session = None
             c.close()
 
-    def _session(self, c):
+    def _session(self, c, s):
+        """As modwebrepl.c reads the socket: text is the REPL's input; binary bytes make a request record (82 bytes,
+        in as many frames as they come), then a file's bytes."""
         while True:
-            op, data = wsframe.recv(c)
-            if op == wsframe.CLOSE:
-                return
-            if op == wsframe.TEXT:
+            data = s.read(4096)
+            if s.op == wsframe.TEXT:
                 self.bench.serial.write(data)  # the REPL, as if typed on the UART
-            elif op == wsframe.BINARY and len(data) == RECORD.size and data[:2] == b"WA":
-                sig, kind, flags, offset, size, n, name = RECORD.unpack(data)
-                self._file(c, kind, size, name[:n].decode("utf-8", "replace"))
+                continue
+            record = data[:RECORD.size]
+            s.unread(data[RECORD.size:])
+            record += s.exactly(RECORD.size - len(record))
+            sig, kind, flags, offset, size, n, name = RECORD.unpack(record)
+            self._file(c, s, kind, size, name[:n].decode("utf-8", "replace"))
 
     def _path(self, name):
         root = self.bench.board_dir.resolve()
@@ -105,35 +119,60 @@ class Server:
             raise PermissionError(name)
         return p
 
-    def _file(self, c, kind, size, name):
+    def _file(self, c, s, kind, size, name):
         if kind == VERSION:
             self._send(c, bytes((1, 29, 0)))
             return
-        try:
+        try:  # the board opens the file at once: a name it cannot open ends the session (dupterm gives up)
             path = self._path(name)
-            if kind == GET and not path.is_file():
-                raise FileNotFoundError(name)
-        except OSError:
-            self._send(c, status(1))
-            return
-        if kind == PUT:
+            f = open(path, "wb" if kind == PUT else "rb")
+        except OSError as e:
+            self.bench.serial.feed(b"dupterm: Exception in read() method, deactivating: OSError: %d\r\n"
+                                   % (e.errno or 2))
+            raise ConnectionError(name) from e
+        with f:
             self._send(c, status(0))
-            with open(path, "wb") as f:  # as on the board: written as it comes, so a cut leaves it partial
+            if kind == PUT:  # written as it comes, so a cut leaves it partial, as on the board
                 left = size
                 while left > 0:
-                    op, data = wsframe.recv(c)
-                    f.write(data[:left])
+                    data = s.read(min(left, 512))
+                    f.write(data)
                     left -= len(data)
-            self._send(c, status(0))
-        elif kind == GET:
-            self._send(c, status(0))
-            with open(path, "rb") as f:
+            elif kind == GET:
                 while True:
-                    op, data = wsframe.recv(c)  # the client asks for each chunk with b"\0"
+                    s.read(1)  # the client asks for each chunk with b"\0"
                     chunk = f.read(CHUNK)
                     self._send(c, struct.pack("<H", len(chunk)) + chunk)
                     if not chunk:
                         break
             self._send(c, status(0))
-        else:
-            self._send(c, status(2))
+
+
+class Stream:
+    """The WebSocket as the board's webrepl reads it: bytes, whatever frames they came in, and the kind of the frame
+    the last ones came in (text: the REPL; binary: a file transfer)."""
+
+    def __init__(self, c):
+        self.c, self.buf, self.op = c, b"", None
+
+    def read(self, n):
+        """Between 1 and n bytes."""
+        while not self.buf:
+            op, data = wsframe.recv(self.c)
+            if op == wsframe.CLOSE:
+                raise ConnectionError("closed by the client")
+            if op in (wsframe.TEXT, wsframe.BINARY):
+                self.op = op
+            if op in (0, wsframe.TEXT, wsframe.BINARY):  # 0: a continuation, of the kind before
+                self.buf = data
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def unread(self, data):
+        self.buf = data + self.buf
+
+    def exactly(self, n):
+        out = b""
+        while len(out) < n:
+            out += self.read(n - len(out))
+        return out

@@ -11,7 +11,7 @@ def start(port=8266, password=None):
         except ImportError:
             print("WebREPL is not configured, run 'import webrepl_setup'")
             return
-    go("f webrepl_start", (port, password), {})
+    port = go("f webrepl_start", (port, password), {})  # the host's port that stands for the board's 8266
     print("WebREPL server started on http://127.0.0.1:%d/" % port)
     print("Started webrepl in normal mode")
 
