@@ -15,6 +15,10 @@ class WebReplError(Exception):
     pass
 
 
+class Busy(WebReplError):
+    """The board closed the connection at once: another session is open (or was, a moment ago)."""
+
+
 class Refused(WebReplError):
     """The board answered a transfer with an error status (a file to get that is not there...)."""
 
@@ -32,7 +36,19 @@ class WebRepl:
     def __exit__(self, *exc):
         self.close()
 
-    def connect(self):
+    def connect(self, busy_wait=2.0):
+        """Log in. The board takes one session at a time, and notices that the last one ended only a moment after
+        it did: a refusal is tried again for busy_wait seconds."""
+        end = time.monotonic() + busy_wait
+        while True:
+            try:
+                return self._connect()
+            except Busy:
+                if time.monotonic() >= end:
+                    raise
+                time.sleep(0.2)
+
+    def _connect(self):
         self.close()
         s = socket.create_connection((self.host, self.port), self.timeout)
         s.settimeout(self.timeout)
@@ -52,8 +68,8 @@ class WebRepl:
         except ConnectionError as e:
             s.close()
             self.sock = None
-            raise WebReplError("%s:%d closed the connection: another WebREPL session may be open"
-                               % (self.host, self.port)) from e
+            raise Busy("%s:%d closed the connection: another WebREPL session may be open"
+                       % (self.host, self.port)) from e
         if "Access denied" in seen:
             self.close()
             raise WebReplError("access denied: wrong WebREPL password")

@@ -145,7 +145,7 @@ class Server:
                     self._send(c, struct.pack("<H", len(chunk)) + chunk)
                     if not chunk:
                         break
-            self._send(c, status(0))
+        self._send(c, status(0))  # once the file is closed, as the board answers
 
 
 class Stream:
