@@ -95,3 +95,27 @@ def test_os_is_the_esp8266s(vboard):
     b.serial.expect(r">>> $", 10, since=0)
     out = b.exec("from os import uname\nu = uname()\nprint(u.sysname, u[0] == u.sysname, u.machine)")
     assert out.strip() == "esp8266 True ESP module with ESP8266"
+
+
+def test_spi_is_built_as_on_the_esp8266(vboard):
+    """ports/esp8266/machine_spi.c and extmod/modmachine.h: SPI(1) takes baudrate, polarity and phase only; SPI with no
+    id (or -1) is the old way to a SoftSPI, with a warning; SoftSPI wants its three pins; SPI(0) is the flash's."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("""
+from machine import SPI, SoftSPI, Pin
+r = []
+for make in (lambda: SPI(1, sck=Pin(14)), lambda: SPI(0), lambda: SoftSPI(baudrate=100000),
+             lambda: SPI(baudrate=100000)):
+    try:
+        make()
+        r.append("made")
+    except (TypeError, ValueError) as e:
+        r.append("%s: %s" % (type(e).__name__, e))
+SPI(baudrate=100000, sck=Pin(14), mosi=Pin(13), miso=Pin(12)).read(1)
+SPI(1, baudrate=1000000, polarity=0, phase=0).read(1)
+print(r)
+""")
+    assert out.count("Warning: SPI(-1, ...) is deprecated, use SoftSPI(...) instead") == 2
+    assert ("['TypeError: extra keyword arguments given', 'ValueError: ', 'ValueError: must specify all of "
+            "sck/mosi/miso', 'ValueError: must specify all of sck/mosi/miso']") in out

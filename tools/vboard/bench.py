@@ -592,8 +592,10 @@ class Bench:
                     out = self._handle(req.split(" "), handles)
                 except OSError as e:
                     out = "-%d" % e.errno
-                except (ValueError, TypeError) as e:
+                except ValueError as e:
                     out = "!%s" % e
+                except TypeError as e:
+                    out = "~%s" % e
                 except Exception as e:  # a bench bug must show, not hang the device
                     sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
                     out = "-%d" % hw.EIO

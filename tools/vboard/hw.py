@@ -129,7 +129,14 @@ class I2C(SoftI2C):
 
 
 class SoftSPI:
-    def __init__(self, bench, id=-1, baudrate=1000000, polarity=0, phase=0, sck=None, mosi=None, miso=None, **kw):
+    """extmod/machine_spi.c's SoftSPI: sck, mosi and miso required, 8 bits."""
+
+    def __init__(self, bench, baudrate=500000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
+                 miso=None):
+        if bits != 8:
+            raise ValueError("bits must be 8")
+        if sck is None or mosi is None or miso is None:
+            raise ValueError("must specify all of sck/mosi/miso")
         self.b = bench
 
     def init(self, *a, **kw):
@@ -152,10 +159,17 @@ class SoftSPI:
 
 
 class SPI(SoftSPI):
-    def __init__(self, bench, id=1, *a, **kw):
+    """ports/esp8266/machine_spi.c: SPI(1), the HSPI (SCK 14, MOSI 13, MISO 12), and only baudrate, polarity,
+    phase (SPI(0) is the flash's: ValueError with no message)."""
+
+    def __init__(self, bench, id, *a, **kw):
         if id != 1:
-            raise ValueError("only SPI(1) is hardware SPI on the ESP8266")
-        SoftSPI.__init__(self, bench, id, *a, **kw)
+            raise ValueError("")
+        if len(a) > 3:
+            raise TypeError("extra positional arguments given")
+        if set(kw) - {"baudrate", "polarity", "phase"}:
+            raise TypeError("extra keyword arguments given")
+        self.b = bench
 
 
 class ADC:

@@ -24,6 +24,8 @@ def call(q):
         raise OSError(int(r[1:]))
     if r[0] == "!":
         raise ValueError(r[1:])
+    if r[0] == "~":
+        raise TypeError(r[1:])
     return r
 
 

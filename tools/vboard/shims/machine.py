@@ -13,8 +13,16 @@ def _k(n):
 
 
 reset, reset_cause, unique_id, freq, idle = [_f(n) for n in ("reset", "reset_cause", "unique_id", "freq", "idle")]
-Signal, SoftI2C, I2C, SoftSPI, SPI, ADC, WDT = [
-    _k(n) for n in ("Signal", "SoftI2C", "I2C", "SoftSPI", "SPI", "ADC", "WDT")]
+Signal, SoftI2C, I2C, SoftSPI, ADC, WDT = [
+    _k(n) for n in ("Signal", "SoftI2C", "I2C", "SoftSPI", "ADC", "WDT")]
+
+
+def SPI(*a, **kw):
+    # As the ESP8266's (extmod/modmachine.h): no id, or -1, is the old way to a SoftSPI, with a warning.
+    if not a or a[0] == -1:
+        print("Warning: SPI(-1, ...) is deprecated, use SoftSPI(...) instead")
+        return Hw("SoftSPI", a[1:], kw)
+    return Hw("SPI", a, kw)
 _rtc = Hw("RTC", (), {}, True)
 
 
