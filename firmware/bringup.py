@@ -85,8 +85,8 @@ def _build():
             firmware.drop("reset")
             firmware.warm = False
         app.save(RELAYS, w)
-    fn, on = relays(b, bus)
-    app.outlets = o = Outlets(fn, [o["name"] for o in c["outlets"]], c["stagger_ms"])
+    drive, on = relays(b, bus)
+    app.outlets = o = Outlets(drive, [x["name"] for x in c["outlets"]], c["stagger_ms"])
     o.on, o.want = on, on[:]  # as they are: off after a reset of the chip, kept through a soft reset
     app.reader = reader(b, bus)
     app.saved = app.load(app.STATE)

@@ -55,7 +55,7 @@ def _start():
     # soft reset: reading it would make outlet 5's pin an input.
     button = wiring.get("button") if wiring else 0
     held = not warm and button is not None and machine.Pin(button, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
-    failed = firmware.boot_count()  # counted by the app when it starts after a reset of the chip
+    failed = firmware.boot_count()  # app starts that ended in a crash or a reset (app.run, bringup.stop)
     if held:
         safe = "the FLASH button was held at boot"
     elif failed >= MAX_FAILED_BOOTS:

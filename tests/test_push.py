@@ -36,10 +36,14 @@ def deployed_board(vboard):
 
 def test_push_installs_the_new_version_at_the_next_boot(vboard):
     b = deployed_board(vboard)
+    b.command("on 2")
+    b.wait_relays([False, True, False, False, False, False])
+    moves = len(b.relay_history)
     m = b.serial.mark()
     version = deploy.push("127.0.0.1", b.webrepl.port, PASSWORD)
     b.serial.expect(r"update: %s installed" % version.replace("+", r"\+"), 10, since=m)
     ready(b, since=m)
+    assert b.relay_history[moves:] == []  # installed by a soft reset: outlet 2 never went off
     b.serial.expect(r"update: %s runs" % version.replace("+", r"\+"), 5, since=m)
     assert json.loads((b.board_dir / "update.json").read_text())["state"] == "ok"
     assert (b.board_dir / "lib.prev" / "firmware" / "app.mpy").exists()  # the previous version, kept

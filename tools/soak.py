@@ -243,6 +243,17 @@ def _session_line(key, badge, outlet, start):
         key, badge, outlet, start, start + 60, outlet)
 
 
+def _delivered(b, after, seed, fig):
+    """Wait (a minute at most) until the board has no session open or waiting to be delivered."""
+    done, opened = b.board_dir / "done.log", b.board_dir / "open.json"
+    end = time.monotonic() + 60
+    while _lines(done) or _open_session(opened):
+        if time.monotonic() > end:
+            raise SoakFailure("sessions still wait on the board a minute after %s" % after, seed, fig,
+                              done.read_text()[:500] + "\n" + b.serial.text()[-2000:])
+        time.sleep(0.5)
+
+
 def _open_session(path):
     return path.exists() and "[" in path.read_text()[1:]
 
@@ -342,12 +353,7 @@ def session_report_cuts(make, cuts, seed, tmp):
                     fig["cuts_in_rewrite"] += 1
                 last = seen
             b.power_on()
-            end = time.monotonic() + 60
-            while _lines(done) or _open_session(opened):
-                if time.monotonic() > end:
-                    raise SoakFailure("sessions still wait on the board a minute after the last cut", seed, fig,
-                                      done.read_text()[:500] + "\n" + b.serial.text()[-2000:])
-                time.sleep(0.5)
+            _delivered(b, "the last cut", seed, fig)
             got = _stored(db, demo.DEVICE_ID)
             detail = _compare(fig, expected, got)
             fig["dropped"] = b.serial.text().count("dropped")
@@ -624,13 +630,7 @@ def accelerated_week(make, days, seed, tmp, pace=PACE_S, start=WEEK_START):
             fig["open_json_writes"] = watches[1].count(watch_from, wall1)
             fig["done_log_writes"] = watches[2].count(watch_from, wall1)
             fig["loop_wall_s"] = round(wall1 - wall0, 1)
-            done, opened = b.board_dir / "done.log", b.board_dir / "open.json"
-            end = time.monotonic() + 60
-            while _lines(done) or _open_session(opened):
-                if time.monotonic() > end:
-                    raise SoakFailure("sessions still wait on the board a minute after the run", seed, fig,
-                                      done.read_text()[:500] + "\n" + b.serial.text()[-2000:])
-                time.sleep(0.5)
+            _delivered(b, "the run", seed, fig)
             detail = _compare(fig, w.expected, _stored(db, demo.DEVICE_ID))
             fig.update(heap_trend(fig["heap_samples"]))
             text = b.serial.text(loop_from)
