@@ -119,3 +119,41 @@ print(r)
     assert out.count("Warning: SPI(-1, ...) is deprecated, use SoftSPI(...) instead") == 2
     assert ("['TypeError: extra keyword arguments given', 'ValueError: ', 'ValueError: must specify all of "
             "sck/mosi/miso', 'ValueError: must specify all of sck/mosi/miso']") in out
+
+
+def test_hardware_objects_print_and_refuse_as_on_the_esp8266(vboard):
+    """What a user sees typing an object at the REPL, and the errors a driver written elsewhere meets: the port's
+    print functions (machine_pin.c, machine_spi.c, machine_adc.c, extmod/machine_i2c.c, machine_spi.c) and
+    py/argcheck.c's messages. The rates shown are the ones the chip gives, not the ones asked for (the HSPI divides
+    40 MHz by whole numbers, so 3 MHz asked gives 3.08 MHz)."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("""
+import machine, network
+from machine import Pin
+print(repr(Pin(5)))
+print(machine.I2C is machine.SoftI2C, machine.SoftI2C(Pin(5), Pin(4)), machine.I2C(scl=5, sda=4, freq=100000))
+print(machine.SPI(1, baudrate=1000000, phase=1), machine.SPI(1, 3000000), machine.SPI(1))
+print(machine.SoftSPI(baudrate=300000, polarity=1, sck=Pin(14), mosi=Pin(13), miso=Pin(12)))
+print(machine.ADC(0), machine.RTC(), network.WLAN(network.STA_IF), machine.Signal(Pin(4)))
+for make in (lambda: machine.I2C(-1, scl=Pin(5), sda=Pin(4)), lambda: machine.SoftI2C(scl=Pin(5)),
+             lambda: machine.SoftI2C(Pin(5), Pin(4), 100000), lambda: machine.SoftI2C(scl=Pin(7), sda=Pin(4)),
+             lambda: machine.SPI(1, 50000000), lambda: machine.SoftSPI(1000, 1, sck=Pin(14))):
+    try:
+        make()
+        print("made")
+    except (TypeError, ValueError) as e:
+        print("%s: %s" % (type(e).__name__, e))
+""")
+    assert out.splitlines()[:5] == [
+        "Pin(5)",
+        "True SoftI2C(scl=5, sda=4, freq=500000) SoftI2C(scl=5, sda=4, freq=100000)",
+        ("HSPI(id=1, baudrate=1000000, polarity=0, phase=1) HSPI(id=1, baudrate=3076923, polarity=0, phase=0)"
+         " HSPI(id=1, baudrate=80000000, polarity=0, phase=0)"),
+        "SoftSPI(baudrate=250000, polarity=1, phase=0, firstbit=0, sck=14, mosi=13, miso=12)",
+        "ADC(0) <RTC> <WLAN> <Signal>",
+    ], out
+    assert out.splitlines()[5:11] == [
+        "TypeError: extra keyword arguments given", "TypeError: 'sda' argument required",
+        "TypeError: extra positional arguments given", "ValueError: invalid pin", "ValueError: impossible baudrate",
+        "TypeError: extra positional arguments given"], out

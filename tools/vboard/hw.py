@@ -19,6 +19,41 @@ class Into:
         self.fills = fills  # (positional index, bytes)
 
 
+REQUIRED, KW_ONLY = 1, 2
+
+
+def parse(a, kw, allowed):
+    """py/argcheck.c's mp_arg_parse_all, with the messages of the ESP8266 build (MICROPY_ERROR_REPORTING_NORMAL):
+    `allowed` is ((name, flags, default), ...) in order; gives {name: value}."""
+    out, found = {}, 0
+    for i, (name, flags, default) in enumerate(allowed):
+        if i < len(a):
+            if flags & KW_ONLY:
+                raise TypeError("extra positional arguments given")
+            out[name] = a[i]
+        elif name in kw:
+            found += 1
+            out[name] = kw[name]
+        elif flags & REQUIRED:
+            raise TypeError("'%s' argument required" % name)
+        else:
+            out[name] = default
+    if len(a) > len(allowed):
+        raise TypeError("extra positional arguments given")
+    if found < len(kw):
+        raise TypeError("extra keyword arguments given")
+    return out
+
+
+def pin_of(bench, p):
+    """ports/esp8266/machine_pin.c's mp_obj_get_pin_obj: a Pin, or the number of one."""
+    if isinstance(p, Pin):
+        return p
+    if type(p) is int and p in bench.USABLE_GPIO:
+        return Pin(bench, p)
+    raise ValueError("invalid pin")
+
+
 class Pin:
     def __init__(self, bench, id, mode=-1, pull=-1, value=None, **kw):
         if id not in bench.USABLE_GPIO:
@@ -51,10 +86,16 @@ class Pin:
     def irq(self, *a, **kw):
         return None
 
+    def __repr__(self):
+        return "Pin(%d)" % self.id
+
 
 class Signal:
     def __init__(self, bench, pin, *a, invert=False, **kw):
         self.pin, self.invert = pin, bool(invert)
+
+    def __repr__(self):
+        return "<Signal>"  # no print of its own (extmod/machine_signal.c): the type's name
 
     def value(self, v=None):
         if v is None:
@@ -69,12 +110,18 @@ class Signal:
 
 
 class SoftI2C:
-    def __init__(self, bench, *a, scl=None, sda=None, freq=400000, timeout=50000, **kw):
-        if a and isinstance(a[0], Pin):  # SoftI2C(scl, sda) given by position
-            scl, sda = a[0], a[1]
-        if not isinstance(scl, Pin) or not isinstance(sda, Pin):
-            raise ValueError("scl and sda pins are required")
+    """extmod/machine_i2c.c's SoftI2C, which is also the ESP8266's machine.I2C (it has no hardware I2C): scl and
+    sda required, by position or name; freq and timeout by name only."""
+
+    def __init__(self, bench, *a, **kw):
+        p = parse(a, kw, (("scl", REQUIRED, None), ("sda", REQUIRED, None), ("freq", KW_ONLY, 400000),
+                          ("timeout", KW_ONLY, 50000)))
+        scl, sda = pin_of(bench, p["scl"]), pin_of(bench, p["sda"])
         self.b, self.key = bench, (scl.id, sda.id)
+        self.us_delay = max(500000 // p["freq"], 1)  # what the bit-banging keeps: repr() shows the rate it gives
+
+    def __repr__(self):
+        return "SoftI2C(scl=%d, sda=%d, freq=%d)" % (self.key + (500000 // self.us_delay,))
 
     def _dev(self, addr):
         dev = self.b.buses.get(self.key, {}).get(addr)
@@ -123,21 +170,25 @@ class SoftI2C:
         return Into((2, self._read(addr, len(buf))))
 
 
-class I2C(SoftI2C):
-    def __init__(self, bench, id=-1, *a, **kw):
-        SoftI2C.__init__(self, bench, *a, **kw)
-
-
 class SoftSPI:
     """extmod/machine_spi.c's SoftSPI: sck, mosi and miso required, 8 bits."""
 
-    def __init__(self, bench, baudrate=500000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
-                 miso=None):
-        if bits != 8:
+    def __init__(self, bench, *a, **kw):
+        p = parse(a, kw, (("baudrate", 0, 500000),) + tuple(
+            (n, KW_ONLY, d) for n, d in (("polarity", 0), ("phase", 0), ("bits", 8), ("firstbit", 0), ("sck", None),
+                                         ("mosi", None), ("miso", None))))
+        delay = 500000 // p["baudrate"] + (1 if 500000 % p["baudrate"] else 0)  # rounded up: never faster than asked
+        if p["bits"] != 8:
             raise ValueError("bits must be 8")
-        if sck is None or mosi is None or miso is None:
+        if p["sck"] is None or p["mosi"] is None or p["miso"] is None:
             raise ValueError("must specify all of sck/mosi/miso")
         self.b = bench
+        self.shown = "SoftSPI(baudrate=%d, polarity=%d, phase=%d, firstbit=%d, sck=%d, mosi=%d, miso=%d)" % (
+            500000 // delay, p["polarity"], p["phase"], p["firstbit"],
+            *(pin_of(bench, p[n]).id for n in ("sck", "mosi", "miso")))
+
+    def __repr__(self):
+        return self.shown
 
     def init(self, *a, **kw):
         pass
@@ -165,16 +216,26 @@ class SPI(SoftSPI):
     def __init__(self, bench, id, *a, **kw):
         if id != 1:
             raise ValueError("")
-        if len(a) > 3:
-            raise TypeError("extra positional arguments given")
-        if set(kw) - {"baudrate", "polarity", "phase"}:
-            raise TypeError("extra keyword arguments given")
-        self.b = bench
+        p = parse(a, kw, (("baudrate", 0, 80000000), ("polarity", 0, 0), ("phase", 0, 0)))
+        rate = p["baudrate"]
+        if rate > 40000000 and rate != 80000000:
+            raise ValueError("impossible baudrate")
+        if rate != 80000000:  # the clock divides 80 MHz: a pre-divider up to 8192 and an even count up to 64
+            pre = min(40000000 // rate, 8192)
+            count = (40000000 // rate // pre) * 2
+            if not pre or not 0 < count <= 64:
+                raise ValueError("impossible baudrate")
+            rate = 80000000 // (pre * count)
+        self.b, self.shown = bench, "HSPI(id=1, baudrate=%d, polarity=%d, phase=%d)" % (
+            rate, p["polarity"], p["phase"])
 
 
 class ADC:
     def __init__(self, bench, id=0):
-        self.b = bench
+        self.b, self.id = bench, id
+
+    def __repr__(self):
+        return "ADC(%d)" % self.id
 
     def read(self):
         return int(self.b.adc)
@@ -188,6 +249,9 @@ class RTC:
 
     def __init__(self, bench):
         self.b = bench
+
+    def __repr__(self):
+        return "<RTC>"  # no print of its own: the type's name
 
     def datetime(self, t=None):
         if t is None:
@@ -274,6 +338,9 @@ class WDT:
         self.b = bench
         bench.wdt_on, bench.wdt_fed = True, time.monotonic()
 
+    def __repr__(self):
+        return "<WDT>"  # no print of its own: the type's name
+
     def feed(self):
         self.b.wdt_fed = time.monotonic()
 
@@ -289,6 +356,9 @@ class Timer:
 class WLAN:
     def __init__(self, bench, i=0):
         self.b, self.i = bench, i
+
+    def __repr__(self):
+        return "<WLAN>"  # no print of its own: the type's name
 
     def active(self, on=None):
         sta = self.b.sta
@@ -343,7 +413,7 @@ class WLAN:
         raise ValueError("unknown config param")
 
 
-KINDS = {c.__name__: c for c in (Pin, Signal, SoftI2C, I2C, SoftSPI, SPI, ADC, RTC, WDT, Timer, WLAN)}
+KINDS = {c.__name__: c for c in (Pin, Signal, SoftI2C, SoftSPI, SPI, ADC, RTC, WDT, Timer, WLAN)}
 
 
 def module_function(bench, name, args):

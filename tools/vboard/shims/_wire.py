@@ -81,6 +81,9 @@ class Hw:
             self.h = go("new " + self.h[0], self.h[1], {})
         return self.h
 
+    def __repr__(self):
+        return d(call("%d __repr__" % self.i()))
+
     def __getattr__(self, m):
         # Never answer for special names: a __del__ found here would make every proxy a finalised object,
         # and the collector would run Python code with the heap locked.

@@ -13,8 +13,8 @@ def _k(n):
 
 
 reset, reset_cause, unique_id, freq, idle = [_f(n) for n in ("reset", "reset_cause", "unique_id", "freq", "idle")]
-Signal, SoftI2C, I2C, SoftSPI, ADC, WDT = [
-    _k(n) for n in ("Signal", "SoftI2C", "I2C", "SoftSPI", "ADC", "WDT")]
+Signal, SoftI2C, SoftSPI, ADC, WDT = [_k(n) for n in ("Signal", "SoftI2C", "SoftSPI", "ADC", "WDT")]
+I2C = SoftI2C  # the ESP8266 has no I2C in hardware: machine.I2C is the bit-banged one
 
 
 def SPI(*a, **kw):
