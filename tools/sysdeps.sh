@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The Debian packages the test suite runs for real: PostgreSQL (the central server's second database), Chromium
-# and its WebDriver (the pages in a real browser). `make test` runs this once (then only when this file changes);
+# The Debian packages the test suite runs for real: PostgreSQL (the central server's second database), Mosquitto
+# (the MQTT broker), Chromium and its WebDriver (the pages in a real browser). `make test` runs this once (then only when this file changes);
 # it installs what is missing with apt-get, as root or through sudo, and says so.
 set -euo pipefail
-PACKAGES=(postgresql chromium chromium-driver)
+PACKAGES=(postgresql chromium chromium-driver mosquitto)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
