@@ -295,27 +295,28 @@ def reg(r, v=None):
     spi.write_readinto(bytes((0x80 | r << 1, 0) if v is None else (r << 1, v)), b)
     cs(1)
     return b[1]
-def run(cmd, data, bits=0):
-    reg(1, 0); reg(4, 0x7F); reg(10, 0x80)
+def load(data):
+    reg(1, 0); reg(4, 0x7F); reg(5, 0x04); reg(10, 0x80)
     for x in data:
         reg(9, x)
-    reg(13, bits); reg(1, cmd)
-    if cmd == 12:
-        reg(13, 0x80 | bits)
+def crc(data):
+    load(data); reg(1, 3)
+    for _ in range(100):
+        if reg(5) & 0x04:
+            return bytes((reg(0x22), reg(0x21)))
+def transceive(data, bits=0):
+    load(data); reg(13, bits); reg(1, 12); reg(13, 0x80 | bits)
     for _ in range(500):
         irq = reg(4)
         if irq & 0x31:
             break
-    if cmd == 3:
-        return bytes((reg(0x22), reg(0x21)))
     return bytes(reg(9) for _ in range(reg(10))) if irq & 0x20 else None
 reg(1, 15); reg(0x2A, 0x8D); reg(0x2B, 0x3E); reg(0x2D, 30); reg(0x11, 0x3D); reg(0x14, 0x83)
-run(12, b"\\x26", 7)
+transceive(b"\\x26", 7)
 for sel in (0x93, 0x95):
-    part = run(12, bytes((sel, 0x20)))
-    frame = bytes((sel, 0x70)) + part
-    run(12, frame + run(3, frame))
-print(run(12, b"\\x30\\x00" + run(3, b"\\x30\\x00"))[:16].hex())
+    frame = bytes((sel, 0x70)) + transceive(bytes((sel, 0x20)))
+    transceive(frame + crc(frame))
+print(transceive(b"\\x30\\x00" + crc(b"\\x30\\x00"))[:16].hex())
 """
 
 BOARD_PN532 = """
