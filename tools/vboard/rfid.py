@@ -2,8 +2,10 @@
 level, an MFRC522 (SPI or I2C) and a PN532 (I2C).
 
 A frame in the field is a list of bits in the order they travel: each byte least significant bit first, as
-ISO 14443-3 sends them; a REQA is 7 bits, a bit-oriented anticollision frame ends in the middle of a byte.
-Parity bits and timings below a frame are not modelled, collisions are (a bit two cards answer differently).
+ISO 14443-3 sends them; a REQA is 7 bits, a bit-oriented anticollision frame ends in the middle of a byte, an ACK
+or NAK is 4 bits. Parity bits and timings below a frame are not modelled, collisions are (a bit two cards answer
+differently). Cards: any ISO 14443-A card (Card: activation, HLTA; a MIFARE Classic answers READ before
+authentication with a NAK) and MIFARE Ultralight / NTAG21x cards with their memory (Ultralight: READ, GET_VERSION).
 """
 
 import threading
@@ -16,6 +18,9 @@ IDLE, READY, ACTIVE, HALT = "IDLE", "READY", "ACTIVE", "HALT"
 REQA, WUPA = 0x26, 0x52
 CASCADE_TAG = 0x88
 SEL = (0x93, 0x95, 0x97)  # the SELECT / ANTICOLLISION command of cascade levels 1, 2, 3
+READ, GET_VERSION = 0x30, 0x60  # commands to a selected MIFARE Ultralight / NTAG card
+NAK_INVALID, NAK_CRC, NAK_CLASSIC = 0x0, 0x1, 0x4  # 4-bit NAKs: invalid argument, parity or CRC error (NTAG21x);
+# a MIFARE Classic's "invalid operation" while its buffer holds nothing (MF1S50)
 
 
 def crc_a(data):
@@ -50,7 +55,10 @@ HLTA = to_bits(b"\x50\x00" + crc_a(b"\x50\x00"))
 class Card:
     """An ISO 14443-A card (PICC) with a UID of 4, 7 or 10 bytes, and its states: IDLE -REQA/WUPA-> READY
     -SELECT of its last cascade level-> ACTIVE -HLTA-> HALT, which only WUPA leaves. A frame it does not expect
-    in READY or ACTIVE sends it back to IDLE, or to HALT when a WUPA woke it from there (READY*, ACTIVE*)."""
+    in READY or ACTIVE sends it back to IDLE, or to HALT when a WUPA woke it from there (READY*, ACTIVE*), and the
+    card stays silent; in ACTIVE, command() answers the frames a card of its kind knows. A MIFARE Classic (SAK bit
+    0x08) answers READ with NAK 0x4, as it does before an authentication (MF1S50; authentication and Crypto1 are
+    not modelled: it stays silent to AUTH, as a card that does not answer)."""
 
     def __init__(self, uid, sak=None, atqa=None):
         uid = bytes(uid)
@@ -109,15 +117,88 @@ class Card:
                     return None  # the reader chose another card's bits: silent, still READY
                 return mine[known:]
             return self._error()
-        if self.state == ACTIVE and bits == HLTA:
-            self.state = HALT
-            return None
+        if self.state == ACTIVE:
+            if bits == HLTA:
+                self.state = HALT
+                return None
+            return self.command(bits)
+        return self._error()
+
+    def command(self, bits):
+        """The answer to a frame (not HLTA) once the card is selected, or None; the state moves as for _error()."""
+        data = to_bytes(bits)
+        if self.sak & 0x08 and len(bits) == 32 and data[0] == READ and crc_a(data[:2]) == data[2:]:
+            return self._nak(NAK_CLASSIC)
         return self._error()
 
     def _error(self):
         if self.state in (READY, ACTIVE):
             self.state = HALT if self.woken else IDLE
         return None
+
+    def _nak(self, code):
+        """A 4-bit NAK; the card goes back to IDLE (or HALT) after it."""
+        self._error()
+        return to_bits(bytes([code]), 4)
+
+
+# NTAG21x's last 5 pages as a READ gives them from the factory: dynamic lock bytes (0x000000, RFUI 0xBD), CFG0
+# (MIRROR 0x04, AUTH0 0xFF: no page needs the password), CFG1 (ACCESS 0x00), PWD and PACK (read as zeros)
+NTAG_CONFIG = bytes.fromhex("000000bd 040000ff 00050000 00000000 00000000")
+# Ultralight kinds: pages, GET_VERSION's answer (None: not understood), page 3 (capability container), last pages
+ULTRALIGHTS = {
+    "ultralight": (16, None, b"\x00\x00\x00\x00", b""),  # MF0ICU1: page 3 is OTP, blank from the factory
+    "ntag213": (45, bytes.fromhex("0004040201000f03"), b"\xe1\x10\x12\x00", NTAG_CONFIG),
+    "ntag215": (135, bytes.fromhex("0004040201001103"), b"\xe1\x10\x3e\x00", NTAG_CONFIG),
+    "ntag216": (231, bytes.fromhex("0004040201001303"), b"\xe1\x10\x6d\x00", NTAG_CONFIG),
+}
+
+
+class Ultralight(Card):
+    """A MIFARE Ultralight (MF0ICU1, 16 pages) or NTAG213/215/216 (45, 135, 231 pages): a 7-byte UID, ATQA 0x0044,
+    SAK 0x00, and its memory in pages of 4 bytes, as the datasheets lay them out: page 0 holds UID0-2 and BCC0
+    (0x88 ^ UID0 ^ UID1 ^ UID2), page 1 UID3-6, page 2 BCC1 (UID3 ^ .. ^ UID6), an internal byte (0x48) and the two
+    lock bytes (0: nothing locked), page 3 the capability container (NTAG) or OTP bytes (Ultralight), then the
+    user pages (`data`, zeros after it), then on an NTAG the dynamic lock bytes and the configuration pages with
+    their factory values (no mirror, AUTH0 0xFF: no password), the password and PACK read as zeros.
+
+    Answered once selected: READ (0x30, page, CRC_A) -> the 4 pages from there, 16 bytes and CRC_A, rolling over
+    to page 0 past the last page; an address past the last page -> NAK 0x0; a frame whose CRC_A is wrong -> NAK
+    0x1; GET_VERSION (0x60, NTAG only) -> its 8 bytes. After a NAK the card is back in IDLE (or HALT). Any other
+    command (WRITE, FAST_READ, PWD_AUTH...: not modelled) is met with silence, the card back in IDLE (or HALT)
+    as ISO 14443-3 has it for a frame it does not expect (unverified for those commands: a real card carries
+    them out)."""
+
+    def __init__(self, uid, kind="ntag213", data=b""):
+        super().__init__(uid, sak=0x00, atqa=b"\x44\x00")
+        if len(self.uid) != 7:
+            raise ValueError("an Ultralight or NTAG card has a 7-byte UID, not %d bytes" % len(self.uid))
+        pages, self.version, cc, config = ULTRALIGHTS[kind]
+        user = 4 * pages - 16 - len(config)
+        if len(data) > user:
+            raise ValueError("%s holds %d bytes of user data, not %d" % (kind, user, len(data)))
+        cl1, cl2 = self.levels
+        self.kind = kind
+        self.memory = cl1[1:5] + cl2[:4] + cl2[4:5] + b"\x48\x00\x00" + cc + bytes(data).ljust(user, b"\x00") + config
+
+    def __repr__(self):
+        return "Ultralight(%s, %s, %s)" % (self.uid.hex(), self.kind, self.state)
+
+    def command(self, bits):
+        data = to_bytes(bits)
+        if len(bits) % 8 or len(data) < 3:
+            return self._error()
+        if crc_a(data[:-2]) != data[-2:]:
+            return self._nak(NAK_CRC)
+        cmd, pages = data[:-2], len(self.memory) // 4
+        if cmd[0] == READ and len(cmd) == 2:
+            if cmd[1] >= pages:
+                return self._nak(NAK_INVALID)
+            out = b"".join(self.memory[4 * ((cmd[1] + i) % pages):][:4] for i in range(4))
+            return to_bits(out + crc_a(out))
+        if cmd[0] == GET_VERSION and len(cmd) == 1 and self.version:
+            return to_bits(self.version + crc_a(self.version))
+        return self._error()
 
 
 class Field:
@@ -132,8 +213,9 @@ class Field:
         self._flip = None
 
     def place(self, uid, sak=None, atqa=None):
-        """A card comes into the field (a card with that UID already there is replaced); returns it."""
-        card = Card(uid, sak, atqa)
+        """A card comes into the field: Card(uid, sak, atqa), or uid itself when it is a card already made
+        (Ultralight(...)); a card with that UID already there is replaced. Returns the card."""
+        card = uid if isinstance(uid, Card) else Card(uid, sak, atqa)
         with self.lock:
             self.cards = [c for c in self.cards if c.uid != card.uid] + [card]
         return card
@@ -212,7 +294,7 @@ C_IDLE, C_MEM, C_RANDOM, C_CALC_CRC, C_TRANSMIT, C_NO_CHANGE, C_RECEIVE, C_TRANS
     0x0, 0x1, 0x2, 0x3, 0x4, 0x7, 0x8, 0xC, 0xE, 0xF)
 TX_IRQ, RX_IRQ, IDLE_IRQ, HI_ALERT_IRQ, LO_ALERT_IRQ, ERR_IRQ, TIMER_IRQ = 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x01
 CRC_IRQ = 0x04
-BUFFER_OVFL, COLL_ERR, PROTOCOL_ERR = 0x10, 0x08, 0x01
+BUFFER_OVFL, COLL_ERR = 0x10, 0x08
 RESET_VALUES = {COMMAND: 0x20, COM_IEN: 0x80, COM_IRQ: 0x14, STATUS1: 0x21, WATER_LEVEL: 0x08, CONTROL: 0x10,
                 COLL: 0xA0, MODE: 0x3F, TX_CONTROL: 0x80, 0x16: 0x10, 0x17: 0x84, 0x18: 0x84, 0x19: 0x4D,
                 CRC_RESULT_HI: 0xFF, CRC_RESULT_LO: 0xFF, 0x24: 0x26, 0x26: 0x48, 0x27: 0x88, 0x28: 0x20,
@@ -225,15 +307,19 @@ class MFRC522(I2CDevice):
     """The MFRC522 at register level, on SPI (select() on CS edges, transfer() while selected) or I2C (addr).
 
     Modelled: the 64-byte FIFO (FIFODataReg, FIFOLevelReg and its flush bit), CommandReg (Idle, CalcCRC,
-    Transmit, Receive, Transceive, SoftReset; an unknown command ends at once with IdleIRq; MFAuthent is not
-    modelled and ends with ProtocolErr), BitFramingReg (StartSend, TxLastBits, RxAlign), ControlReg (RxLastBits,
-    TStartNow, TStopNow), ComIrqReg/DivIrqReg (write bit 7 = 1 sets the marked bits, 0 clears them), ErrorReg,
-    CollReg (CollPos of the first collision, ValuesAfterColl), ModeReg's CRC preset, Status1Reg, TxControlReg's
-    antenna bits (the field is on while bit 0 or 1 is set), the timer (TModeReg TAuto and TAutoRestart,
-    TPrescaler, TReload, TCounterVal, TimerIRq when no card answers in time: it starts at the end of a
-    transmission and stops when an answer comes), CRCResultReg, VersionReg. TxModeReg and RxModeReg are kept but
-    not acted on: frames go out as the FIFO holds them (the host adds CRC_A, or has the chip compute it with
-    CalcCRC). The NRSTPD pin (reset_pin) holds the chip in hard power-down while low; a rising edge resets it.
+    Transmit, Receive, Transceive, SoftReset; Mem, GenerateRandomID and the reserved codes end at once with
+    IdleIRq; MFAuthent sends the card its AUTH command, then hears nothing, Crypto1 not being modelled: it fails
+    as with a card that does not answer, TimerIRq, no IdleIRq, MFCrypto1On stays 0), BitFramingReg (StartSend,
+    TxLastBits, RxAlign), ControlReg (RxLastBits, TStartNow, TStopNow), ComIrqReg/DivIrqReg (write bit 7 = 1
+    sets the marked bits, 0 clears them), ErrorReg, CollReg (CollPos of the first collision, ValuesAfterColl),
+    ModeReg's CRC preset, Status1Reg, TxControlReg's antenna bits (the field is on while bit 0 or 1 is set), the
+    timer (TModeReg TAuto and TAutoRestart, TPrescaler, TReload, TCounterVal, TimerIRq when no card answers in
+    time: it starts at the end of a transmission and stops when an answer comes), CRCResultReg, VersionReg. A
+    card's 4-bit ACK or NAK arrives as one byte with RxLastBits 4. TxModeReg and RxModeReg are kept but not acted
+    on: frames go out as the FIFO holds them (the host adds CRC_A, or has the chip compute it with CalcCRC), and
+    answers come in whole, CRC_A included; a driver that sets TxCRCEn and RxCRCEn instead is not served (its
+    frames reach the card without CRC_A: an Ultralight NAKs them 0x1, others stay silent).
+    The NRSTPD pin (reset_pin) holds the chip in hard power-down while low; a rising edge resets it.
 
     Faults: `version` (clones say 0x88, 0x89, 0xB2, 0x12), `dead`: None when the bus works, else the byte MISO
     reads (0xFF: nothing drives it, 0x00: stuck low); an I2C chip that is dead gives no acknowledge.
@@ -428,7 +514,7 @@ class MFRC522(I2CDevice):
         elif reg in (ERROR, STATUS1, CRC_RESULT_HI, CRC_RESULT_LO, T_COUNTER_HI, T_COUNTER_LO, VERSION):
             pass  # read-only
         elif reg == STATUS2:
-            r[STATUS2] = v & 0xC8  # TempSensClear, I2CForceHS, MFCrypto1On
+            r[STATUS2] = v & 0xC0 | r[STATUS2] & v & 0x08  # TempSensClear, I2CForceHS; MFCrypto1On: cleared only
         else:
             r[reg] = v
 
@@ -469,8 +555,8 @@ class MFRC522(I2CDevice):
             if cmd == C_TRANSCEIVE and r[BIT_FRAMING] & 0x80:
                 self._transceive()
         elif cmd == C_AUTHENT:
-            r[ERROR] |= PROTOCOL_ERR
-            r[COM_IRQ] |= ERR_IRQ | IDLE_IRQ
+            self.command = C_AUTHENT
+            self._authent()
         else:  # Mem, GenerateRandomID and reserved codes: nothing to model, the command ends at once
             r[COM_IRQ] |= IDLE_IRQ
 
@@ -483,6 +569,20 @@ class MFRC522(I2CDevice):
         self.regs[CRC_RESULT_HI], self.regs[CRC_RESULT_LO] = value >> 8, value & 0xFF
         self.regs[DIV_IRQ] |= CRC_IRQ
         self.regs[STATUS1] = self.regs[STATUS1] & ~0x40 | 0x20 | (0x40 if value == 0 else 0)  # CRCReady, CRCOk
+
+    def _authent(self):
+        """MFAuthent takes 12 bytes from the FIFO (AUTH code, block, key, UID) and sends the first two with their
+        CRC_A; the card's challenge never comes here (cards do not model Crypto1), so, as when a card does not
+        answer, the command does not end by itself: the timer (TAuto) runs out, TimerIRq, until the host writes
+        Idle. TxIRq and RxIRq are blocked while it runs; MFCrypto1On stays 0."""
+        r = self.regs
+        r[ERROR] &= 0x40
+        data, self.fifo = bytes(self.fifo), bytearray()
+        self._levels()
+        if len(data) >= 2 and self.field.on:
+            self.field.transceive(to_bits(data[:2] + crc_a(data[:2])))
+        if r[T_MODE] & 0x80:
+            self._timer = self.clock()
 
     def _send(self):
         """Transmit the FIFO into the field (TxLastBits of the last byte); return the answer and its collision."""
@@ -524,6 +624,9 @@ class MFRC522(I2CDevice):
 ACK = b"\x00\x00\xff\x00\xff\x00"
 NACK = b"\x00\x00\xff\xff\x00\x00"
 ERROR_FRAME = b"\x00\x00\xff\x01\xff\x7f\x81\x00"  # the syntax error frame: an error at the application level
+# status bytes (UM0701-02, error codes): the card did not answer, CRC_A wrong, an RF frame not as the protocol
+# wants it (a 4-bit NAK where data was due), no such target (or not in a state for it)
+TIMEOUT, CRC_ERROR, INVALID_FRAME, NOT_ACCEPTABLE = 0x01, 0x02, 0x13, 0x27
 
 
 def pn532_frame(body):
@@ -547,7 +650,20 @@ class PN532(I2CDevice):
     type A, one or two targets; it switches the field on, sends REQA (unverified: a card halted by the host
     stays silent), resolves collisions bit by bit and selects one card; with MxRtyPassiveActivation 0xFF, the
     power-up value, it tries until a card comes, else that many times more), InRelease (0x52) and InDeselect
-    (0x44), which halt a listed card (HLTA).
+    (0x44), which halt a listed card (HLTA), InDataExchange (0x40: Tg, then the card command; the chip adds the
+    CRC_A and takes it off the answer: status 0x00 and the card's data, 0x01 when the card does not answer, 0x02
+    for a wrong CRC_A, 0x13 for a 4-bit NAK (unverified: what a PN532 was seen to answer for a MIFARE Classic
+    READ before authentication), 0x27 for a target that is not listed), InCommunicateThru (0x42: the
+    same to whatever card is selected, no Tg) and GetGeneralStatus (0x04: Err, the latest error status, kept
+    until a reset (unverified: whether a success clears it); Field, an external field, none here (the chip's
+    own field does not count); NbTg and per listed target Tg, BrRx, BrTx (0x00: 106 kbps) and Type (0x00:
+    ISO 14443-A / MIFARE); the SAM status, 0x00 with no SAM (unverified)). Listed targets stay in the chip's
+    table until InRelease or the next InListPassiveTarget, even when the field goes off (unverified); a card that
+    lost its power with the field then answers nothing (0x01).
+
+    Every other command (ReadRegister, SetParameters, InAutoPoll, InSelect, TgInitAsTarget...) and MIFARE
+    commands the cards do not model (AUTH, WRITE: the card is silent, 0x01) fail: a real PN532 would carry them
+    out. An unknown command code gets the syntax error frame, as on the chip.
 
     Faults: `dead` (no acknowledge on the bus), `corrupt` (the next n answers leave with a wrong data
     checksum, as a glitch on the bus would), `firmware` (what GetFirmwareVersion says)."""
@@ -568,6 +684,7 @@ class PN532(I2CDevice):
         self._waiting = None  # InListPassiveTarget still looking for a card: (max targets)
         self._tries = 0
         self._listed = []  # the cards listed, target numbers from 1
+        self.error = 0  # the latest error status, for GetGeneralStatus
         self.sam = False
         self.retries = 0xFF
         self.field.power(False)
@@ -651,13 +768,40 @@ class PN532(I2CDevice):
             for card in targets:
                 if card is not None:
                     self.field.transceive(HLTA)
-            status = 0x00 if targets else 0x27  # 0x27: no such target
+            status = 0x00 if targets else NOT_ACCEPTABLE
+            self.error = status or self.error
             if code == 0x52:
                 self._listed = []
             self._reply(code, bytes([status]))
+        elif code == 0x40 and len(p) >= 2:
+            if 1 <= p[0] <= len(self._listed):
+                self._exchange(code, p[1:])
+            else:
+                self.error = NOT_ACCEPTABLE
+                self._reply(code, bytes([NOT_ACCEPTABLE]))
+        elif code == 0x42 and p:
+            self._exchange(code, p)
+        elif code == 0x04 and not p:
+            targets = b"".join(bytes([tg, 0x00, 0x00, 0x00]) for tg in range(1, len(self._listed) + 1))
+            self._reply(code, bytes([self.error, 0x00, len(self._listed)]) + targets + b"\x00")
         else:
             return False
         return True
+
+    def _exchange(self, code, out):
+        """Send a command to the card in the field, its CRC_A added; reply the status and the card's data."""
+        answer, _ = self.field.transceive(to_bits(out + crc_a(out)))
+        data = to_bytes(answer or [])
+        if answer is None:
+            status = TIMEOUT
+        elif len(answer) % 8:
+            status = INVALID_FRAME
+        elif len(data) < 3 or crc_a(data[:-2]) != data[-2:]:
+            status = CRC_ERROR
+        else:
+            status = 0
+        self.error = status or self.error
+        self._reply(code, bytes([status]) + (data[:-2] if not status else b""))
 
     def _list(self, most):
         """One more try of InListPassiveTarget: answers when a card is found or the tries are over."""
