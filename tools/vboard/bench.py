@@ -632,6 +632,11 @@ class Bench:
             fault = self.faults.get((type(obj).__name__, a[1]))
             if fault:
                 raise fault
+            kind = type(obj)
+            if a[1] == "__dir__":  # the methods the object answers, which the device's dir() of a proxy cannot see
+                return hw.encode([n for n in dir(kind) if n[0] != "_" and callable(getattr(kind, n))])
+            if not callable(getattr(kind, a[1], None)):  # as on a board: the object has no such method
+                return "?'%s' object has no attribute '%s'" % (kind.__name__, a[1])
             r = getattr(obj, a[1])(*args, **kw)
         if isinstance(r, hw.Into):
             return "n " + " ".join("%d=%s" % (i, bytes(d).hex()) for i, d in r.fills)

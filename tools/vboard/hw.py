@@ -83,6 +83,9 @@ class Pin:
     def off(self):
         self.value(0)
 
+    def toggle(self):  # ports/esp8266/machine_pin.c: the output register's level flipped, whatever the pin reads
+        self.value(1 - self.b.pins.setdefault(self.id, [-1, 0, False])[1])
+
     def irq(self, *a, **kw):
         return None
 
@@ -122,6 +125,9 @@ class SoftI2C:
 
     def __repr__(self):
         return "SoftI2C(scl=%d, sda=%d, freq=%d)" % (self.key + (500000 // self.us_delay,))
+
+    def init(self, *a, **kw):  # the constructor's arguments, parsed again
+        self.__init__(self.b, *a, **kw)
 
     def _dev(self, addr):
         dev = self.b.buses.get(self.key, {}).get(addr)
@@ -191,6 +197,9 @@ class SoftSPI:
         return self.shown
 
     def init(self, *a, **kw):
+        pass
+
+    def deinit(self):  # a SoftSPI holds nothing to release; the HSPI's protocol has no deinit either
         pass
 
     def _xfer(self, out):

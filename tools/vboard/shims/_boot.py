@@ -2,21 +2,21 @@
 
 
 def _start():
-    import sys, os, vfs
-    import _wire, time, machine, network, webrepl  # noqa: F401 (resident before the flash replaces the host's /)
+    import sys, os, uos, vfs
+    import _wire, time, machine, network, esp, webrepl  # noqa: F401 (resident before the flash replaces the host's /)
     import ntptime  # noqa: F401 (frozen on the ESP8266, no heap: resident here, so the calibration counts it as a shim)
 
-    rom = os.getenv("VBOARD_ROMFS")
+    rom = uos.getenv("VBOARD_ROMFS")
     if rom:  # a ROMFS build: vfs.rom_ioctl, and its partition (a host file, opened while the host's / is there)
         import _romfs
 
     vfs.umount("/")
-    vfs.mount(vfs.VfsPosix(os.getenv("VBOARD_DIR")), "/")
+    vfs.mount(vfs.VfsPosix(uos.getenv("VBOARD_DIR")), "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib", "/"]
     if rom:
         _romfs.at_start()
-    n = int(os.getenv("VBOARD_NAMES") or 0)  # the pool of names grown now: see bench.py, NAMES_ROOM
+    n = int(uos.getenv("VBOARD_NAMES") or 0)  # the pool of names grown now: see bench.py, NAMES_ROOM
     if n:
         o = type("N", (), {})()
         for i in range(n):
@@ -27,11 +27,11 @@ def _start():
 
         gc.collect()
     _fill_holes()
-    n = int(os.getenv("VBOARD_BALLAST") or 0)  # what is over, held so that boot.py starts with the free heap
+    n = int(uos.getenv("VBOARD_BALLAST") or 0)  # what is over, held so that boot.py starts with the free heap
     if n:                                        # of a bare interpreter at the cap, exactly (the holes are filled:
         block = 4 * (8 if sys.maxsize > 2**32 else 4)  # one piece, at the start of what is left)
         _wire.ballast = object() if n <= block else bytes(max(n - block - 1, 0))
-    if os.getenv("VBOARD_CALIBRATE"):  # how much heap the shims and this runner keep
+    if uos.getenv("VBOARD_CALIBRATE"):  # how much heap the shims and this runner keep
         import gc
 
         import micropython
@@ -40,7 +40,7 @@ def _start():
         micropython.qstr_info()  # n_qstr=...: how many names the shims took
         print("vboard-free", gc.mem_free(), "vboard-largest", _largest())
         return
-    files = ("boot.py",) if os.getenv("VBOARD_RAW") else ("boot.py", "main.py")
+    files = ("boot.py",) if uos.getenv("VBOARD_RAW") else ("boot.py", "main.py")
     for f in files:
         try:
             os.stat(f)

@@ -4,12 +4,12 @@
 # address space; here it is read into one buffer that the bench counts with the shims, outside the firmware's heap.
 # _boot.py imports this before the board folder replaces the host's /, so the file stays open.
 import gc
-import os
 import sys
 import uctypes
+import uos
 import vfs as _vfs
 
-_f = open(os.getenv("VBOARD_ROMFS"), "r+b")
+_f = open(uos.getenv("VBOARD_ROMFS"), "r+b")
 _f.seek(0, 2)
 _n = _f.tell()
 _rom = bytes(_n)  # what the firmware sees: read-only, as memory-mapped flash is

@@ -1,11 +1,11 @@
 # The wire to the bench: one request line, one answer line. Hardware objects are proxies: every method
 # call travels to the bench, which holds the behaviour, so the device heap stays the firmware's.
 # Names are kept few and short: each identifier here is a qstr the real board has in ROM.
-import os
 import socket
+import uos
 
 s = socket.socket()
-s.connect(socket.getaddrinfo("127.0.0.1", int(os.getenv("VBOARD_WIRE")))[0][-1])
+s.connect(socket.getaddrinfo("127.0.0.1", int(uos.getenv("VBOARD_WIRE")))[0][-1])
 n = 0
 
 
@@ -26,6 +26,8 @@ def call(q):
         raise ValueError(r[1:])
     if r[0] == "~":
         raise TypeError(r[1:])
+    if r[0] == "?":  # a method the bench's object does not have: the board's object has none either
+        raise AttributeError(r[1:])
     return r
 
 
@@ -37,7 +39,7 @@ def e(v):
     if isinstance(v, (list, tuple)):
         return "t" + ",".join(e(x) for x in v)
     if isinstance(v, Hw):
-        return "h%d" % v.i()
+        return "h%d" % v._i()
     if isinstance(v, (int, bool)):  # MicroPython's bool is no int for isinstance()
         return "i%d" % v
     return "b" + bytes(v).hex()
@@ -76,17 +78,17 @@ class Hw:
         else:
             self.h = go("new " + k, a, kw)
 
-    def i(self):
+    def _i(self):
         if type(self.h) is tuple:
             self.h = go("new " + self.h[0], self.h[1], {})
         return self.h
 
     def __repr__(self):
-        return d(call("%d __repr__" % self.i()))
+        return d(call("%d __repr__" % self._i()))
 
     def __getattr__(self, m):
         # Never answer for special names: a __del__ found here would make every proxy a finalised object,
         # and the collector would run Python code with the heap locked.
         if m[0] == "_":
             raise AttributeError(m)
-        return lambda *a, **kw: go("%d %s" % (self.i(), m), a, kw)
+        return lambda *a, **kw: go("%d %s" % (self._i(), m), a, kw)

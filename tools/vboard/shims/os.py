@@ -1,7 +1,9 @@
 # ESP8266 `os` on the virtual board: the unix port's, with the REPL's duplicate terminals. On the board,
 # os.dupterm_notify() moves what the attached streams have into the REPL's input; here it goes in on the serial line.
-from uos import *  # noqa: F403 (the ESP8266 os API, re-exported)
-from _wire import go
+# Only the names a board has: the unix port's own (getenv, system, VfsPosix...) stay in `uos`.
+from uos import (VfsFat, VfsLfs2, chdir, getcwd, ilistdir, listdir, mkdir, mount, remove, rename, rmdir, sep,  # noqa: F401
+                 stat, statvfs, umount, unlink, urandom)
+import _wire
 
 _t = [None, None]  # slot 0 (WebREPL's on the board) and 1 (the UART's)
 
@@ -16,8 +18,12 @@ def dupterm_notify(_):
     b = bytearray(1)
     for s in _t:
         while s and s.readinto(b):
-            go("f keys", (bytes(b),), {})
+            _wire.go("f keys", (bytes(b),), {})
 
+
+
+def sync():  # the board's flushes its FAT filesystems; here every write is already in the host's file
+    pass
 
 
 def uname():
