@@ -18,8 +18,7 @@ outlets = None  # the arbiter
 bus = None  # the I2C bus, or None
 reader = None  # the RFID reader's driver, or None
 saved = None  # the state as last written
-wdt = None
-dead = []  # the tasks that died (loop.died): the watchdog stops feeding
+dead = []  # the tasks that died (loop.died): the watchdog task resets the board
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
@@ -94,8 +93,13 @@ def save_state():
 
 
 async def _watchdog(t0):
-    """Say the board is ready once every task has taken its first step; then feed the hardware watchdog only while
-    the loop runs and every task is alive; write the state every save_interval_s when it changed."""
+    """Say the board is ready once every task has taken its first step; then, while every task is alive, write the
+    state every save_interval_s when it changed; reset the board when a task died.
+
+    No machine.WDT: on the ESP8266 one cannot be stopped once made, and from then on the port's event loop no longer
+    feeds the SDK's software watchdog (ports/esp8266/machine_wdt.c, ets_loop_dont_feed_sw_wdt), at the REPL too: a
+    person or a tool stopping the app would see the board reset, its relays off, within seconds. The SDK's own
+    watchdog still resets a board whose C code hangs (a stuck bus, a blocked call)."""
     from firmware.loop import sleep
 
     stats["ready_ms"] = time.ticks_diff(time.ticks_ms(), t0)
@@ -107,7 +111,6 @@ async def _watchdog(t0):
     confirm = "update.json" in os.listdir()  # a pushed update is confirmed (bringup.confirm_update) once ready
     tick = 0
     while not dead:
-        wdt.feed()
         if confirm:
             try:
                 _once("confirm_update")
@@ -128,9 +131,9 @@ async def _watchdog(t0):
             stats["heap_min"] = min(stats["heap_min"] or f, f)
         tick += 1
         await sleep(1)
-    log("app: task %s stopped: the watchdog will reset the board" % ", ".join(dead))
-    while True:  # no more feeding: the watchdog resets the board
-        await sleep(1)
+    log("app: task %s stopped: resetting the board" % ", ".join(dead))
+    time.sleep(1)  # the line goes out first
+    machine.reset()
 
 
 def _died(name, e):
@@ -144,10 +147,8 @@ def _report(i, on, why):
 
 
 def _main(t0):
-    global wdt
     from firmware import clock, console, link, loop
 
-    wdt = machine.WDT()  # armed before the board says it is ready
     outlets.listeners.append(_report)
     outlets.listeners.append(clock.on_switch)
     outlets.listeners.append(link.ended)

@@ -237,10 +237,8 @@ def confirm_update():
 
 
 def stop():
-    """A person took over at the REPL: release the watchdog, count this boot as fine, apply changes at once,
-    and give the loop's memory to the REPL (its compiler needs it)."""
-    if app.wdt:
-        app.wdt.deinit()
+    """A person took over at the REPL: count this boot as fine, apply changes at once, and give the loop's memory to
+    the REPL (its compiler needs it)."""
     firmware.boot_count(0)
     loop = sys.modules.get("firmware.loop")
     if loop:

@@ -9,6 +9,7 @@ from conftest import ready
 
 from tools import soak
 from tools.build import compile_file
+from tools.vboard import bench as bench_module
 
 STATE_CUTS = 40  # make soak cuts 1000 times
 
@@ -69,14 +70,15 @@ def test_a_broken_configuration_turns_on_outlets_off(vboard):
 
 
 def test_a_stalled_loop_is_reset_by_the_watchdog(vboard):
+    """The SDK's software watchdog, which the port's event loop feeds: C code that blocks (a stuck bus) starves it."""
     b = vboard({})
     ready(b)
     m = b.serial.mark()
     b.stall(8)  # every hardware access blocks, as on a stuck bus: the loop stops
-    b.serial.expect(r"wdt reset", 10, since=m)
+    b.serial.expect(r"Soft WDT reset", 10, since=m)
     ready(b, since=m)
     assert b.wdt_resets == 1
-    b.serial.expect(r"reset cause 1, boot \d in a row", 1, since=m)
+    b.serial.expect(r"reset cause 3, boot \d in a row", 1, since=m)  # REASON_SOFT_WDT_RST
 
 
 def test_a_dead_task_is_noticed_and_the_watchdog_resets(vboard):
@@ -86,10 +88,33 @@ def test_a_dead_task_is_noticed_and_the_watchdog_resets(vboard):
     m = b.serial.mark()
     b.faults[("WLAN", "isconnected")] = ValueError("radio firmware bug")  # not an OSError: a bug, not weather
     b.serial.expect(r"app: task link died: ValueError\('radio firmware bug',?\)", 10, since=m)
-    b.serial.expect(r"app: task link stopped: the watchdog will reset the board", 5, since=m)
-    b.serial.expect(r"wdt reset", 10, since=m)
+    b.serial.expect(r"app: task link stopped: resetting the board", 5, since=m)
     b.faults.clear()
     ready(b, since=m)
+    b.serial.expect(r"reset cause 4, boot \d in a row", 1, since=m)  # machine.reset()
+
+
+def test_the_app_leaves_no_watchdog_to_bite_at_the_repl(vboard):
+    """A machine.WDT, once made, is fed only by WDT.feed() until the chip resets, at the REPL too: the app makes
+    none, so a person at the REPL keeps the board, its relays as they were."""
+    b = vboard({"outlets": [{"power_on": "on"}] * 6, "stagger_ms": 0})
+    ready(b)
+    b.wait_relays([True] * 6)
+    b.interrupt()
+    time.sleep(2 * bench_module.SW_WDT_S)  # longer than the watchdog would wait
+    assert "Soft WDT reset" not in b.serial.text() and b.wdt_resets == 0
+    assert "42" in b.exec("print(6 * 7)") and b.relays() == [True] * 6
+
+
+def test_a_watchdog_made_at_the_repl_bites_when_left_unfed(vboard):
+    """What the ESP8266 port does with machine.WDT (machine_wdt.c): a fixed timeout, and no way to stop it."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("import machine\nw = machine.WDT()\nw.feed()\ntry:\n    w.deinit()\nexcept AttributeError:\n"
+                 "    print('no deinit')\ntry:\n    machine.WDT(timeout=2000)\nexcept ValueError:\n    print('fixed')")
+    assert out.split() == ["no", "deinit", "fixed"], out
+    m = b.serial.mark()
+    b.serial.expect(r"Soft WDT reset", 10, since=m)  # nobody feeds it at the REPL
     assert b.wdt_resets == 1
 
 

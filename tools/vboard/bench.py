@@ -26,9 +26,9 @@ from .heapmodel import MICROPYTHON
 from .chips import DS1307, DS3231, PCF8574, Clock
 
 EPOCH2000 = 946684800
-PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_RESET, HARD_RESET = (
-    hw.PWRON_RESET, hw.WDT_RESET, hw.EXCEPTION_RESET, hw.SOFT_RESET, hw.HARD_RESET)
-WDT_TIMEOUT = 5.0
+PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET, SOFT_RESET, HARD_RESET = (
+    hw.PWRON_RESET, hw.WDT_RESET, hw.EXCEPTION_RESET, hw.SOFT_WDT_RESET, hw.SOFT_RESET, hw.HARD_RESET)
+SW_WDT_S = 3.2  # the SDK's software watchdog: a tick every 1.6 s, a reset at the second tick without a feed
 
 # The two reference wirings of HARDWARE.md, as the bench builds them.
 WIRINGS = {
@@ -233,6 +233,7 @@ class Bench:
         self.reset_cause = PWRON_RESET
         self.wdt_on = False
         self.wdt_fed = 0.0
+        self._in_call = None  # (wire connection, since when) of a hardware call the device waits on
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
         self.stall_until = 0.0
@@ -355,7 +356,8 @@ class Bench:
 
     def _reset_pins(self):
         self.pins.clear()
-        self.wdt_on = False
+        self.wdt_on = False  # a reset of the chip: the port's event loop feeds the watchdog again
+        self._in_call = None
         self.stall_until = 0.0
         self.update_relays()
 
@@ -560,13 +562,20 @@ class Bench:
     # ---- watchdog -----------------------------------------------------------------------------
 
     def _watchdog(self):
+        """The SDK's software watchdog. The port's event loop feeds it (the interpreter runs it every so often, at
+        the REPL too), so it bites when C code blocks: here, a hardware call that does not return. Once the
+        firmware made a machine.WDT, only WDT.feed() feeds it, until the chip resets (hw.WDT)."""
         while not self._closed:
             time.sleep(0.05)
             with self.lock:
-                if self.wdt_on and self.proc and time.monotonic() - self.wdt_fed > WDT_TIMEOUT:
+                now = time.monotonic()
+                call = self._in_call
+                stuck = call is not None and now - call[1] > SW_WDT_S
+                starved = self.wdt_on and now - self.wdt_fed > SW_WDT_S
+                if self.proc and (stuck or starved):
                     self.wdt_resets += 1
-                    self.serial.feed(b"\r\n ets Jan  8 2013,rst cause:4, boot mode:(3,6)\r\n\r\nwdt reset\r\n")
-                    self.reset(WDT_RESET)
+                    self.serial.feed(b"\r\nSoft WDT reset\r\n\r\n ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n")
+                    self.reset(SOFT_WDT_RESET)
 
     # ---- the wire ----------------------------------------------------------------------------
 
@@ -582,8 +591,10 @@ class Bench:
     def _wire_serve(self, c):
         f = c.makefile("rwb", buffering=0)
         handles = {}
+        call = None
         try:
             for line in f:
+                self._in_call = call = (c, time.monotonic())  # the device's C code waits for this answer
                 delay = self.stall_until - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -600,9 +611,13 @@ class Bench:
                     sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
                     out = "-%d" % hw.EIO
                 c.sendall(("%s %s\n" % (seq, out)).encode())
+                if self._in_call is call:
+                    self._in_call = None
         except OSError:
             pass
         finally:
+            if self._in_call is call:
+                self._in_call = None
             c.close()
 
     def _handle(self, a, handles):

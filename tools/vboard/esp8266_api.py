@@ -243,12 +243,7 @@ MODULES = {
 }
 
 # What the virtual board has that a board does not, and why.
-OWN = {
-    "machine.WDT": {
-        "deinit": "the bench's way to disarm its watchdog; on a board the call raises AttributeError, and a "
-                  "watchdog once made cannot be stopped",
-    },
-}
+OWN = {}
 
 # How the device makes an object of each class the virtual board has (its methods are asked of the bench).
 MAKE = {

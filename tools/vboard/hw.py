@@ -10,7 +10,7 @@ import time
 from .chips import Nack
 
 ENODEV, EIO = 19, 5
-PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_RESET, HARD_RESET = 0, 1, 2, 4, 6
+PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET, SOFT_RESET, HARD_RESET = 0, 1, 2, 3, 4, 6
 EPOCH2000 = 946684800
 
 
@@ -341,9 +341,14 @@ class EspClock:
 
 
 class WDT:
-    def __init__(self, bench, id=0, timeout=5000):
-        if id != 0:
-            raise ValueError()
+    """ports/esp8266/machine_wdt.c: watchdog 0, its timeout fixed (anything but 5000 ms is a ValueError). Making one
+    stops the port's event loop feeding the SDK's software watchdog (ets_loop_dont_feed_sw_wdt) until the chip
+    resets: from then on only feed() does, at the REPL too, and nothing stops it (no deinit)."""
+
+    def __init__(self, bench, *a, **kw):
+        p = parse(a, kw, (("id", 0, 0), ("timeout", 0, 5000)))
+        if p["timeout"] != 5000 or p["id"] != 0:
+            raise ValueError("")
         self.b = bench
         bench.wdt_on, bench.wdt_fed = True, time.monotonic()
 
@@ -352,9 +357,6 @@ class WDT:
 
     def feed(self):
         self.b.wdt_fed = time.monotonic()
-
-    def deinit(self):
-        self.b.wdt_on = False
 
 
 class Timer:
