@@ -667,12 +667,15 @@ def measure_webrepl(res, tmp):
                 w.disconnect()
 
         for name, run in (("own", own), ("webrepl_cli", cli), ("webrepl_pkg", pkg)):
-            t0 = time.monotonic()
-            try:
-                ok = run() == data
-            except Exception as e:
-                print("bench: webrepl client %s failed: %s" % (name, e), flush=True)
-                ok = False
+            for _ in range(3):  # the board lets the last client's session go in its own time (one at a time)
+                t0 = time.monotonic()
+                try:
+                    ok = run() == data
+                    break
+                except Exception as e:
+                    print("bench: webrepl client %s failed: %s" % (name, e), flush=True)
+                    ok = False
+                    time.sleep(1)
             res["webrepl.%s_ok" % name], res["webrepl.%s_s" % name] = int(ok), time.monotonic() - t0
     finally:
         b.stop()
