@@ -14,7 +14,8 @@ sys.path.insert(0, str(ROOT))
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["MULTIPRISE_BUILD"] = str(ROOT / "build" / "test" / os.environ["PYTEST_XDIST_WORKER"])
 
-from tools.build import BUILD, IMAGE, build, compile_file, make_board  # noqa: E402
+from tools.build import BUILD, make_board  # noqa: E402
+from tools.build import release as release_module  # noqa: E402
 from tools.deploy import romfs_board  # noqa: E402
 from tools.vboard.bench import Bench  # noqa: E402
 
@@ -81,21 +82,10 @@ def vboard(tmp_path):
 
 @pytest.fixture
 def release():
-    """Returns a function that makes the built image a new release: release(module, source) compiles the source in
-    place of that module of the firmware (firmware/console.py...). The next build compiles the real ones again."""
+    """Returns tools.build.release (release(module, source): the built image becomes another release); the real
+    modules come back after the test."""
     changed = []
-
-    def make(module, source):
-        build()
-        target = IMAGE / "lib" / Path(module).with_suffix(".mpy")
-        src = target.parent / ("new_" + Path(module).name)
-        src.write_text(source)
-        target.unlink()  # compile_file keeps a target newer than its source
-        compile_file(src, target, module)
-        src.unlink()
-        changed.append(target)
-
-    yield make
+    yield lambda module, source: changed.append(release_module(module, source))
     for target in changed:
         target.unlink(missing_ok=True)
 

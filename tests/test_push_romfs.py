@@ -12,6 +12,7 @@ from test_push import BAD, deployed_board, status
 from test_webrepl import PASSWORD
 
 from tools import deploy
+from tools.build import next_version
 
 CHUNK = int(re.search(r"CHUNK = (\d+)", (ROOT / "updater.py").read_text()).group(1))  # the updater's writes
 
@@ -26,14 +27,6 @@ def romfs(b):
     rom = read_json(b.board_dir / "deploy.json")["romfs"]
     assert partition(b, rom["bytes"]) == rom["sha256"], "deploy.json claims an image the partition does not hold"
     return rom
-
-
-def next_version():
-    """Source for firmware/__init__.py that says another version at boot (multiprise X-next, reset cause...)."""
-    from firmware import VERSION
-
-    src = (ROOT / "firmware" / "__init__.py").read_text()
-    return src.replace('VERSION = "%s"' % VERSION, 'VERSION = "%s-next"' % VERSION), VERSION + "-next"
 
 
 def cut_half_way(b, image_bytes):
