@@ -6,15 +6,24 @@
 # push also stages deploy.json, the manifest of what will be in place (so the next USB deploy copies nothing it
 # brought), and deploy.prev.json, the manifest that holds after a rollback. While files move, there is no
 # deploy.json: a manifest that claims files not in place would make deploy skip them, none makes it copy them all.
+# A board that runs the firmware from its ROMFS partition gets stage/rom.img instead of stage/lib: the partition's
+# image is copied to rom.prev, then the new one written into the partition; update.json says "writing" (or
+# "rolling back") while the partition holds neither, and a boot that finds it so writes the whole image again.
+import hashlib
 import json
 import machine
 import os
+import time
+import vfs
 
 TRIES = 2  # failed starts of a new version before it is rolled back (safe mode comes at 3)
 STATE = "update.json"
 TRYING = "update.try"
 MANIFEST = "deploy.json"
 PREV = "deploy.prev.json"
+IMG = "stage/rom.img"  # the new ROMFS image, as push staged it
+ROM_PREV = "rom.prev"  # the image the partition held before, kept for a rollback (until the next push)
+CHUNK = 2048  # bytes read, hashed and written at a time
 
 
 def _exists(p):
@@ -55,6 +64,17 @@ def _save(s):
     os.rename(STATE + ".tmp", STATE)
 
 
+def _running(s):
+    """The version in place: update.json's, else the one the last deploy wrote in its manifest."""
+    if s.get("version"):
+        return s["version"]
+    try:
+        with open(MANIFEST) as f:
+            return json.load(f).get("version") or "unknown"
+    except (OSError, ValueError):
+        return "unknown"
+
+
 def _failed_starts():
     m = machine.RTC().memory()  # the record of firmware.boot_count: b"mp" + app starts that did not stay up
     return m[2] if len(m) > 2 and m[:2] == b"mp" else 0
@@ -65,8 +85,7 @@ def _apply():
     with open("stage/ready") as f:
         version = f.read().strip()
     s = _state()
-    old = s.get("previous") if s.get("state") == "trying" and s.get("version") == version else s.get("version")
-    old = old or "unknown"
+    old = s.get("previous") if s.get("state") == "trying" and s.get("version") == version else _running(s)
     _save({"version": version, "previous": old, "state": "trying"})
     open(TRYING, "w").close()
     _rmtree(MANIFEST)
@@ -94,8 +113,135 @@ def _rollback(s):
     print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), TRIES, s.get("previous")))
 
 
+def _sha(path, n):
+    """The SHA-256 (hex) of the first n bytes of a file, or of the ROMFS partition (path None), CHUNK at a time."""
+    h = hashlib.sha256()
+    if path:
+        buf = bytearray(CHUNK)
+        with open(path, "rb") as f:
+            while n > 0:
+                k = f.readinto(buf)
+                if not k:
+                    break
+                h.update(memoryview(buf)[:min(k, n)])
+                n -= k
+    else:
+        seg = vfs.rom_ioctl(2, 0)
+        for o in range(0, n, CHUNK):
+            h.update(seg[o:min(o + CHUNK, n)])
+    return "".join("%02x" % b for b in h.digest())
+
+
+def _image_bytes():
+    """How much of the partition its ROMFS image uses (its header says: magic, then the length as a varint); 0
+    when it holds none."""
+    seg = vfs.rom_ioctl(2, 0)
+    if bytes(seg[:3]) != b"\xd2\xcd\x31":
+        return 0
+    n, i = 0, 3
+    while True:
+        b = seg[i]
+        i += 1
+        n = n << 7 | b & 127
+        if b < 128:
+            return n + i
+
+
+def _write(path, n, sha):
+    """Write the n bytes of the image in path into the partition as the port does (erase, then write in order),
+    read it back, and mount it at /rom again, where the app's modules are imported from."""
+    import sys
+
+    t = time.ticks_ms()
+    try:
+        vfs.umount("/rom")
+    except OSError:  # not mounted: the partition held no image at start-up
+        pass
+    if vfs.rom_ioctl(3, 0, n) < 0:
+        raise OSError("update: the ROMFS partition cannot be erased")
+    buf = bytearray(CHUNK)
+    with open(path, "rb") as f:
+        for o in range(0, n, CHUNK):
+            k = f.readinto(buf)
+            while k & 3:  # the flash is written 4 bytes at a time: the image's end is padded as erased flash
+                buf[k] = 255
+                k += 1
+            if vfs.rom_ioctl(4, 0, o, memoryview(buf)[:k]):
+                raise OSError("update: the ROMFS partition cannot be written")
+    if _sha(None, n) != sha:
+        raise OSError("update: the ROMFS partition reads back wrong")
+    vfs.mount(vfs.VfsRom(vfs.rom_ioctl(2, 0)), "/rom")
+    if "/rom" not in sys.path:  # the port puts them there at start-up only when the partition held an image
+        i = sys.path.index(".frozen") + 1
+        sys.path[i:i] = ["/rom", "/rom/lib"]
+    print("update: ROMFS image of %d bytes written in %d ms" % (n, time.ticks_diff(time.ticks_ms(), t)))
+
+
+def _apply_rom(s):
+    # The partition is copied to rom.prev while it is whole, then update.json says "writing" before the first erase:
+    # from then on a boot writes the staged image again, whatever the partition holds, and never copies it.
+    with open("stage/ready") as f:
+        version = f.read().strip()
+    with open("stage/rom.json") as f:
+        meta = json.load(f)
+    n, sha = meta["bytes"], meta["sha256"]
+    if n > len(vfs.rom_ioctl(2, 0)) or _sha(IMG, n) != sha:  # never write an image that did not arrive whole
+        print("update: the staged image of %s is damaged: not installed" % version)
+        _rmtree("stage")
+        return
+    if s.get("state") == "writing" or s.get("state") == "trying" and s.get("version") == version:
+        s = {"version": version, "previous": s.get("previous"), "state": "writing", "rom": s.get("rom")}
+    else:
+        m = _image_bytes()
+        _rmtree(ROM_PREV)  # the flash keeps one: the version before this one's
+        if m:
+            seg = vfs.rom_ioctl(2, 0)
+            with open(ROM_PREV + ".tmp", "wb") as f:
+                for o in range(0, m, CHUNK):
+                    f.write(seg[o:min(o + CHUNK, m)])
+            os.rename(ROM_PREV + ".tmp", ROM_PREV)
+        s = {"version": version, "previous": _running(s), "state": "writing",
+             "rom": _sha(ROM_PREV, m) if m else None}
+    _save(s)
+    _rmtree(MANIFEST)
+    _rmtree(PREV)
+    if _sha(None, n) != sha:  # after a cut, the write may have been whole
+        _write(IMG, n, sha)
+    s["state"] = "trying"
+    _save(s)
+    open(TRYING, "w").close()
+    os.remove(IMG)  # from here a cut leaves stage/ without it: the next boot clears it, as after a /lib update
+    for name in ("boot.py", "main.py", "updater.mpy", PREV, MANIFEST):  # the manifest last
+        _move("stage/" + name, name)
+    _rmtree("stage")
+    machine.RTC().memory(b"mp\0")
+    print("update: %s installed (was %s); it must reach ready within %d starts" % (version, s["previous"], TRIES))
+
+
+def _rollback_rom(s):
+    # "rolling back" is written first: a cut while rom.prev goes back into the partition brings this back at boot.
+    n = os.stat(ROM_PREV)[6]
+    if _sha(ROM_PREV, n) != s["rom"]:
+        print("update: rom.prev is damaged: no rollback")
+        return
+    s["state"] = "rolling back"
+    _save(s)
+    _rmtree(MANIFEST)
+    _write(ROM_PREV, n, s["rom"])
+    _move(PREV, MANIFEST)
+    _save({"version": s.get("previous", "unknown"), "previous": s.get("version"), "state": "rolled back"})
+    _rmtree(TRYING)
+    machine.RTC().memory(b"mp\0")
+    print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), TRIES, s.get("previous")))
+
+
 def at_boot():
-    if _exists("stage/ready") and _exists("stage/lib"):
+    s = _state()
+    if s.get("state") == "rolling back":  # cut while the previous image was written back
+        _rollback_rom(s)
+    elif _exists("stage/ready") and _exists(IMG):
+        _apply_rom(s)
+    elif _exists("stage/ready") and _exists("stage/lib"):
         _apply()
     elif not _exists("lib") and _exists("lib.prev"):  # lost in the middle of a rollback
         os.rename("lib.prev", "lib")
@@ -103,8 +249,11 @@ def at_boot():
     elif _exists("stage"):  # a push cut before its end, or an update whose clean-up was cut
         _rmtree("stage")
     s = _state()
-    if s.get("state") == "trying" and _failed_starts() >= TRIES and _exists("lib.prev"):
-        _rollback(s)
+    if s.get("state") == "trying" and _failed_starts() >= TRIES:
+        if s.get("rom") and _exists(ROM_PREV):
+            _rollback_rom(s)
+        elif not s.get("rom") and _exists("lib.prev"):
+            _rollback(s)
 
 
 at_boot()

@@ -223,7 +223,8 @@ def _exists(path):
 
 
 def confirm_update():
-    """A pushed version that reaches ready is kept (updater.py rolls back one that does not); status says which runs."""
+    """A pushed version that reaches ready is kept (updater.py rolls back one that does not); status says which runs
+    and how it came: installed by a push (over which version), or rolled back (from which)."""
     s = app.load("update.json")
     if not s:
         return
@@ -232,8 +233,8 @@ def confirm_update():
         app.save("update.json", s)
         os.remove("update.try")
         log("update: %s runs; %s kept for a rollback" % (s["version"], s["previous"]))
-    rolled = s.get("state") == "rolled back"
-    app.stats["version"] = s["version"] + (" (rolled back from %s)" % s["previous"] if rolled else "")
+    how = "rolled back from" if s.get("state") == "rolled back" else "installed, was"
+    app.stats["version"] = "%s (%s %s)" % (s["version"], how, s["previous"])
 
 
 def stop():

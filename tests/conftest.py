@@ -15,6 +15,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["MULTIPRISE_BUILD"] = str(ROOT / "build" / "test" / os.environ["PYTEST_XDIST_WORKER"])
 
 from tools.build import BUILD, make_board  # noqa: E402
+from tools.build import release as release_module  # noqa: E402
 from tools.deploy import romfs_board  # noqa: E402
 from tools.vboard.bench import Bench  # noqa: E402
 
@@ -77,6 +78,16 @@ def vboard(tmp_path):
     yield make
     for b in benches:
         b.stop()
+
+
+@pytest.fixture
+def release():
+    """Returns tools.build.release (release(module, source): the built image becomes another release); the real
+    modules come back after the test."""
+    changed = []
+    yield lambda module, source: changed.append(release_module(module, source))
+    for target in changed:
+        target.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -220,7 +220,8 @@ def test_the_sim_runs_the_demo_server_and_its_badges_work_from_the_console(tmp_p
     the outlets it may, an enrolled badge without a rule and an unknown one are refused; the server's database and
     log are beside the board folder; quitting stops the server too."""
     with piped_sim(tmp_path / "board") as (proc, wait_line):
-        url = re.search(r"central server http://127\.0\.0\.1:(\d+) with the demo site", wait_line(r"central server"))
+        started = wait_line(r"central server", 60)  # after the build and the board's calibration: slow beside hogs
+        url = re.search(r"central server http://127\.0\.0\.1:(\d+) with the demo site", started)
         assert "tap 04A1B2C3 (Alice" in wait_line(r"^badges: ")
         wait_line(r"app: ready in", 20)
         wait_line(r"rfid: reader ready", 10)

@@ -1,7 +1,6 @@
 """multiprise deploy --romfs against a virtual board with a ROMFS partition (as a FLASH_2M_ROMFS build has): the
 real mpremote builds the image and writes it through vfs.rom_ioctl, the board mounts it at /rom at boot and runs
 the firmware from there; a plain deploy moves it back to /lib."""
-import pytest
 from conftest import read_json, ready
 from test_deploy import empty_board, port, run_cli
 from test_mpremote import mpremote
@@ -46,13 +45,6 @@ def test_deploy_romfs_to_an_empty_board_runs_the_firmware_from_the_partition(vbo
     out = mpremote(b, "romfs", "query")
     assert "ROMFS0 partition has size 327680 bytes" in out
     assert "ROMFS image size: " in out and "Not a valid ROMFS" not in out
-
-    # over the air, only /lib can be replaced: push says so and stages nothing
-    m = b.serial.mark()
-    with pytest.raises(deploy.Failed, match="ROMFS partition, which push cannot write"):
-        deploy.push("127.0.0.1", b.webrepl.port, PASSWORD, reset=False)
-    assert not (b.board_dir / "stage").exists()
-    ready(b, since=m)  # the push stopped the app to look: it runs again
 
 
 def test_the_firmware_is_in_one_place_whichever_deploy_ran_last(vboard, capsys):

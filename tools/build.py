@@ -76,6 +76,28 @@ def build():
     return files
 
 
+def release(module, source):
+    """Make the built image another release: the source, compiled in place of that module of the firmware
+    (firmware/console.py...). Returns the compiled file; the next build compiles the real module again once it is
+    removed (a build keeps a compiled file newer than its source)."""
+    build()
+    target = IMAGE / "lib" / Path(module).with_suffix(".mpy")
+    src = target.parent / ("new_" + Path(module).name)
+    src.write_text(source)
+    target.unlink()
+    compile_file(src, target, module)
+    src.unlink()
+    return target
+
+
+def next_version():
+    """Source for firmware/__init__.py that gives the firmware another version (VERSION + "-next"), and that
+    version: a release that works, with an image of its own."""
+    src = (ROOT / "firmware" / "__init__.py").read_text()
+    version = src.split('VERSION = "')[1].split('"')[0]
+    return src.replace('VERSION = "%s"' % version, 'VERSION = "%s-next"' % version), version + "-next"
+
+
 def make_board(board_dir, config=None, image=IMAGE):
     """Fill a board folder (the virtual flash) with the image and, if given, a config.json (dict or raw text)."""
     board_dir = Path(board_dir)

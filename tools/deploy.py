@@ -233,9 +233,10 @@ def deploy(port, config=None, secrets=(), reset=True, wait=15.0, romfs=False):
     if romfs and not rom:
         raise Failed(NO_ROMFS % ("its firmware has no vfs.rom_ioctl" if not board["rom_ioctl"] else
                                  "vfs.rom_ioctl finds none"))
-    app = {p.as_posix(): IMAGE / p for p in build()}
+    release, built = image_version()
+    app = {p.as_posix(): IMAGE / p for p in built}
     app.update(frozen_copies(board["missing"]))
-    manifest, image, written = {}, None, []
+    manifest, image, written = {"version": release}, None, []  # the version: what a push's update replaces
     if romfs:
         in_rom = {f: p for f, p in app.items() if f.startswith("lib/")}
         app = {f: p for f, p in app.items() if f not in in_rom}
@@ -381,7 +382,9 @@ def push(host, port=8266, password="", retries=3, reset=True):
     """Upload the built image to stage/ over WebREPL, then stage/ready; the board puts it in place at its next boot
     (updater.py) and rolls it back if it never reaches ready. The copies of frozen modules deploy installed in lib/
     go along (lib/ is replaced as a whole). Two manifests are staged with it: deploy.json, what will be in place,
-    and deploy.prev.json, what will be after a rollback (the old lib/, the new boot.py, main.py, updater.mpy).
+    and deploy.prev.json, what will be after a rollback (the old lib/ or ROMFS image, the new boot.py, main.py,
+    updater.mpy). A board that runs the firmware from its ROMFS partition gets the new image as stage/rom.img, once
+    push has seen that its flash has room for it and for the copy of the running image kept for a rollback.
     Returns the version pushed."""
     from tools.webrepl import WebRepl
 
@@ -394,27 +397,45 @@ def push(host, port=8266, password="", retries=3, reset=True):
         w.connect()
         w.repl("\x03")  # a quiet board while its flash changes
         stopped = True
-        old = _manifest_over(w, retries)
-        if "romfs" in old:
-            raise Failed("the board runs the firmware from its ROMFS partition, which push cannot write: deploy over "
-                         "USB (--romfs again, or without it to move the firmware to /lib, where push can update it)")
-        old = old.get("files", {})
+        there = _manifest_over(w, retries)
+        rom, old = there.get("romfs"), there.get("files", {})
         for m in frozen.SOURCES:
-            if frozen.board_path(m) in old:
+            if frozen.board_path(m) in dict(old, **(rom or {}).get("files", {})):
                 try:
                     staged[frozen.board_path(m)] = frozen.compiled(m)
                 except frozen.Unavailable as e:  # lib/ is replaced whole: without it, the copy would be lost
                     raise Failed("the board has our copy of %s, which this push cannot bring along: %s" % (m, e)) from e
         new = {f: sha256(p) for f, p in staged.items()}
-        prev = dict(old, **{f: h for f, h in new.items() if not f.startswith("lib/")})
+        kept = {f: h for f, h in new.items() if not f.startswith("lib/")}  # boot.py, main.py, updater.mpy
+        w.repl("exec(%r)\r" % (RMTREE % "stage"))  # nothing left from an earlier push cut half-way
+        if rom:
+            in_rom = {f: p for f, p in staged.items() if f.startswith("lib/")}
+            image, digest = romfs_image(in_rom, "push")
+            size = image.stat().st_size
+            staged = {f: p for f, p in staged.items() if f not in in_rom}
+            manifests = ({"version": version, "files": kept, "romfs": {"sha256": digest, "bytes": size, "files": {
+                f: h for f, h in new.items() if f in in_rom}}}, {"version": there.get("version"), "files": kept,
+                                                                  "romfs": rom})
+            _room(w, size, rom["bytes"], [p.stat().st_size for p in staged.values()] + [
+                len(json.dumps(m)) for m in manifests] + [100, len(version)])  # + rom.json, ready
+        else:
+            manifests = {"version": version, "files": new}, {"version": there.get("version"),
+                                                             "files": dict(old, **kept)}
         dirs = sorted({"stage/" + p for f in staged for p in _parents(str(Path(f).parent))} | {"stage"}, key=len)
         w.repl("exec(%r)\r" % each("mkdir", dirs))
-        w.repl("exec(%r)\r" % each("remove", ["stage/ready"]))  # no stale marker from an earlier, cut push
         for f, path in staged.items():
             w.put(path.read_bytes(), "stage/" + f, retries)
             print("  put stage/%s" % f, flush=True)
-        w.put(json.dumps({"files": prev}).encode(), "stage/" + PREV_MANIFEST, retries)
-        w.put(json.dumps({"files": new}).encode(), "stage/" + MANIFEST, retries)
+        if rom:
+            w.put(image.read_bytes(), "stage/rom.img", retries)
+            w.put(json.dumps({"sha256": digest, "bytes": size, "version": version}).encode(), "stage/rom.json",
+                  retries)
+            print("  put stage/rom.img (the ROMFS image, %d bytes)" % size, flush=True)
+            # The updater that runs at the next boot is the board's own: the new one goes in place now (an atomic
+            # rename), so that a board whose updater predates ROMFS updates installs this one.
+            w.repl("exec(%r)\r" % "import os\nos.rename('stage/updater.mpy','updater.mpy')")
+        w.put(json.dumps(manifests[1]).encode(), "stage/" + PREV_MANIFEST, retries)
+        w.put(json.dumps(manifests[0]).encode(), "stage/" + MANIFEST, retries)
         w.put(version.encode(), "stage/ready", retries)  # last: the whole version is there
         done = True
     finally:
@@ -423,6 +444,38 @@ def push(host, port=8266, password="", retries=3, reset=True):
         w.close()
     print("push: done; the board installs %s at its next boot" % version)
     return version
+
+
+ROOM = ("import os,vfs\ns=os.statvfs('/')\ntry:\n k=os.stat('rom.prev')[6]\nexcept OSError:\n k=0\n"
+        "print('ROOM',len(vfs.rom_ioctl(2,0)),s[0],s[0]*s[3],k)")
+SPARE = 16384  # bytes of the flash left free beyond what an update takes (LittleFS writes copies of its metadata)
+
+
+def _room(w, size, running, others):
+    """Refuse (Failed) a ROMFS image that does not fit the board's partition, or a board whose flash has no room for
+    it, the copy of the running image (running bytes) its updater keeps for a rollback, and the other staged files
+    (their sizes)."""
+    import re
+
+    m = re.search(r"^ROOM (\d+) (\d+) (\d+) (\d+)", w.repl("exec(%r)\r" % ROOM), re.M)
+    if not m:
+        raise Failed("the board did not say how much room it has: %r" % w.text[-200:])
+    partition, block, free, prev = map(int, m.groups())
+    if size > partition:
+        raise Failed("the ROMFS image (%d bytes) does not fit the board's partition (%d bytes)" % (size, partition))
+
+    def blocks(n):
+        return -(-n // block) * block
+
+    need = [blocks(size), blocks(running), sum(blocks(n) for n in others), SPARE]
+    free += blocks(prev)  # the copy kept from the update before goes first
+    if sum(need) > free:
+        raise Failed("the board's flash has %d KB free%s, this push needs %d KB: the new ROMFS image (%d KB), a copy "
+                     "of the running one kept for a rollback (%d KB), the other files (%d KB) and %d KB to spare; "
+                     "remove files from the board, or deploy over USB" % (
+                         (free // 1024, " (with the %d KB of rom.prev, the copy kept from the last update, which goes "
+                          "first)" % (blocks(prev) // 1024) if prev else "", sum(need) // 1024)
+                         + tuple(n // 1024 for n in need)))
 
 
 def _soft_reset(w):

@@ -39,6 +39,9 @@ WIRINGS = {
 
 ROOT = Path(__file__).resolve().parents[2]
 ROMFS_HEADER = b"\xd2\xcd\x31"  # how a ROMFS image starts
+FS_BLOCK = 4096
+FS_BLOCKS = 763  # a 4 MB NodeMCU's LittleFS: from 1 MB (the firmware, and the ROMFS partition of a FLASH_2M_ROMFS
+# build) to the 20 KB the SDK keeps at the end of the flash (ports/esp8266/modules/flashbdev.py)
 _shim_cost = {}
 
 
@@ -237,6 +240,8 @@ class Bench:
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
         self.stall_until = 0.0
+        self.rom_writes = 0  # writes into the ROMFS partition (vfs.rom_ioctl op 4) since the bench was made
+        self.cut_at_rom_write = None  # a test's power cut, just after the write that makes rom_writes this
         self.uid = zlib.crc32(str(self.board_dir.resolve()).encode()).to_bytes(4, "big")
         # device process
         self.proc = None
@@ -459,6 +464,22 @@ class Bench:
         if len(image) > self.romfs:
             raise ValueError("a %d-byte image in a %d-byte partition" % (len(image), self.romfs))
         self.romfs_file.write_bytes(image + b"\xff" * (self.romfs - len(image)))
+
+    def rom_written(self):
+        """The device wrote into its ROMFS partition: at the write a test chose (cut_at_rom_write), the plug is
+        pulled before the device hears that it is done."""
+        self.rom_writes += 1
+        if self.rom_writes == self.cut_at_rom_write:
+            self.power_cut()
+
+    def statvfs(self):
+        """os.statvfs("/") as a 4 MB NodeMCU's LittleFS answers it, worked out from the board folder: a block for
+        each started 4 KB of a file, two for each folder (LittleFS keeps a folder in a pair of blocks)."""
+        used = 0
+        for folder, _, files in os.walk(self.board_dir):
+            used += 2 + sum(-(-os.path.getsize(os.path.join(folder, f)) // FS_BLOCK) for f in files)
+        free = max(0, FS_BLOCKS - used)
+        return (FS_BLOCK, FS_BLOCK, FS_BLOCKS, free, free, 0, 0, 0, 0, 255)
 
     def _spawn(self, raw=False):
         if self._closed:

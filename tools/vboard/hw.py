@@ -461,6 +461,10 @@ def module_function(bench, name, args):
         if bench.wifi_status() != 5 or host in bench.unknown_hosts:
             raise OSError(-2, "name not resolved")  # what the ESP8266's lwIP getaddrinfo raises
         return ("127.0.0.1", bench.ntp.port if port == 123 else port)
+    if name == "romw":
+        return bench.rom_written()
+    if name == "statvfs":
+        return bench.statvfs()
     if name == "hostname":
         if args:
             bench.hostname = args[0]

@@ -8,6 +8,7 @@ import sys
 import uctypes
 import uos
 import vfs as _vfs
+from _wire import go
 
 _f = open(uos.getenv("VBOARD_ROMFS"), "r+b")
 _f.seek(0, 2)
@@ -35,6 +36,7 @@ def rom_ioctl(op, *a):
         for i in range(len(b)):
             _mem[o + i] &= b[i]
         _save(o, len(b))
+        go("f romw", (), {})  # the bench counts the writes (a test may pull the plug after one)
         return 0
     return -22  # EINVAL, for anything else (the port has no "write complete" step)
 

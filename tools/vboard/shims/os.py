@@ -34,3 +34,8 @@ def uname():
     v = sys.implementation.version
     return namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))(
         "esp8266", "esp8266", "2.2.0-dev(9422289)", "v%d.%d.%d" % v[:3], "ESP module with ESP8266")
+
+
+def statvfs(p):
+    # The board's LittleFS as the bench works it out from the board folder (the host's disk is not the board's flash)
+    return go("f statvfs", (p,), {})
