@@ -2,7 +2,7 @@
 # os.dupterm_notify() moves what the attached streams have into the REPL's input; here it goes in on the serial line.
 # Only the names a board has: the unix port's own (getenv, system, VfsPosix...) stay in `uos`.
 from uos import (VfsFat, VfsLfs2, chdir, getcwd, ilistdir, listdir, mkdir, mount, remove, rename, rmdir, sep,  # noqa: F401
-                 stat, statvfs, umount, unlink, urandom)
+                 stat, umount, unlink, urandom)
 import _wire
 
 _t = [None, None]  # slot 0 (WebREPL's on the board) and 1 (the UART's)
@@ -38,4 +38,4 @@ def uname():
 
 def statvfs(p):
     # The board's LittleFS as the bench works it out from the board folder (the host's disk is not the board's flash)
-    return go("f statvfs", (p,), {})
+    return _wire.go("f statvfs", (p,), {})
