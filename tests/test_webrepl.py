@@ -130,7 +130,7 @@ def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
     m = b.serial.mark()
     b.hold_button(True)
     b.power_cycle()
-    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\)", 10, since=m)
+    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\).*>>> ", 10, since=m)  # at the REPL's prompt
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
         assert "safe" in w.repl("import firmware.early as e; print('safe' if e.safe else 'app')\r")
 
