@@ -7,21 +7,11 @@ import threading
 import time
 
 import pytest
-from conftest import ready
+from conftest import WEBREPL_PASSWORD as PASSWORD, ready, webrepl_board as board
 
 from tools import wsframe
 from tools.vboard.hw import HARD_RESET
 from tools.webrepl import WebRepl, WebReplError
-
-PASSWORD = "multi42"
-
-
-def board(vboard, config=None):
-    # the firmware in /lib: pushed files replace it
-    b = vboard(config if config is not None else {}, start=False, romfs=None)
-    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % PASSWORD)
-    b.start()
-    return b
 
 
 def test_webrepl_is_started_at_boot_and_gives_the_repl(vboard):
