@@ -101,6 +101,18 @@ def site(tmp_path):
         yield port
 
 
+WEBREPL_PASSWORD = "multi42"
+
+
+def webrepl_board(vboard, config=None, romfs=None):
+    """A started board whose webrepl_cfg.py holds WEBREPL_PASSWORD; romfs None: the firmware in /lib (pushed files
+    replace it), else in a ROMFS partition of that size."""
+    b = vboard(config if config is not None else {}, start=False, romfs=romfs)
+    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % WEBREPL_PASSWORD)
+    b.start()
+    return b
+
+
 def ready(bench, timeout=10.0, since=0):
     """Wait for the app's ready line; return the match (group 1: free heap in bytes)."""
     return bench.serial.expect(r"app: ready in \d+ ms, (\d+) bytes free", timeout, since=since)

@@ -7,21 +7,11 @@ import threading
 import time
 
 import pytest
-from conftest import ready
+from conftest import WEBREPL_PASSWORD as PASSWORD, ready, webrepl_board as board
 
 from tools import wsframe
 from tools.vboard.hw import HARD_RESET
 from tools.webrepl import WebRepl, WebReplError
-
-PASSWORD = "multi42"
-
-
-def board(vboard, config=None, romfs=None):
-    # romfs None: the firmware in /lib, which pushed files replace; else in a ROMFS partition of that size
-    b = vboard(config if config is not None else {}, start=False, romfs=romfs)
-    (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % PASSWORD)
-    b.start()
-    return b
 
 
 def test_webrepl_is_started_at_boot_and_gives_the_repl(vboard):
@@ -130,7 +120,7 @@ def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
     m = b.serial.mark()
     b.hold_button(True)
     b.power_cycle()
-    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\)", 10, since=m)
+    b.serial.expect(r"SAFE MODE \(the FLASH button was held at boot\).*>>> ", 10, since=m)  # at the REPL's prompt
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
         assert "safe" in w.repl("import firmware.early as e; print('safe' if e.safe else 'app')\r")
 

@@ -73,7 +73,7 @@ class Server:
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       b"Sec-WebSocket-Accept: " + wsframe.accept_key(key[0]) + b"\r\n\r\n")
             self._send(c, "Password: ", wsframe.TEXT)
-            s = Stream(c)
+            s = Stream(c, lambda: self._send(c, b"", wsframe.CLOSE))
             typed = b""
             while True:  # the password, a byte at a time up to the line's end (the board keeps 10 at most)
                 ch = s.read(1)
@@ -150,16 +150,17 @@ class Server:
 
 class Stream:
     """The WebSocket as the board's webrepl reads it: bytes, whatever frames they came in, and the kind of the frame
-    the last ones came in (text: the REPL; binary: a file transfer)."""
+    the last ones came in (text: the REPL; binary: a file transfer). A close frame from the client ends it."""
 
-    def __init__(self, c):
-        self.c, self.buf, self.op = c, b"", None
+    def __init__(self, c, answer_close):
+        self.c, self.buf, self.op, self.answer_close = c, b"", None, answer_close
 
     def read(self, n):
         """Between 1 and n bytes."""
         while not self.buf:
             op, data = wsframe.recv(self.c)
-            if op == wsframe.CLOSE:
+            if op == wsframe.CLOSE:  # modwebsocket answers with an empty close frame: the client sees a clean close
+                self.answer_close()
                 raise ConnectionError("closed by the client")
             if op in (wsframe.TEXT, wsframe.BINARY):
                 self.op = op
