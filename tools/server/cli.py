@@ -1,11 +1,14 @@
 """`multiprise server`: run the central server, or manage its database directly (`multiprise server admin ...`)."""
 import argparse
 import os
+import stat
 import sys
 import time
 from datetime import datetime
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_CONNECTIONS = 200
+SITE_SECRET_MIN = 16    # as the boards require (firmware/config.py)
 
 
 def add_arguments(p):
@@ -16,6 +19,13 @@ def add_arguments(p):
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--admin-token", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN"),
                    help="bearer token of the admin API (or MULTIPRISE_ADMIN_TOKEN; none: the admin API is off)")
+    p.add_argument("--admin-token-file", metavar="FILE", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN_FILE"),
+                   help="read the admin token from FILE (or MULTIPRISE_ADMIN_TOKEN_FILE)")
+    p.add_argument("--workers", type=int, default=1, help="processes serving the same port (default 1); with "
+                                                          "PostgreSQL, several use both cores and more")
+    p.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS,
+                   help="connections at once, per worker, past which requests get 503 (default %d)" % MAX_CONNECTIONS)
+    p.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
     p.add_argument("--demo", action="store_true", help="set up the demo strip, badges and rules (tools/server/demo.py)")
     p.add_argument("--clock-file", metavar="FILE",
                    help="for the virtual board's long runs (make soak): the server's clock is this machine's plus the "
@@ -83,10 +93,16 @@ def _common(p, inherit):
     def default(value):
         return argparse.SUPPRESS if inherit else value
 
-    p.add_argument("--db", default=default("server.db"),
-                   help="database: a SQLite file (default ./server.db) or a URL, e.g. postgresql+psycopg://u@h/db")
+    p.add_argument("--db", default=default(os.environ.get("MULTIPRISE_DB")),
+                   help="database: a SQLite file or a URL, e.g. postgresql+psycopg://u@h/db (or MULTIPRISE_DB; "
+                        "default: server.db in the current folder)")
+    p.add_argument("--db-file", metavar="FILE", default=default(os.environ.get("MULTIPRISE_DB_FILE")),
+                   help="read the database URL from FILE, e.g. one with a password (or MULTIPRISE_DB_FILE)")
     p.add_argument("--site-secret", default=default(os.environ.get("MULTIPRISE_SITE_SECRET")),
-                   help="key of the badge hashes, 8-64 characters, the same as the boards' (or MULTIPRISE_SITE_SECRET)")
+                   help="key of the badge hashes, %d-64 characters, the same as the boards' (or "
+                        "MULTIPRISE_SITE_SECRET)" % SITE_SECRET_MIN)
+    p.add_argument("--site-secret-file", metavar="FILE", default=default(os.environ.get("MULTIPRISE_SITE_SECRET_FILE")),
+                   help="read the site secret from FILE (or MULTIPRISE_SITE_SECRET_FILE)")
     p.add_argument("--tz", default=default(os.environ.get("MULTIPRISE_TZ")),
                    help="time zone of the rules' days and hours, e.g. Europe/Paris (or MULTIPRISE_TZ; default: "
                         "this machine's)")
@@ -212,13 +228,37 @@ def _admin(a, store):
         _table(store.stats(a.by, **span) if a.what == "stats" else store.sessions(a.limit, **span))
 
 
+def _from_file(path, what):
+    """The first line of a file holding a secret; a file others may read is named on stderr (never its content)."""
+    try:
+        mode = os.stat(path).st_mode
+        with open(path) as f:
+            value = f.readline().strip()
+    except OSError as e:
+        raise SystemExit("multiprise server: cannot read the %s from %s: %s" % (what, path, e.strerror)) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print("multiprise server: %s can be read by others: chmod 600 it" % path, file=sys.stderr)
+    if not value:
+        raise SystemExit("multiprise server: %s is empty" % path)
+    return value
+
+
+def _secrets(a):
+    """Each secret from its option, its variable, or its file (an option given on the command line first)."""
+    for name, what in (("db", "database URL"), ("site_secret", "site secret"), ("admin_token", "admin token")):
+        if getattr(a, name, None) is None and getattr(a, name + "_file", None):
+            setattr(a, name, _from_file(getattr(a, name + "_file"), what))
+    if a.db is None:
+        a.db = "server.db"
+
+
 def _serve(a, store, site_secret):
-    import uvicorn
     from sqlalchemy.engine import make_url
 
-    from tools.server import demo
+    from tools.server import demo, serve
     from tools.server.app import create_app
     from tools.server.models import database_url
+    from tools.server.store import Store
 
     token = a.admin_token
     if a.demo:
@@ -233,8 +273,15 @@ def _serve(a, store, site_secret):
         a.host, a.port, make_url(database_url(a.db)).render_as_string(hide_password=True),
         "" if site_secret else ", no site secret (enrolment by UID is off)",
         "" if token else ", no admin token (the admin API is off)"), flush=True)
-    uvicorn.run(create_app(store, token), host=a.host, port=a.port, log_level="info")
-    return 0
+    if a.workers == 1:
+        def make_app():
+            return create_app(store, token)
+    else:
+        store.close()   # each worker opens the database for itself
+
+        def make_app():
+            return create_app(Store(a.db, site_secret, store.tz, store.clock), token)
+    return serve.run(make_app, a.host, a.port, a.workers, a.access_log, a.max_connections)
 
 
 class FileClock:
@@ -267,14 +314,19 @@ def run(a):
     from tools.server import demo
     from tools.server.store import Conflict, Invalid, NotFound, Store
 
+    _secrets(a)
     site_secret = a.site_secret
     if a.server_cmd is None and a.demo:
         if site_secret not in (None, demo.SITE_SECRET):
             print("multiprise server: --demo goes with the demo's site secret (tools/server/demo.py)", file=sys.stderr)
             return 2
         site_secret = demo.SITE_SECRET
-    if site_secret is not None and not 8 <= len(site_secret) <= 64:
-        print("multiprise server: the site secret must have 8 to 64 characters", file=sys.stderr)
+    if site_secret is not None and not SITE_SECRET_MIN <= len(site_secret) <= 64:
+        print("multiprise server: the site secret must have %d to 64 characters, as the boards want" % SITE_SECRET_MIN,
+              file=sys.stderr)
+        return 2
+    if a.server_cmd is None and a.workers < 1:
+        print("multiprise server: --workers must be 1 or more", file=sys.stderr)
         return 2
     try:
         clock = FileClock(a.clock_file) if a.server_cmd is None and a.clock_file else time.time
