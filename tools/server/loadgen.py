@@ -3,9 +3,11 @@ signed with a new nonce, each answer's signature and decision checked. For `make
 machine only; every run is bounded in requests and in time."""
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import time
+from contextlib import contextmanager
 
 import uvloop
 
@@ -78,3 +80,61 @@ def authorizations(port, device, secret, badge, expect, clients, requests, deadl
     ms = sorted(x * 1000 for x in latencies)
     return {"per_s": round(len(ms) / elapsed, 1), "p50_ms": round(statistics.median(ms), 2),
             "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 2), "requests": len(ms)}
+
+
+# Measured once with this generator at the commit before the server's fast path (5d469ed), on the 2-core machine
+# the bench runs on: FastAPI routes, the ORM in three thread-pool hops a request, h11, SQLite.
+SHIPPED_PER_S = {1: 166, 4: 195, 16: 204}
+CLIENTS = (1, 4, 16)
+WORKERS = (1, 2, 4)
+
+
+def _cpu_s(pid):
+    """CPU time (user + system) of a process and its children that have ended, seconds."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def _demo_server(db, quick, args=()):
+    """The demo server on `db`: yields (load, its process), load(clients, requests) running a load on it."""
+    from tools.server import demo
+    from tools.server.process import server_process
+    from tools.server.signing import badge_hash
+
+    alice = demo.BADGES[0]
+    expect = {"allow": True, "outlets": [1, 2, 3, 4, 5, 6], "seconds": None, "name": alice.owner, "reason": "ok"}
+    badge = badge_hash(demo.SITE_SECRET, alice.uid)
+    with server_process("--demo", "--db", db, *args) as (port, proc):
+        def load(clients, requests):
+            return authorizations(port, demo.DEVICE_ID, demo.DEVICE_SECRET, badge, expect, clients, requests)
+
+        load(4, 50 if quick else 300)   # warm up: imports, connections, the tables read once
+        yield load, proc
+
+
+def measure(res, folder, quick=False):
+    """The bench's `server` figures (tools/benchmarks.py): SQLite with one worker at 1, 4 and 16 clients, and
+    PostgreSQL with 1, 2 and 4 workers at 16 clients, in `folder`."""
+    from tools.server.process import PG_BIN, postgres_cluster
+
+    n = 300 if quick else 3000
+    with _demo_server(os.path.join(folder, "bench-server.db"), quick) as (load, proc):
+        for clients in CLIENTS:
+            cpu = _cpu_s(proc.pid)
+            r = load(clients, n)
+            cpu = _cpu_s(proc.pid) - cpu
+            suffix = "%d_client%s" % (clients, "s" if clients > 1 else "")
+            res["server.authorize_per_s_" + suffix] = r["per_s"]
+            res["server.p50_ms_" + suffix] = r["p50_ms"]
+            res["server.p99_ms_" + suffix] = r["p99_ms"]
+            res["server.cpu_ms_per_authorization_" + suffix] = round(cpu * 1000 / r["requests"], 3)
+            res["server.times_shipped_" + suffix] = round(r["per_s"] / SHIPPED_PER_S[clients], 1)
+    if not PG_BIN:
+        return
+    with postgres_cluster() as new_database:
+        for workers in WORKERS:
+            with _demo_server(new_database(), quick, ("--workers", str(workers))) as (load, _):
+                r = load(16, n)
+                res["server.postgresql_per_s_%d_worker%s" % (workers, "s" if workers > 1 else "")] = r["per_s"]
+                res["server.postgresql_p99_ms_%d_worker%s" % (workers, "s" if workers > 1 else "")] = r["p99_ms"]
