@@ -16,8 +16,8 @@ class Front:
     API the token checked before the body is read, and the body refused past its limit; a 405 answer made to list
     every method of its path (HTTP says so), not only those of the route that matched."""
 
-    def __init__(self, app, store):
-        self.app, self.devices = app, device_api.DeviceAPI(store)
+    def __init__(self, app, store, body_s):
+        self.app, self.devices, self.body_s = app, device_api.DeviceAPI(store, body_s), body_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -31,7 +31,7 @@ class Front:
             try:
                 if why:
                     raise Refused(401, why)
-                body = await read_body(scope, receive, admin_api.BODY_MAX)
+                body = await read_body(scope, receive, admin_api.BODY_MAX, self.body_s)
             except Refused as e:
                 extra = [(b"www-authenticate", b"Bearer")] if e.status == 401 else []
                 await answer(send, e.status, json.dumps({"detail": str(e)}).encode(), extra)
@@ -67,8 +67,9 @@ def _replay(body, receive):
     return replay
 
 
-def create_app(store, admin_token=None):
-    """The app over `store` (a Store). Without `admin_token` the admin API refuses every request."""
+def create_app(store, admin_token=None, body_s=device_api.BODY_S):
+    """The app over `store` (a Store). Without `admin_token` the admin API refuses every request. A request's body
+    must come whole within `body_s` seconds."""
     app = FastAPI(title="multiprise central server", version="1",
                   description="Badges, authorization rules, sessions and statistics, remote commands for multiprise "
                               "power strips. Device requests and answers are signed: see docs/server.md and "
@@ -83,5 +84,4 @@ def create_app(store, admin_token=None):
     # the same shape as FastAPI's own 422 answers
     app.add_exception_handler(Invalid, lambda _request, e: JSONResponse(
         {"detail": [{"type": "value_error", "loc": ["body"], "msg": str(e)}]}, 422))
-    front = Front(app, store)
-    return front
+    return Front(app, store, body_s)

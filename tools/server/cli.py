@@ -26,6 +26,9 @@ def add_arguments(p):
     p.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS,
                    help="connections at once, per worker, past which requests get 503 (default %d)" % MAX_CONNECTIONS)
     p.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
+    p.add_argument("--client-timeout", type=float, default=5, metavar="S",
+                   help="a request's headers, and then its body, must come within S seconds (default 5): slow clients "
+                        "are cut off")
     p.add_argument("--demo", action="store_true", help="set up the demo strip, badges and rules (tools/server/demo.py)")
     p.add_argument("--clock-file", metavar="FILE",
                    help="for the virtual board's long runs (make soak): the server's clock is this machine's plus the "
@@ -54,8 +57,9 @@ def add_arguments(p):
 
     rule = what.add_parser("rule", help="authorization rules").add_subparsers(dest="action", required=True)
     add = rule.add_parser("add", help="who may power which outlets, when, for how long")
-    add.add_argument("--badge", help="a badge hash, or a UID with the site secret (default: every enrolled badge)")
-    add.add_argument("--device", help="default: every device")
+    add.add_argument("--badge", required=True, help='a badge hash, a UID with the site secret, or "all": every '
+                                                    'enrolled badge')
+    add.add_argument("--device", required=True, help='a device id, or "all": every device')
     add.add_argument("--outlets", type=_numbers, help="e.g. 1,2,3 (default: every outlet)")
     add.add_argument("--days", type=_days, help="e.g. mon-fri or sat,sun (default: every day)")
     add.add_argument("--hours", type=_hours, help="e.g. 08:00-18:00, or 22:00-06:00 past midnight (default: all day)")
@@ -198,7 +202,7 @@ def _admin(a, store):
     elif a.what == "rule":
         if a.action == "add":
             badge = a.badge
-            if badge is not None and len(badge) != 64:
+            if badge != "all" and len(badge) != 64:
                 if store.site_secret is None:
                     raise SystemExit("multiprise server: a UID needs the site secret (--site-secret)")
                 try:
@@ -275,13 +279,13 @@ def _serve(a, store, site_secret):
         "" if token else ", no admin token (the admin API is off)"), flush=True)
     if a.workers == 1:
         def make_app():
-            return create_app(store, token)
+            return create_app(store, token, a.client_timeout)
     else:
         store.close()   # each worker opens the database for itself
 
         def make_app():
-            return create_app(Store(a.db, site_secret, store.tz, store.clock), token)
-    return serve.run(make_app, a.host, a.port, a.workers, a.access_log, a.max_connections)
+            return create_app(Store(a.db, site_secret, store.tz, store.clock), token, a.client_timeout)
+    return serve.run(make_app, a.host, a.port, a.workers, a.access_log, a.max_connections, a.client_timeout)
 
 
 class FileClock:

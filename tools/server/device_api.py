@@ -23,7 +23,7 @@ from tools.server.signing import answer_signature, request_signature, same
 
 PREFIX = "/api/v1/device"
 BODY_MAX = 16 * 1024        # a board's largest request is some 600 bytes
-BODY_S = 10                 # the whole body within this, once the headers are in
+BODY_S = 5                  # the whole body within this, once the headers are in
 MAX_SKEW_S = 120
 HEADER_FORMS = (("x-time", "X-Time", re.compile(r"[0-9]{1,10}")), ("x-nonce", "X-Nonce", re.compile(NONCE[1:-1])),
                 ("x-signature", "X-Signature", re.compile(r"[0-9a-f]{64}")))
@@ -142,8 +142,8 @@ class DeviceAPI:
     """Serves the device routes: checks the board's signature, timestamp and nonce before the endpoint runs, answers
     errors as small {"error": ...} bodies, and signs the answer with the board's secret and nonce."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, store, body_s=BODY_S):
+        self.store, self.body_s = store, body_s
         self.operations = [_Operation(route) for route in router.routes]
 
     async def __call__(self, scope, receive, send):
@@ -158,7 +158,7 @@ class DeviceAPI:
         try:
             if scope["query_string"]:
                 raise Refused(400, "a query string is not signed: none is allowed")
-            body = await read_body(scope, receive, BODY_MAX)
+            body = await read_body(scope, receive, BODY_MAX, self.body_s)
         except Refused as e:
             await answer(send, *_json(e.status, str(e)))
             return True

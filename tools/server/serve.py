@@ -8,20 +8,22 @@ import sys
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-HEADERS_S = 5           # a request's line and headers within this, from its first byte (or the connection's start)
+CLIENT_S = 5            # a request's line and headers within this, from its first byte (or the connection's start);
+                        # its body within this too, once the headers are in (device_api.read_body)
 MAX_CONNECTIONS = 200   # past this many at once, requests are answered 503
 
 
 class GuardedHttp(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 over httptools, which bounds only the wait between requests: here a request's headers must
-    come whole within HEADERS_S, or the connection is closed (a client sending a byte every few seconds would hold it
+    come whole within `headers_s`, or the connection is closed (a client sending a byte every few seconds would hold it
     for ever). The body's time is bounded where it is read (device_api.read_body)."""
 
     headers_timer = None
+    headers_s = CLIENT_S
 
     def _arm(self):
         if self.headers_timer is None:
-            self.headers_timer = self.loop.call_later(HEADERS_S, self._too_slow)
+            self.headers_timer = self.loop.call_later(self.headers_s, self._too_slow)
 
     def _disarm(self):
         if self.headers_timer is not None:
@@ -54,16 +56,17 @@ class GuardedHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def config(app, access_log, max_connections=MAX_CONNECTIONS, **where):
-    return uvicorn.Config(app, http=GuardedHttp, loop="uvloop", log_level="info", access_log=access_log,
+def config(app, access_log=False, max_connections=MAX_CONNECTIONS, client_s=CLIENT_S, **where):
+    http = type("GuardedHttp", (GuardedHttp,), {"headers_s": client_s})
+    return uvicorn.Config(app, http=http, loop="uvloop", log_level="info", access_log=access_log,
                           limit_concurrency=max_connections, timeout_keep_alive=5, **where)
 
 
-def run(make_app, host, port, workers=1, access_log=False, max_connections=MAX_CONNECTIONS):
+def run(make_app, host, port, workers=1, access_log=False, max_connections=MAX_CONNECTIONS, client_s=CLIENT_S):
     """Serve the app that `make_app()` gives on host:port. With several workers, each is a process of its own
     (forked once the socket listens) that makes its own app, so its own database connections."""
     if workers == 1:
-        uvicorn.Server(config(make_app(), access_log, max_connections, host=host, port=port)).run()
+        uvicorn.Server(config(make_app(), access_log, max_connections, client_s, host=host, port=port)).run()
         return 0
     sock = socket.create_server((host, port), backlog=2048)
     children = []
@@ -72,7 +75,7 @@ def run(make_app, host, port, workers=1, access_log=False, max_connections=MAX_C
         if pid == 0:
             code = 1
             try:
-                uvicorn.Server(config(make_app(), access_log, max_connections)).run(sockets=[sock])
+                uvicorn.Server(config(make_app(), access_log, max_connections, client_s)).run(sockets=[sock])
                 code = 0
             finally:
                 sys.stdout.flush()

@@ -1,4 +1,5 @@
 """What the server does with its database, shared by the HTTP APIs and the admin command line."""
+import hashlib
 import hmac
 import secrets
 import time
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tools.server import models, rules
 from tools.server.ledger import Ledger
-from tools.server.schemas import (BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
+from tools.server.schemas import (ALL, BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
                                   StatRow)
 from tools.server.signing import badge_hash
 
@@ -36,8 +37,14 @@ def _device_out(d):
 
 
 def _rule_out(r):
-    return RuleOut(id=r.id, badge=r.badge, device=r.device, outlets=r.outlets, days=r.days, start=r.start, end=r.end,
-                   max_seconds=r.max_seconds, enabled=r.enabled)
+    return RuleOut(id=r.id, badge=ALL if r.badge is None else r.badge, device=ALL if r.device is None else r.device,
+                   outlets=r.outlets, days=r.days, start=r.start, end=r.end, max_seconds=r.max_seconds,
+                   enabled=r.enabled)
+
+
+def _rule_row(rule):
+    """A RuleIn's fields as the table keeps them: NULL for "all"."""
+    return {k: None if k in ("badge", "device") and v == ALL else v for k, v in rule.model_dump().items()}
 
 
 def _command_out(c):
@@ -51,6 +58,18 @@ class Tables(NamedTuple):
     devices: dict       # id: (secret, number of outlets)
     badges: dict        # hash: owner
     rules: dict         # badge hash, or None for the rules of every badge: [rules.Rule]
+
+
+SCRYPT = dict(n=2**14, r=8, p=1)     # some 16 MB and 50 ms a try
+
+
+def site_check(site_secret, like=None):
+    """The check value kept for `site_secret`: scrypt$SALT$HASH, with the salt of `like` (a value kept before) when
+    given. A `like` of the first kind (a bare HMAC, before scrypt) gives that kind back, to compare with."""
+    if like is not None and not like.startswith("scrypt$"):
+        return hmac.new(site_secret.encode(), b"multiprise site secret check", "sha256").hexdigest()
+    salt = bytes.fromhex(like.split("$")[1]) if like else secrets.token_bytes(16)
+    return "scrypt$%s$%s" % (salt.hex(), hashlib.scrypt(site_secret.encode(), salt=salt, dklen=32, **SCRYPT).hex())
 
 
 def _bump(tx):
@@ -77,14 +96,16 @@ class Store:
         return int(self.clock())
 
     def _check_site_secret(self):
-        """Refuse a site secret other than the one this database's badges were hashed with."""
-        check = hmac.new(self.site_secret.encode(), b"multiprise site secret check", "sha256").hexdigest()
+        """Refuse a site secret other than the one this database's badges were hashed with. The database keeps a
+        check value made slow to compute (scrypt): a stolen database does not give the secret away by a fast search."""
         with self.tx.begin() as tx:
             row = tx.get(models.Meta, "site_check")
             if row is None:
-                tx.add(models.Meta(key="site_check", value=check))
-            elif not hmac.compare_digest(row.value, check):
+                tx.add(models.Meta(key="site_check", value=site_check(self.site_secret)))
+            elif not hmac.compare_digest(row.value, site_check(self.site_secret, row.value)):
                 raise Conflict("this site secret is not the one this database's badges were enrolled with")
+            elif not row.value.startswith("scrypt$"):
+                row.value = site_check(self.site_secret)   # a database made before the slow check: upgraded
 
     @property
     def ledger(self):
@@ -208,15 +229,15 @@ class Store:
     # Rules
 
     def _check_refs(self, tx, rule):
-        if rule.badge is not None and tx.get(models.Badge, rule.badge) is None:
+        if rule.badge != ALL and tx.get(models.Badge, rule.badge) is None:
             raise NotFound("no badge %s" % rule.badge)
-        if rule.device is not None:
+        if rule.device != ALL:
             self._device(tx, rule.device)
 
     def add_rule(self, new):
         with self.tx.begin() as tx:
             self._check_refs(tx, new)
-            r = models.Rule(**new.model_dump())
+            r = models.Rule(**_rule_row(new))
             tx.add(r)
             _bump(tx)
         return _rule_out(r)
@@ -245,7 +266,7 @@ class Store:
             except ValidationError as e:
                 raise Invalid("; ".join(err["msg"] for err in e.errors())) from None
             self._check_refs(tx, rule)
-            for field, value in rule.model_dump().items():
+            for field, value in _rule_row(rule).items():
                 setattr(r, field, value)
             _bump(tx)
         return _rule_out(r)
