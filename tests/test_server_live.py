@@ -93,3 +93,21 @@ def test_a_database_held_by_another_writer_does_not_stop_the_server(tmp_path):
             holder.close()
         tap.join(30)
         assert waiting["answer"][1]["allow"] is True
+
+
+def test_the_server_reconnects_when_postgresql_drops_its_connections(postgres):  # noqa: F811
+    import psycopg
+    from sqlalchemy import make_url
+
+    db = postgres()
+    with server_process("--db", db, "--demo") as (port, _):
+        board = strip(port)
+        assert board.authorize(ALICE)[1]["allow"] is True
+        url = make_url(db)
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres",
+                             autocommit=True) as c:
+            dropped = c.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                                (url.database,)).fetchone()[0]
+        assert dropped >= 1
+        assert board.authorize(ALICE)[1]["allow"] is True
+        assert board.heartbeat()[0] == 200

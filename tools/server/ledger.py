@@ -21,20 +21,31 @@ class Busy(Exception):
 
 
 class _Lane:
-    """A DBAPI connection in autocommit, one user at a time."""
+    """A DBAPI connection in autocommit, one user at a time; `connect()` opens it, and opens it again when it was
+    lost (`lost`: the exceptions that say so, such as a database server restarted)."""
 
-    def __init__(self, connection, mark):
-        self.connection, self.lock = connection, threading.Lock()
+    def __init__(self, connect, mark, lost=()):
+        self.connect, self.lost, self.lock = connect, lost, threading.Lock()
+        self.connection = connect()
         self.sql = {name: text.replace("?", mark) for name, text in SQL.items()}
+
+    def _execute(self, name, params):
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(self.sql[name], params)
+            return cursor.fetchone() if cursor.description else None
+        finally:
+            cursor.close()
 
     def run(self, name, *params):
         with self.lock:
-            cursor = self.connection.cursor()
             try:
-                cursor.execute(self.sql[name], params)
-                return cursor.fetchone() if cursor.description else None
-            finally:
-                cursor.close()
+                return self._execute(name, params)
+            except self.lost:
+                if not getattr(self.connection, "closed", False):
+                    raise
+                self.connection = self.connect()
+                return self._execute(name, params)
 
 
 SQL = {"version": "SELECT n FROM versions WHERE id = 1",
@@ -51,12 +62,16 @@ class Ledger:
         if path is not None:
             self.inline = True
             self.duplicate, self.locked = sqlite3.IntegrityError, sqlite3.OperationalError
-            now, wait = (sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-                         for timeout in (0, SQLITE_WAIT_S))
-            for connection in (now, wait):
+
+            def connect(timeout, checkpoints):
+                connection = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
                 connection.execute("PRAGMA synchronous=NORMAL")     # in WAL: no fsync at each commit
-            now.execute("PRAGMA wal_autocheckpoint=0")     # checkpoints (an fsync) run off the loop
-            self.now_lane, self.wait_lane = _Lane(now, "?"), _Lane(wait, "?")
+                if not checkpoints:
+                    connection.execute("PRAGMA wal_autocheckpoint=0")     # checkpoints (an fsync) run off the loop
+                return connection
+
+            self.now_lane = _Lane(lambda: connect(0, False), "?")
+            self.wait_lane = _Lane(lambda: connect(SQLITE_WAIT_S, True), "?")
         else:
             import psycopg
 
@@ -64,7 +79,7 @@ class Ledger:
             self.duplicate, self.locked = psycopg.IntegrityError, ()
             conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             self.now_lane = None
-            self.wait_lane = _Lane(psycopg.connect(conninfo, autocommit=True), "%s")
+            self.wait_lane = _Lane(lambda: psycopg.connect(conninfo, autocommit=True), "%s", psycopg.OperationalError)
         self._checkpointed = 0
 
     def _lane(self, wait):
