@@ -1,6 +1,7 @@
 """The central server's HTTP APIs in process (Starlette's test client), on SQLite and on a real PostgreSQL: signed
 device requests and answers, replay and clock checks, rules, sessions, commands, statistics, the admin token."""
 import json
+import re
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -386,3 +387,25 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     assert "device desk has 3 outlets: no outlet 4" in capsys.readouterr().err
     assert cli(db + ["badge", "enrol", "XYZ", "Bob"]) == 2
     assert cli(db + ["device", "remove", "ghost"]) == 1
+
+
+def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsys, monkeypatch):
+    monkeypatch.setenv("MULTIPRISE_DB", server.db)          # the database from the variable, as a script sets it
+    common = ["--site-secret", SITE, "--tz", "UTC", "admin"]
+    assert cli(common + ["--json", "device", "add", "desk", "--power", "60,100"]) == 0
+    out, err = capsys.readouterr()
+    created = json.loads(out)[0]
+    assert created["id"] == "desk" and server.store.device_secret("desk") == created["secret"]
+    assert err == "multiprise server admin: database %s\n" % server.db
+    assert cli(common + ["--json", "badge", "enrol", ALICE, "Alice"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"hash": badge_hash(SITE, ALICE), "owner": "Alice"}]
+    assert cli(common + ["rule", "add", "--badge", ALICE, "--device", "all", "--days", "sat,sun"]) == 0
+    capsys.readouterr()
+    assert cli(common + ["--json", "rule", "list"]) == 0
+    assert json.loads(capsys.readouterr().out) == server.admin("GET", "/rules").json()
+    assert cli(common + ["command", "send", "desk", "shed", "--for", "600"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:6] == ["id", "device", "op", "outlets", "class", "until"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", table[1].split()[5])      # for a person: times as dates
+    assert cli(common + ["rule", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2:5] == ["all", "-", "sat,sun"]

@@ -1,5 +1,6 @@
 """`multiprise server`: run the central server, or manage its database directly (`multiprise server admin ...`)."""
 import argparse
+import json
 import os
 import stat
 import sys
@@ -37,6 +38,7 @@ def add_arguments(p):
     admin = p.add_subparsers(dest="server_cmd").add_parser(
         "admin", help="manage devices, badges, rules and commands, and read statistics, in the database directly")
     _common(admin, inherit=True)
+    admin.add_argument("--json", action="store_true", help="print JSON rather than tables")
     what = admin.add_subparsers(dest="what", required=True)
 
     device = what.add_parser("device", help="devices (power strips)").add_subparsers(dest="action", required=True)
@@ -156,12 +158,33 @@ def _when(text, tz):
     return int(moment.timestamp())
 
 
-def _table(rows):
-    """Print models as aligned columns."""
+TIMES = {"last_seen", "start", "end", "created", "acked", "until"}     # unix times, shown in local time
+
+
+def _cell(name, value, tz):
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name in TIMES and isinstance(value, int):
+        return datetime.fromtimestamp(value, tz).strftime("%Y-%m-%d %H:%M:%S")
+    if name == "days":
+        return ",".join(DAYS[d - 1] for d in value)
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _show(rows, as_json, tz=None):
+    """Print models as JSON (--json), or as aligned columns for a person: times in local time, lists joined, a device's
+    last heartbeat left to --json."""
+    if as_json:
+        print(json.dumps([row.model_dump(mode="json", by_alias=True) for row in rows], indent=1))
+        return
     if not rows:
         print("(none)")
         return
-    data = [{k: "-" if v is None else str(v) for k, v in row.model_dump(by_alias=True).items()} for row in rows]
+    data = [{k: _cell(k, v, tz) for k, v in row.model_dump(by_alias=True).items() if k != "state"} for row in rows]
     widths = {k: max(len(k), *(len(d[k]) for d in data)) for k in sorted(data[0], key=lambda k: k != "id")}
     print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
     for d in data:
@@ -183,18 +206,28 @@ def _admin(a, store):
     from tools.server import schemas
     from tools.server.signing import badge_hash
 
+    def _table(rows):
+        _show(rows, a.json, store.tz)
+
     if a.what == "device":
         if a.action == "add":
             device, secret = store.add_device(schemas.DeviceIn(id=a.id, name=a.name, **(
                 {"power": a.power} if a.power else {})))
-            print("device %s created; its secret (shown once): %s" % (device.id, secret))
+            if a.json:
+                _table([schemas.DeviceCreated(**device.model_dump(), secret=secret)])
+            else:
+                print("device %s created; its secret (shown once): %s" % (device.id, secret))
         elif a.action == "list":
             _table(store.devices())
         else:
             store.remove_device(a.id)
     elif a.what == "badge":
         if a.action == "enrol":
-            print(store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner)).hash)
+            badge = store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner))
+            if a.json:
+                _table([badge])
+            else:
+                print(badge.hash)
         elif a.action == "list":
             _table(store.badges())
         else:
@@ -336,6 +369,12 @@ def run(a):
         clock = FileClock(a.clock_file) if a.server_cmd is None and a.clock_file else time.time
         store = Store(a.db, site_secret, _zone(a.tz), clock)
         if a.server_cmd == "admin":
+            from sqlalchemy.engine import make_url
+
+            from tools.server.models import database_url
+
+            print("multiprise server admin: database %s" % make_url(database_url(a.db)).render_as_string(
+                hide_password=True), file=sys.stderr)
             _admin(a, store)
             return 0
         return _serve(a, store, site_secret)
