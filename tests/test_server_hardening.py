@@ -60,7 +60,8 @@ def head(path, *lines):
 
 
 @pytest.mark.parametrize("path, limit, auth", [(DEVICE, 16 * 1024, ()),
-                                               (ADMIN, 256 * 1024, ("Authorization: Bearer " + demo.ADMIN_TOKEN,))])
+                                               (ADMIN, 256 * 1024, ("Authorization: Bearer " + demo.ADMIN_TOKEN,)),
+                                               ("/api/v1/device/nothing", 16 * 1024, ()), ("/docs", 16 * 1024, ())])
 def test_a_body_over_the_limit_is_refused_before_it_is_read(site, path, limit, auth):
     port, proc = site
     before = rss_kb(proc.pid)

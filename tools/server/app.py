@@ -14,7 +14,8 @@ from tools.server.store import Conflict, Invalid, NotFound
 class Front:
     """What every request meets first, as plain ASGI: the device routes served by device_api.DeviceAPI; on the admin
     API the token checked before the body is read, and the body refused past its limit; a 405 answer made to list
-    every method of its path (HTTP says so), not only those of the route that matched."""
+    every method of its path (HTTP says so), not only those of the route that matched. Other bodies are held to the
+    device API's limit."""
 
     def __init__(self, app, store, body_s):
         self.app, self.devices, self.body_s = app, device_api.DeviceAPI(store, body_s), body_s
@@ -25,19 +26,19 @@ class Front:
         path = scope["path"]
         if path.startswith(device_api.PREFIX + "/") and await self.devices(scope, receive, send):
             return
-        if path.startswith(admin_api.PREFIX + "/"):
-            header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
-            why = admin_api.refusal(self.app.state.admin_token, header)
-            try:
+        admin = path.startswith(admin_api.PREFIX + "/")
+        try:
+            if admin:
+                header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+                why = admin_api.refusal(self.app.state.admin_token, header)
                 if why:
                     raise Refused(401, why)
-                body = await read_body(scope, receive, admin_api.BODY_MAX, self.body_s)
-            except Refused as e:
-                extra = [(b"www-authenticate", b"Bearer")] if e.status == 401 else []
-                await answer(send, e.status, json.dumps({"detail": str(e)}).encode(), extra)
-                return
-            receive = _replay(body, receive)
-        await self.app(scope, receive, self._allow(scope, send))
+            body = await read_body(scope, receive, admin_api.BODY_MAX if admin else device_api.BODY_MAX, self.body_s)
+        except Refused as e:
+            extra = [(b"www-authenticate", b"Bearer")] if e.status == 401 else []
+            await answer(send, e.status, json.dumps({"detail": str(e)}).encode(), extra)
+            return
+        await self.app(scope, _replay(body, receive), self._allow(scope, send))
 
     def _allow(self, scope, send):
         async def allow(message):

@@ -164,15 +164,16 @@ class DeviceAPI:
             return True
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        check = partial(_check, self.store, True, scope["method"], path, headers, body)
-        loop = asyncio.get_running_loop()
+        request, checked = (scope["method"], path, headers, body), None
         if self.store.ledger.inline:
             try:
-                refusal, device, secret = _check(self.store, False, scope["method"], path, headers, body)
+                checked = _check(self.store, False, *request)
             except Busy:
-                refusal, device, secret = await loop.run_in_executor(self.store.ledger.off_loop, check)
-        else:
-            refusal, device, secret = await loop.run_in_executor(self.store.ledger.off_loop, check)
+                pass    # another writer holds the database: asked again off the loop, where it may wait
+        if checked is None:
+            checked = await asyncio.get_running_loop().run_in_executor(
+                self.store.ledger.off_loop, partial(_check, self.store, True, *request))
+        refusal, device, secret = checked
         status, out = refusal or await operation(self.store, device, child["path_params"], body)
         signed = () if secret is None else (
             (b"x-signature", answer_signature(secret, headers["x-nonce"], status, out).encode()),)
@@ -182,7 +183,7 @@ class DeviceAPI:
 
 def describe_signing(schema):
     """Declare the signature headers as the device operations' security in an OpenAPI description: all four go
-    together. SignedRoute checks them; the endpoints never see them."""
+    together. DeviceAPI checks them; the endpoints never see them."""
     schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
         {name: {"type": "apiKey", "in": "header", "name": name, "description": what} for name, what in SIGNING})
     for path, operations in schema["paths"].items():

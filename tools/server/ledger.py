@@ -59,6 +59,8 @@ class Ledger:
         """`url`: the SQLAlchemy URL of the database (its tables already created)."""
         self.off_loop = ThreadPoolExecutor(1, thread_name_prefix="ledger")
         path = sqlite_file(url)
+        if path is None and make_url(url).get_backend_name() == "sqlite":
+            raise ValueError("an in-memory SQLite database cannot serve devices: give a file")
         if path is not None:
             self.inline = True
             self.duplicate, self.locked = sqlite3.IntegrityError, sqlite3.OperationalError
