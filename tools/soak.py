@@ -556,7 +556,8 @@ def accelerated_week(make, days, seed, tmp, pace=PACE_S, start=WEEK_START):
     set_clock_file(clock_file, t_start - time.time())
     watches = []
     with _run(fig, "the accelerated run", made), open(log, "w+") as out, \
-            server_process("--demo", "--db", str(db), "--clock-file", str(clock_file), output=out) as (port, _):
+            server_process("--demo", "--db", str(db), "--clock-file", str(clock_file), "--access-log",
+                           output=out) as (port, _):
         try:
             b = make(None, start=False)
             cfg = server_config(b, port)

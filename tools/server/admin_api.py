@@ -11,18 +11,33 @@ from tools.server.signing import same
 bearer = HTTPBearer(auto_error=False, description="the server's admin token (--admin-token)")
 
 
-def admin(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
-    token = request.app.state.admin_token
+PREFIX = "/api/v1/admin"
+BODY_MAX = 256 * 1024
+
+
+def refusal(token, authorization):
+    """Why a request with this Authorization header (None: none) is refused, or None when `token` is in it."""
     if token is None:
-        raise HTTPException(401, "the admin API is off: start the server with --admin-token",
-                            {"WWW-Authenticate": "Bearer"})
-    if credentials is None or not same(credentials.credentials, token):
-        raise HTTPException(401, "a valid bearer token is needed", {"WWW-Authenticate": "Bearer"})
+        return "the admin API is off: start the server with --admin-token"
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not same(given.strip(), token):
+        return "a valid bearer token is needed"
+    return None
 
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin)],
+def admin(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+    """The token is checked before the body is read (app.Front); this declares it in the description, and checks it
+    again."""
+    why = refusal(request.app.state.admin_token, request.headers.get("authorization"))
+    if why:
+        raise HTTPException(401, why, {"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(prefix=PREFIX, tags=["admin"], dependencies=[Depends(admin)],
                    responses={400: {"description": "a body that is not JSON"},
-                              401: {"description": "no valid admin token"}})
+                              401: {"description": "no valid admin token"},
+                              408: {"description": "the body did not come in time"},
+                              413: {"description": "a body over 256 KB"}})
 NOT_FOUND = {404: {"description": "no such thing"}}
 CONFLICT = {409: {"description": "already there"}}
 DevicePath = Annotated[str, Path(pattern=r"^[0-9A-Za-z_.-]{1,32}$")]

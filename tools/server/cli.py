@@ -1,11 +1,15 @@
 """`multiprise server`: run the central server, or manage its database directly (`multiprise server admin ...`)."""
 import argparse
+import json
 import os
+import stat
 import sys
 import time
 from datetime import datetime
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_CONNECTIONS = 200
+SITE_SECRET_MIN = 16    # as the boards require (firmware/config.py)
 
 
 def add_arguments(p):
@@ -16,6 +20,16 @@ def add_arguments(p):
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--admin-token", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN"),
                    help="bearer token of the admin API (or MULTIPRISE_ADMIN_TOKEN; none: the admin API is off)")
+    p.add_argument("--admin-token-file", metavar="FILE", default=os.environ.get("MULTIPRISE_ADMIN_TOKEN_FILE"),
+                   help="read the admin token from FILE (or MULTIPRISE_ADMIN_TOKEN_FILE)")
+    p.add_argument("--workers", type=int, default=1, help="processes serving the same port (default 1); with "
+                                                          "PostgreSQL, several use both cores and more")
+    p.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS,
+                   help="connections at once, per worker, past which requests get 503 (default %d)" % MAX_CONNECTIONS)
+    p.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
+    p.add_argument("--client-timeout", type=float, default=5, metavar="S",
+                   help="a request's headers, and then its body, must come within S seconds (default 5): slow clients "
+                        "are cut off")
     p.add_argument("--demo", action="store_true", help="set up the demo strip, badges and rules (tools/server/demo.py)")
     p.add_argument("--clock-file", metavar="FILE",
                    help="for the virtual board's long runs (make soak): the server's clock is this machine's plus the "
@@ -24,6 +38,7 @@ def add_arguments(p):
     admin = p.add_subparsers(dest="server_cmd").add_parser(
         "admin", help="manage devices, badges, rules and commands, and read statistics, in the database directly")
     _common(admin, inherit=True)
+    admin.add_argument("--json", action="store_true", help="print JSON rather than tables")
     what = admin.add_subparsers(dest="what", required=True)
 
     device = what.add_parser("device", help="devices (power strips)").add_subparsers(dest="action", required=True)
@@ -44,8 +59,9 @@ def add_arguments(p):
 
     rule = what.add_parser("rule", help="authorization rules").add_subparsers(dest="action", required=True)
     add = rule.add_parser("add", help="who may power which outlets, when, for how long")
-    add.add_argument("--badge", help="a badge hash, or a UID with the site secret (default: every enrolled badge)")
-    add.add_argument("--device", help="default: every device")
+    add.add_argument("--badge", required=True, help='a badge hash, a UID with the site secret, or "all": every '
+                                                    'enrolled badge')
+    add.add_argument("--device", required=True, help='a device id, or "all": every device')
     add.add_argument("--outlets", type=_numbers, help="e.g. 1,2,3 (default: every outlet)")
     add.add_argument("--days", type=_days, help="e.g. mon-fri or sat,sun (default: every day)")
     add.add_argument("--hours", type=_hours, help="e.g. 08:00-18:00, or 22:00-06:00 past midnight (default: all day)")
@@ -83,10 +99,16 @@ def _common(p, inherit):
     def default(value):
         return argparse.SUPPRESS if inherit else value
 
-    p.add_argument("--db", default=default("server.db"),
-                   help="database: a SQLite file (default ./server.db) or a URL, e.g. postgresql+psycopg://u@h/db")
+    p.add_argument("--db", default=default(os.environ.get("MULTIPRISE_DB")),
+                   help="database: a SQLite file or a URL, e.g. postgresql+psycopg://u@h/db (or MULTIPRISE_DB; "
+                        "default: server.db in the current folder)")
+    p.add_argument("--db-file", metavar="FILE", default=default(os.environ.get("MULTIPRISE_DB_FILE")),
+                   help="read the database URL from FILE, e.g. one with a password (or MULTIPRISE_DB_FILE)")
     p.add_argument("--site-secret", default=default(os.environ.get("MULTIPRISE_SITE_SECRET")),
-                   help="key of the badge hashes, 8-64 characters, the same as the boards' (or MULTIPRISE_SITE_SECRET)")
+                   help="key of the badge hashes, %d-64 characters, the same as the boards' (or "
+                        "MULTIPRISE_SITE_SECRET)" % SITE_SECRET_MIN)
+    p.add_argument("--site-secret-file", metavar="FILE", default=default(os.environ.get("MULTIPRISE_SITE_SECRET_FILE")),
+                   help="read the site secret from FILE (or MULTIPRISE_SITE_SECRET_FILE)")
     p.add_argument("--tz", default=default(os.environ.get("MULTIPRISE_TZ")),
                    help="time zone of the rules' days and hours, e.g. Europe/Paris (or MULTIPRISE_TZ; default: "
                         "this machine's)")
@@ -136,12 +158,33 @@ def _when(text, tz):
     return int(moment.timestamp())
 
 
-def _table(rows):
-    """Print models as aligned columns."""
+TIMES = {"last_seen", "start", "end", "created", "acked", "until"}     # unix times, shown in local time
+
+
+def _cell(name, value, tz):
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name in TIMES and isinstance(value, int):
+        return datetime.fromtimestamp(value, tz).strftime("%Y-%m-%d %H:%M:%S")
+    if name == "days":
+        return ",".join(DAYS[d - 1] for d in value)
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _show(rows, as_json, tz=None):
+    """Print models as JSON (--json), or as aligned columns for a person: times in local time, lists joined, a device's
+    last heartbeat left to --json."""
+    if as_json:
+        print(json.dumps([row.model_dump(mode="json", by_alias=True) for row in rows], indent=1))
+        return
     if not rows:
         print("(none)")
         return
-    data = [{k: "-" if v is None else str(v) for k, v in row.model_dump(by_alias=True).items()} for row in rows]
+    data = [{k: _cell(k, v, tz) for k, v in row.model_dump(by_alias=True).items() if k != "state"} for row in rows]
     widths = {k: max(len(k), *(len(d[k]) for d in data)) for k in sorted(data[0], key=lambda k: k != "id")}
     print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
     for d in data:
@@ -163,18 +206,28 @@ def _admin(a, store):
     from tools.server import schemas
     from tools.server.signing import badge_hash
 
+    def _table(rows):
+        _show(rows, a.json, store.tz)
+
     if a.what == "device":
         if a.action == "add":
             device, secret = store.add_device(schemas.DeviceIn(id=a.id, name=a.name, **(
                 {"power": a.power} if a.power else {})))
-            print("device %s created; its secret (shown once): %s" % (device.id, secret))
+            if a.json:
+                _table([schemas.DeviceCreated(**device.model_dump(), secret=secret)])
+            else:
+                print("device %s created; its secret (shown once): %s" % (device.id, secret))
         elif a.action == "list":
             _table(store.devices())
         else:
             store.remove_device(a.id)
     elif a.what == "badge":
         if a.action == "enrol":
-            print(store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner)).hash)
+            badge = store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner))
+            if a.json:
+                _table([badge])
+            else:
+                print(badge.hash)
         elif a.action == "list":
             _table(store.badges())
         else:
@@ -182,7 +235,7 @@ def _admin(a, store):
     elif a.what == "rule":
         if a.action == "add":
             badge = a.badge
-            if badge is not None and len(badge) != 64:
+            if badge != "all" and len(badge) != 64:
                 if store.site_secret is None:
                     raise SystemExit("multiprise server: a UID needs the site secret (--site-secret)")
                 try:
@@ -212,13 +265,37 @@ def _admin(a, store):
         _table(store.stats(a.by, **span) if a.what == "stats" else store.sessions(a.limit, **span))
 
 
+def _from_file(path, what):
+    """The first line of a file holding a secret; a file others may read is named on stderr (never its content)."""
+    try:
+        mode = os.stat(path).st_mode
+        with open(path) as f:
+            value = f.readline().strip()
+    except OSError as e:
+        raise SystemExit("multiprise server: cannot read the %s from %s: %s" % (what, path, e.strerror)) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print("multiprise server: %s can be read by others: chmod 600 it" % path, file=sys.stderr)
+    if not value:
+        raise SystemExit("multiprise server: %s is empty" % path)
+    return value
+
+
+def _secrets(a):
+    """Each secret from its option, its variable, or its file (an option given on the command line first)."""
+    for name, what in (("db", "database URL"), ("site_secret", "site secret"), ("admin_token", "admin token")):
+        if getattr(a, name, None) is None and getattr(a, name + "_file", None):
+            setattr(a, name, _from_file(getattr(a, name + "_file"), what))
+    if a.db is None:
+        a.db = "server.db"
+
+
 def _serve(a, store, site_secret):
-    import uvicorn
     from sqlalchemy.engine import make_url
 
-    from tools.server import demo
+    from tools.server import demo, serve
     from tools.server.app import create_app
     from tools.server.models import database_url
+    from tools.server.store import Store
 
     token = a.admin_token
     if a.demo:
@@ -233,8 +310,15 @@ def _serve(a, store, site_secret):
         a.host, a.port, make_url(database_url(a.db)).render_as_string(hide_password=True),
         "" if site_secret else ", no site secret (enrolment by UID is off)",
         "" if token else ", no admin token (the admin API is off)"), flush=True)
-    uvicorn.run(create_app(store, token), host=a.host, port=a.port, log_level="info")
-    return 0
+    if a.workers == 1:
+        def make_app():
+            return create_app(store, token, a.client_timeout)
+    else:
+        store.close()   # each worker opens the database for itself
+
+        def make_app():
+            return create_app(Store(a.db, site_secret, store.tz, store.clock), token, a.client_timeout)
+    return serve.run(make_app, a.host, a.port, a.workers, a.access_log, a.max_connections, a.client_timeout)
 
 
 class FileClock:
@@ -267,19 +351,30 @@ def run(a):
     from tools.server import demo
     from tools.server.store import Conflict, Invalid, NotFound, Store
 
+    _secrets(a)
     site_secret = a.site_secret
     if a.server_cmd is None and a.demo:
         if site_secret not in (None, demo.SITE_SECRET):
             print("multiprise server: --demo goes with the demo's site secret (tools/server/demo.py)", file=sys.stderr)
             return 2
         site_secret = demo.SITE_SECRET
-    if site_secret is not None and not 8 <= len(site_secret) <= 64:
-        print("multiprise server: the site secret must have 8 to 64 characters", file=sys.stderr)
+    if site_secret is not None and not SITE_SECRET_MIN <= len(site_secret) <= 64:
+        print("multiprise server: the site secret must have %d to 64 characters, as the boards want" % SITE_SECRET_MIN,
+              file=sys.stderr)
+        return 2
+    if a.server_cmd is None and a.workers < 1:
+        print("multiprise server: --workers must be 1 or more", file=sys.stderr)
         return 2
     try:
         clock = FileClock(a.clock_file) if a.server_cmd is None and a.clock_file else time.time
         store = Store(a.db, site_secret, _zone(a.tz), clock)
         if a.server_cmd == "admin":
+            from sqlalchemy.engine import make_url
+
+            from tools.server.models import database_url
+
+            print("multiprise server admin: database %s" % make_url(database_url(a.db)).render_as_string(
+                hide_password=True), file=sys.stderr)
             _admin(a, store)
             return 0
         return _serve(a, store, site_secret)

@@ -1,6 +1,11 @@
 """The database: tables, and opening one by URL (SQLite by default, PostgreSQL by `postgresql+psycopg://...`)."""
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, create_engine, event
+import os
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, create_engine, event, insert, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+SQLITE_WAIT_S = 10      # how long a statement off the event loop waits for another writer (the admin CLI, a worker)
 
 
 class Base(DeclarativeBase):
@@ -12,6 +17,14 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class Version(Base):
+    """One row counting the changes to devices, badges and rules: a server keeps those tables in memory and reads
+    them again when the count moves, whichever process made the change."""
+    __tablename__ = "versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
 
 
 class Device(Base):
@@ -85,17 +98,40 @@ def database_url(db):
     return db if "://" in db else "sqlite:///" + db
 
 
+def sqlite_file(url):
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    url = make_url(url)
+    return url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+
+
+def private_file(path):
+    """Create `path` readable by its owner only (0600), or make it so: SQLite gives its WAL and shared-memory files
+    the database file's mode, and the database holds the device secrets."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
+
 def open_db(db):
     """Open (and create the tables of) the database `db`; return a session factory."""
     url = database_url(db)
+    path = sqlite_file(url)
+    if path is not None:
+        private_file(path)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_WAIT_S})
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")   # in WAL: durable across a crash of the server, not of the OS
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            if conn.execute(Version.__table__.select()).first() is None:
+                conn.execute(insert(Version).values(id=1, n=0))
+    except IntegrityError:
+        pass    # another process created it at the same time
     return sessionmaker(engine, expire_on_commit=False)

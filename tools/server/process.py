@@ -1,15 +1,19 @@
 """`multiprise server` as a process of its own, on a port of this machine: what the virtual board's console starts
 beside the board (`multiprise sim`), and what the tests start."""
+import glob
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
 
 def free_port():
@@ -57,3 +61,40 @@ def server_process(*args, env=None, port=None, output=None):
             proc.wait()
         if output is None:
             log.seek(0)  # proc.stdout reads the whole log
+
+
+@contextmanager
+def postgres_cluster():
+    """A PostgreSQL cluster of its own, in a temporary folder, on a free port of 127.0.0.1: yields a function giving
+    the URL of a fresh database. PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres
+    user. Needs PostgreSQL's server binaries (apt-get install postgresql): RuntimeError without them."""
+    if not PG_BIN:
+        raise RuntimeError("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+    bindir = Path(PG_BIN[-1]).parent
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="multiprise-pg-"))
+    if as_user:
+        shutil.chown(folder, "postgres", "postgres")
+    port = free_port()
+    run = dict(check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    subprocess.run(as_user + [bindir / "initdb", "-D", folder / "data", "-U", "postgres", "-A", "trust", "--no-sync",
+                              "-E", "UTF8"], **run)
+    subprocess.run(as_user + [bindir / "pg_ctl", "-D", folder / "data", "-l", folder / "log", "-w", "-o",
+                              "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (port, folder), "start"],
+                   **run)
+    base = "postgresql+psycopg://postgres@127.0.0.1:%d/" % port
+
+    def new_database():
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect("host=127.0.0.1 port=%d user=postgres dbname=postgres" % port, autocommit=True) as c:
+            c.execute("CREATE DATABASE %s" % name)
+        return base + name
+
+    try:
+        yield new_database
+    finally:
+        subprocess.run(as_user + [bindir / "pg_ctl", "-D", folder / "data", "-m", "immediate", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -6,6 +6,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 HASH = r"^[0-9a-f]{64}$"
 DEVICE_ID = r"^[0-9A-Za-z_.-]{1,32}$"
 NONCE = r"^[0-9A-Za-z]{8,32}$"
+START = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+END = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+ALL = "all"             # a rule's scope: every badge, or every device
 UNIX_MAX = 2**32 - 1
 MAX_OUTLETS = 8
 
@@ -118,7 +121,8 @@ class HeartbeatOut(Message):
 # Admin API
 
 class DeviceIn(Message):
-    id: DeviceId
+    model_config = ConfigDict(regex_engine="python-re")     # for the look-ahead
+    id: str = Field(pattern=r"^(?!all$)[0-9A-Za-z_.-]{1,32}$", description='not "all": in a rule, every device')
     name: Name | None = Field(None, description="default: the id")
     power: list[Watts] = Field(
         [0] * 6, min_length=1, max_length=MAX_OUTLETS, description="rated power of each outlet (W); one per outlet")
@@ -151,16 +155,18 @@ class BadgeOut(Message):
     owner: str
 
 
+Every = Literal["all"]
+
+
 class RuleIn(Message):
-    badge: BadgeHash | None = Field(None, description="null: every enrolled badge")
-    device: DeviceId | None = Field(None, description="null: every device")
+    """A rule names its badge and its device, or says "all": an empty rule grants nothing, it is refused."""
+    badge: BadgeHash | Every = Field(description='a badge hash, or "all": every enrolled badge')
+    device: DeviceId | Every = Field(description='a device id, or "all": every device')
     outlets: Outlets | None = Field(None, description="null: every outlet")
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = Field(
         None, description="ISO weekdays, 1 = Monday; null: every day")
-    start: str | None = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-                              description="HH:MM local; null: all day")
-    end: str | None = Field(None, pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
-                            description="HH:MM local; before start: past midnight")
+    start: str | None = Field(None, pattern=START, description="HH:MM local; null: all day")
+    end: str | None = Field(None, pattern=END, description="HH:MM local; before start: past midnight")
     max_seconds: integer(ge=1, le=7 * 86400) | None = Field(None, description="longest session; null: no limit")
     enabled: bool = True
 
@@ -174,15 +180,16 @@ class RuleIn(Message):
 
 
 class RuleUpdate(Message):
-    """Only the fields given change; the result is checked as a whole."""
-    badge: BadgeHash | None = None
-    device: DeviceId | None = None
+    """Only the fields given change; the result is checked as a whole. A field that may not be null in a rule may not
+    be null here either (it is left out to keep it)."""
+    badge: BadgeHash | Every = None
+    device: DeviceId | Every = None
     outlets: Outlets | None = None
     days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = None
-    start: str | None = None
-    end: str | None = None
-    max_seconds: integer() | None = None
-    enabled: bool | None = None
+    start: str | None = Field(None, pattern=START)
+    end: str | None = Field(None, pattern=END)
+    max_seconds: integer(ge=1, le=7 * 86400) | None = None
+    enabled: bool = None
 
 
 class RuleOut(RuleIn):

@@ -1,15 +1,18 @@
 """What the server does with its database, shared by the HTTP APIs and the admin command line."""
+import hashlib
 import hmac
 import secrets
 import time
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tools.server import models, rules
-from tools.server.schemas import (BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
+from tools.server.ledger import Ledger
+from tools.server.schemas import (ALL, BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
                                   StatRow)
 from tools.server.signing import badge_hash
 
@@ -34,8 +37,14 @@ def _device_out(d):
 
 
 def _rule_out(r):
-    return RuleOut(id=r.id, badge=r.badge, device=r.device, outlets=r.outlets, days=r.days, start=r.start, end=r.end,
-                   max_seconds=r.max_seconds, enabled=r.enabled)
+    return RuleOut(id=r.id, badge=ALL if r.badge is None else r.badge, device=ALL if r.device is None else r.device,
+                   outlets=r.outlets, days=r.days, start=r.start, end=r.end, max_seconds=r.max_seconds,
+                   enabled=r.enabled)
+
+
+def _rule_row(rule):
+    """A RuleIn's fields as the table keeps them: NULL for "all"."""
+    return {k: None if k in ("badge", "device") and v == ALL else v for k, v in rule.model_dump().items()}
 
 
 def _command_out(c):
@@ -43,15 +52,43 @@ def _command_out(c):
                       until=c.until, created=c.created, acked=c.acked, ok=c.ok, result=c.result)
 
 
+class Tables(NamedTuple):
+    """Devices, badges and rules as of a version of the database, held in memory for the device requests."""
+    version: int
+    devices: dict       # id: (secret, number of outlets)
+    badges: dict        # hash: owner
+    rules: dict         # badge hash, or None for the rules of every badge: [rules.Rule]
+
+
+SCRYPT = dict(n=2**14, r=8, p=1)     # some 16 MB and 50 ms a try
+
+
+def site_check(site_secret, like=None):
+    """The check value kept for `site_secret`: scrypt$SALT$HASH, with the salt of `like` (a value kept before) when
+    given. A `like` of the first kind (a bare HMAC, before scrypt) gives that kind back, to compare with."""
+    if like is not None and not like.startswith("scrypt$"):
+        return hmac.new(site_secret.encode(), b"multiprise site secret check", "sha256").hexdigest()
+    salt = bytes.fromhex(like.split("$")[1]) if like else secrets.token_bytes(16)
+    return "scrypt$%s$%s" % (salt.hex(), hashlib.scrypt(site_secret.encode(), salt=salt, dklen=32, **SCRYPT).hex())
+
+
+def _bump(tx):
+    """Count a change to devices, badges or rules, in the transaction that makes it: every server reads them again."""
+    tx.execute(update(models.Version).values(n=models.Version.n + 1))
+
+
 class Store:
     def __init__(self, db, site_secret=None, tz=None, clock=time.time):
         """`db`: a database URL or SQLite file; `site_secret`: the key of badge hashes (needed to enrol by UID);
         `tz`: a tzinfo for the rules' days and hours (None: this machine's local time)."""
+        self.url = models.database_url(db)
         self.tx = models.open_db(db)
         self.site_secret = site_secret
         self.tz = tz
         self.clock = clock
         self._purged = 0
+        self._ledger = None
+        self._tables = None
         if site_secret is not None:
             self._check_site_secret()
 
@@ -59,14 +96,43 @@ class Store:
         return int(self.clock())
 
     def _check_site_secret(self):
-        """Refuse a site secret other than the one this database's badges were hashed with."""
-        check = hmac.new(self.site_secret.encode(), b"multiprise site secret check", "sha256").hexdigest()
+        """Refuse a site secret other than the one this database's badges were hashed with. The database keeps a
+        check value made slow to compute (scrypt): a stolen database does not give the secret away by a fast search."""
         with self.tx.begin() as tx:
             row = tx.get(models.Meta, "site_check")
             if row is None:
-                tx.add(models.Meta(key="site_check", value=check))
-            elif not hmac.compare_digest(row.value, check):
+                tx.add(models.Meta(key="site_check", value=site_check(self.site_secret)))
+            elif not hmac.compare_digest(row.value, site_check(self.site_secret, row.value)):
                 raise Conflict("this site secret is not the one this database's badges were enrolled with")
+            elif not row.value.startswith("scrypt$"):
+                row.value = site_check(self.site_secret)   # a database made before the slow check: upgraded
+
+    @property
+    def ledger(self):
+        """The version counter and the nonces on connections of their own (opened at first use: a server's)."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.url)
+        return self._ledger
+
+    def close(self):
+        if self._ledger is not None:
+            self._ledger.close()
+        self.tx.kw["bind"].dispose()
+
+    def _tables_now(self, wait=True):
+        """Devices, badges and rules as the database has them now: one SELECT of the version counter, and all three
+        read again when it has moved (the version read first: tables newer than it are read again next time)."""
+        version = self.ledger.version(wait)
+        if self._tables is None or self._tables.version != version:
+            with self.tx() as tx:
+                devices = {d.id: (d.secret, len(d.power)) for d in tx.scalars(select(models.Device))}
+                badges = dict(tx.execute(select(models.Badge.hash, models.Badge.owner)).all())
+                found = {}
+                for r in tx.scalars(select(models.Rule).order_by(models.Rule.id)):
+                    found.setdefault(r.badge, []).append(
+                        rules.Rule(r.badge, r.device, r.outlets, r.days, r.start, r.end, r.max_seconds, r.enabled))
+            self._tables = Tables(version, devices, badges, found)
+        return self._tables
 
     def _device(self, tx, device_id):
         d = tx.get(models.Device, device_id)
@@ -89,6 +155,7 @@ class Store:
             with self.tx.begin() as tx:
                 d = models.Device(id=new.id, secret=secret, name=new.name or new.id, power=new.power)
                 tx.add(d)
+                _bump(tx)
         except IntegrityError:
             raise Conflict("device %r exists" % new.id) from None
         return _device_out(d), secret
@@ -96,6 +163,7 @@ class Store:
     def set_device_secret(self, device_id, secret):
         with self.tx.begin() as tx:
             self._device(tx, device_id).secret = secret
+            _bump(tx)
 
     def devices(self):
         with self.tx() as tx:
@@ -111,6 +179,7 @@ class Store:
             for field in change.model_fields_set:
                 if getattr(change, field) is not None:
                     setattr(d, field, getattr(change, field))
+            _bump(tx)
         return _device_out(d)
 
     def remove_device(self, device_id):
@@ -120,11 +189,13 @@ class Store:
             tx.execute(delete(models.Rule).where(models.Rule.device == device_id))
             tx.execute(delete(models.Command).where(models.Command.device == device_id))
             tx.delete(d)
+            _bump(tx)
 
-    def device_secret(self, device_id):
-        with self.tx() as tx:
-            d = tx.get(models.Device, device_id)
-            return None if d is None else d.secret
+    def device_secret(self, device_id, wait=True):
+        """The device's secret (None: no such device), from the tables as the database has them now. `wait`: False on
+        the event loop (SQLite only; raises ledger.Busy when another writer holds the database)."""
+        known = self._tables_now(wait).devices.get(device_id)
+        return None if known is None else known[0]
 
     # Badges
 
@@ -135,6 +206,7 @@ class Store:
         try:
             with self.tx.begin() as tx:
                 tx.add(models.Badge(hash=h, owner=new.owner))
+                _bump(tx)
         except IntegrityError:
             raise Conflict("this badge is already enrolled") from None
         return BadgeOut(hash=h, owner=new.owner)
@@ -152,20 +224,22 @@ class Store:
                 raise NotFound("no badge %s" % h)
             tx.execute(delete(models.Rule).where(models.Rule.badge == h))
             tx.delete(b)
+            _bump(tx)
 
     # Rules
 
     def _check_refs(self, tx, rule):
-        if rule.badge is not None and tx.get(models.Badge, rule.badge) is None:
+        if rule.badge != ALL and tx.get(models.Badge, rule.badge) is None:
             raise NotFound("no badge %s" % rule.badge)
-        if rule.device is not None:
+        if rule.device != ALL:
             self._device(tx, rule.device)
 
     def add_rule(self, new):
         with self.tx.begin() as tx:
             self._check_refs(tx, new)
-            r = models.Rule(**new.model_dump())
+            r = models.Rule(**_rule_row(new))
             tx.add(r)
+            _bump(tx)
         return _rule_out(r)
 
     def rules(self):
@@ -192,13 +266,15 @@ class Store:
             except ValidationError as e:
                 raise Invalid("; ".join(err["msg"] for err in e.errors())) from None
             self._check_refs(tx, rule)
-            for field, value in rule.model_dump().items():
+            for field, value in _rule_row(rule).items():
                 setattr(r, field, value)
+            _bump(tx)
         return _rule_out(r)
 
     def remove_rule(self, rule_id):
         with self.tx.begin() as tx:
             tx.delete(self._rule(tx, rule_id))
+            _bump(tx)
 
     # Commands
 
@@ -244,32 +320,27 @@ class Store:
 
     # What boards say
 
-    def remember_nonce(self, device, nonce):
-        """False when `device` already used `nonce` in the last 10 minutes (a replay)."""
+    def remember_nonce(self, device, nonce, wait=True):
+        """False when `device` already used `nonce` in the last 10 minutes (a replay), in any worker. `wait` as in
+        device_secret."""
         now = self.now()
-        try:
-            with self.tx.begin() as tx:
-                if now - self._purged >= 60:
-                    tx.execute(delete(models.Nonce).where(models.Nonce.seen < now - NONCE_KEEP_S))
-                    self._purged = now
-                tx.add(models.Nonce(device=device, nonce=nonce, seen=now))
-        except IntegrityError:
-            return False
-        return True
+        if now - self._purged >= 60:
+            self.ledger.purge(now - NONCE_KEEP_S, wait)
+            self._purged = now
+        self.ledger.tend(now)
+        return self.ledger.new_nonce(device, nonce, now, wait)
 
     def authorize(self, device, badge):
-        with self.tx() as tx:
-            d = self._device(tx, device)
-            owner = tx.get(models.Badge, badge)
-            found = tx.scalars(select(models.Rule).where(
-                (models.Rule.badge == badge) | models.Rule.badge.is_(None),
-                (models.Rule.device == device) | models.Rule.device.is_(None)))
-            candidates = [rules.Rule(r.badge, r.device, r.outlets, r.days, r.start, r.end, r.max_seconds, r.enabled)
-                          for r in found]
-            outlet_count = len(d.power)
+        """The answer to a tap, from the tables as the last device_secret() read them (that of the request)."""
+        tables = self._tables if self._tables is not None else self._tables_now()
+        known = tables.devices.get(device)
+        if known is None:
+            raise NotFound("no device %r" % device)
+        owner = tables.badges.get(badge)
+        candidates = tables.rules.get(badge, []) + tables.rules.get(None, [])
         when = datetime.fromtimestamp(self.now(), self.tz)
-        decision = rules.decide(candidates, badge, owner is not None, device, outlet_count, when)
-        return decision, None if owner is None else owner.owner
+        decision = rules.decide(candidates, badge, owner is not None, device, known[1], when)
+        return decision, owner
 
     def record_session(self, device, s):
         """Store a finished session once; True when the same one was already stored (a repeat)."""

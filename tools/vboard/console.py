@@ -459,7 +459,7 @@ def main(args):
                 clock_file = board.parent / (board.name + "-world.clock")
                 clock_file.write_text("0")  # the world starts on the host's time
                 port, _ = stack.enter_context(server_process(
-                    "--demo", "--db", str(board.parent / (board.name + "-server.db")), "--admin-token",
+                    "--demo", "--access-log", "--db", str(board.parent / (board.name + "-server.db")), "--admin-token",
                     demo.ADMIN_TOKEN, "--clock-file", str(clock_file), port=getattr(args, "server_port", 0) or None,
                     output=out))
             except (OSError, RuntimeError) as e:
