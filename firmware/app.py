@@ -20,6 +20,7 @@ reader = None  # the RFID reader's driver, or None
 saved = None  # the state as last written
 wdt = None
 dead = []  # the tasks that died (loop.died): the watchdog stops feeding
+events = []  # fn(what, badge hash, text) for a badge tapped ("allowed", "refused", "ended") or a session ended
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
@@ -153,8 +154,15 @@ def _main(t0):
     outlets.listeners.append(link.ended)
     loop.died = _died
     for name, coro in (("outlets", outlets.run()), ("console", console.run()),
-                       ("clock", clock.keep()), ("link", link.run()), ("watchdog", _watchdog(t0))):  # the last: ready
+                       ("clock", clock.keep()), ("link", link.run())):
         loop.spawn(name, coro)
+    if "mqtt" in cfg:  # loaded only when configured: no MQTT, no heap for it
+        from firmware import mqtt
+
+        outlets.listeners.append(mqtt.switched)
+        events.append(mqtt.heard)
+        loop.spawn("mqtt", mqtt.run())
+    loop.spawn("watchdog", _watchdog(t0))  # the last: ready
     loop.run()
 
 

@@ -101,6 +101,7 @@ IMPORTS = [
     "-firmware.rules", "-firmware.schedcmd",
     "firmware.client", "firmware.badge", "-firmware.badge", "firmware.remote", "firmware.orders", "-firmware.orders",
     "-firmware.remote", "-firmware.client",
+    "firmware.mqtt", "firmware.hass", "-firmware.hass",
 ]
 
 IMPORT_MAIN = '''\
