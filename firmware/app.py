@@ -140,6 +140,13 @@ def _died(name, e):
     log("app: task %s died: %r" % (name, e))
 
 
+def busy():
+    """A tap or a round with the server holds the heap it loaded for the moment (link.busy): other jobs that load
+    code wait for it."""
+    link = sys.modules.get("firmware.link")
+    return link and link.busy
+
+
 def _report(i, on, why):
     log("outlet %d %s (%s)" % (i + 1, "on" if on else "off", why))
 

@@ -114,8 +114,10 @@ async def run():
             _step(conf)
         except OSError as e:
             close(e.args[0] if e.args else _LOST)
-        except MemoryError:  # no room for this step just now: the next one
-            pass
+        except MemoryError:  # no room for this step just now: the next one (a connection half made: again in 1 s)
+            if _c[_UP] < 3:
+                close()
+                _c[_DUE] = time.ticks_add(time.ticks_ms(), 1000)
 
 
 def _step(conf):
@@ -124,7 +126,7 @@ def _step(conf):
     if time.ticks_diff(now, c[_SECOND]) >= 1000:
         _second(now)
     if not c[_UP]:
-        if time.ticks_diff(now, c[_DUE]) >= 0:
+        if time.ticks_diff(now, c[_DUE]) >= 0 and not app.busy():
             _job("mqttlink", "connect", conf)
         return
     s = c[_SOCK]
@@ -139,7 +141,7 @@ def _step(conf):
             if time.ticks_diff(now, c[_SINCE]) > _WAIT_MS:
                 raise OSError(_NO_TCP)
             return
-    if _out[0] and not _send(s, now):
+    if _out[0] and not _send(s, now) or app.busy():  # what the broker sent may load a module: it waits too
         return
     _read(s, now)
     if c[_UP] == 2:
@@ -201,10 +203,11 @@ def _next(conf, now):
         c[_SHED] = c[_SHEDDING]
         return publish("/shed", "ON" if c[_SHED] else "OFF", 1)
     if told:
-        return publish("/event", _job("mqttlink", "event", told.pop(0)))
+        publish("/event", _job("mqttlink", "event", told[0]))
+        return told.pop(0)
     if k < 2 + _ENTITIES:  # Home Assistant's discovery, an entity a step
-        c[_NEXT] += 1
         _job("hass", "discovery", conf, k - 2)
+        c[_NEXT] += 1
         return True
     if conf["telemetry_s"] and time.ticks_diff(now, c[_TELL]) >= 0:
         c[_TELL] = time.ticks_add(now, conf["telemetry_s"] * 1000)

@@ -140,8 +140,10 @@ def test_discovery_off_removes_every_entity(vboard, broker):
     assert len([v for v in wait_discovery(w).values() if v]) == 9
     b.power_cut()
     w2 = broker.client()
+    m0 = w2.mark()  # after the retained configs of before
     connected(vboard, broker, discovery=False)
-    found = wait_discovery(w2, since=w2.mark())
+    w2.wait("homeassistant/binary_sensor/%s/shed/config" % CLIENT, b"", timeout=30, since=m0)
+    found = discovered(w2, m0)
     assert len(found) == 13 and all(v is None for v in found.values())
     w3 = broker.client()  # what a Home Assistant that starts now finds: nothing left
     assert not [t for t, p, _ in w3.messages if t.startswith("homeassistant/") and p]
