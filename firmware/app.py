@@ -19,6 +19,7 @@ bus = None  # the I2C bus, or None
 reader = None  # the RFID reader's driver, or None
 saved = None  # the state as last written
 dead = []  # the tasks that died (loop.died): the watchdog task resets the board
+events = []  # fn(what, badge hash, text) for a badge tapped ("allowed", "refused", "ended") or a session ended
 stats = {"state_writes": 0, "heap_min": 0, "ready_ms": 0, "t0": 0, "version": None}
 
 
@@ -142,6 +143,13 @@ def _died(name, e):
     log("app: task %s died: %r" % (name, e))
 
 
+def busy():
+    """A tap or a round with the server holds the heap it loaded for the moment (link.busy): other jobs that load
+    code wait for it."""
+    link = sys.modules.get("firmware.link")
+    return link and link.busy
+
+
 def _report(i, on, why):
     log("outlet %d %s (%s)" % (i + 1, "on" if on else "off", why))
 
@@ -154,8 +162,15 @@ def _main(t0):
     outlets.listeners.append(link.ended)
     loop.died = _died
     for name, coro in (("outlets", outlets.run()), ("console", console.run()),
-                       ("clock", clock.keep()), ("link", link.run()), ("watchdog", _watchdog(t0))):  # the last: ready
+                       ("clock", clock.keep()), ("link", link.run())):
         loop.spawn(name, coro)
+    if "mqtt" in cfg:  # loaded only when configured: no MQTT, no heap for it
+        from firmware import mqtt
+
+        outlets.listeners.append(mqtt.switched)
+        events.append(mqtt.heard)
+        loop.spawn("mqtt", mqtt.run())
+    loop.spawn("watchdog", _watchdog(t0))  # the last: ready
     loop.run()
 
 

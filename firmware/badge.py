@@ -22,14 +22,14 @@ def tap(h, res):
         mine = [i for i, s in enumerate(link.sessions) if s and s[1] == h]
         for i in mine:
             o.wish(i, False, "badge")
-        return _say("%s: session ended on outlet %s" % (who, _list(mine)))
+        return _say("%s: session ended on outlet %s" % (who, _list(mine)), "ended", h)
     ans, how = _check(app.cfg["server"], h, res)
     if ans is None:
-        return _say("%s: refused: %s" % (who, how))
+        return _say("%s: refused: %s" % (who, how), "refused", h)
     if ans.get("name"):
         who += " (%s)" % ans["name"][:16]
     if not ans["allow"]:
-        return _say("%s: refused by the server: %s" % (who, ans["reason"][:24]))
+        return _say("%s: refused by the server: %s" % (who, ans["reason"][:24]), "refused", h)
     # A session takes the outlets it switches on, and only those: not one in use (another session, shed), kept out
     # of badge sessions (badge: false), or already on (its end would switch off what it never switched on).
     free, busy, nob, on = [], [], [], []
@@ -41,7 +41,7 @@ def tap(h, res):
     why = ", ".join(_list(xs) + w for xs, w in ((busy, " in use or shed"), (nob, " not for badges"),
                                                  (on, " already on")) if xs)
     if not free:
-        return _say("%s: allowed, but outlet %s" % (who, why or "none here"))
+        return _say("%s: allowed, but outlet %s" % (who, why or "none here"), "refused", h)
     start = time.time() + link.EPOCH
     sec = ans["seconds"]
     import os
@@ -57,12 +57,15 @@ def tap(h, res):
         o.wish(i, True, "badge")
         clock.timer(i, time.time() + sec if sec else None, False, True)
     return _say("%s: outlet %s on%s (%s)%s" % (who, _list(free), " for %d s" % sec if sec else "", how,
-                                               "; outlet " + why if why else ""))
+                                               "; outlet " + why if why else ""), "allowed", h)
 
 
-def _say(s):
+def _say(s, what="refused", h=None):
+    """What a tap did: logged, kept for status, told to app.events (MQTT) with its kind and the badge's hash."""
     log(s)
     link.tapped = s
+    for fn in app.events:
+        fn(what, h, s)
     return s
 
 

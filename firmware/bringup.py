@@ -255,7 +255,11 @@ def stop():
         firmware.time = (clock.trust, clock.why, clock.synced)
         sys.modules["firmware.log"].zone = None  # the log's lines go back to UTC: the clock's globals can go
     app.reader = None
-    firmware.drop("console", "commands", "clock", "link", "loop", "drivers.mfrc522", "drivers.pn532",
+    mqtt = sys.modules.get("firmware.mqtt")
+    if mqtt:  # the broker publishes the last will: offline
+        mqtt.close()
+    app.events.clear()
+    firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "drivers.mfrc522", "drivers.pn532",
                   "drivers")  # the REPL helpers load what they use again
     gc.collect()
 

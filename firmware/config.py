@@ -18,7 +18,7 @@ def _profile(name):
 
 
 def _bad(e, path, v, want):
-    if path in ('wifi', 'wifi.password', 'server', 'server.secret', 'server.site_secret'):
+    if path in ('wifi', 'wifi.password', 'server', 'server.secret', 'server.site_secret', 'mqtt', 'mqtt.password'):
         s = '***'
     else:
         try:
@@ -195,7 +195,8 @@ def validate(raw):
     if type(raw) is not dict:
         _bad(e, 'config', raw, 'an object')
         return None, e, w
-    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time', 'server'),
+    cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time', 'server',
+                            'mqtt'),
                {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {},
                 'server': {}})
     _range(e, 'name', cfg['name'], 1, 32, str)
@@ -240,6 +241,9 @@ def validate(raw):
     _range(e, 'time.ntp', t['ntp'], 0, 64, str)
     _range(e, 'time.ntp_interval_h', t['ntp_interval_h'], 1, 24)
     _server(e, cfg)
+    if 'mqtt' in cfg:  # no key, no MQTT: the board never loads it (nor its checks, in a module of their own)
+        from firmware import mqttconf
+        mqttconf.check(e, cfg)
     return (None if e else cfg), e, w
 
 

@@ -15,8 +15,9 @@ async def run():
     poll = select.poll()
     poll.register(src, select.POLLIN)
     line = ""
+    link = sys.modules.get("firmware.link")
     while True:
-        if not poll.poll(0):
+        if not poll.poll(0) or link and link.busy:  # a tap or a round holds the heap it loaded: a line waits for it
             await sleep_ms(50)
             continue
         try:

@@ -42,7 +42,10 @@ def ended(i, on, why):
 
     clock.timers[i] = None  # its granted time ends with it
     app.save(OPEN, sessions)
-    log("badge: session on outlet %d ended (%s)" % (i + 1, why))
+    why = "session on outlet %d ended (%s)" % (i + 1, why)
+    log("badge: " + why)
+    for fn in app.events:
+        fn("session", s[1], why)
 
 
 def finish(i, s, end):

@@ -8,6 +8,7 @@ import time
 
 tasks = []  # [coroutine, when it is due (time.ticks_ms()), name]
 died = None  # fn(name, exception or None): a task raised, or returned
+longest = 0  # ms: the longest step a task took (the MQTT telemetry reports it, and starts it again from 0)
 
 
 def sleep_ms(ms):
@@ -26,6 +27,7 @@ def spawn(name, coro):
 
 def run():
     """Run the tasks until none is left; a KeyboardInterrupt (Ctrl-C) goes through to the caller."""
+    global longest
     while tasks:
         t = tasks[0]
         for u in tasks:  # the first due (no sort, no key function: nothing allocated per step)
@@ -34,8 +36,13 @@ def run():
         wait = time.ticks_diff(t[1], time.ticks_ms())
         if wait > 0:
             time.sleep_ms(wait)
+        a = time.ticks_ms()
         try:
-            t[1] = time.ticks_add(time.ticks_ms(), t[0].send(None) or 0)
+            w = t[0].send(None) or 0
+            now = time.ticks_ms()
+            t[1] = time.ticks_add(now, w)
+            if time.ticks_diff(now, a) > longest:
+                longest = time.ticks_diff(now, a)
         except StopIteration:
             tasks.remove(t)
             died(t[2], None)

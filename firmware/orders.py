@@ -1,5 +1,8 @@
-"""Commands from the server carried out (loaded by remote.round when there are some, then dropped): on, off,
-toggle, shed, unshed. Nothing from the network is used unchecked."""
+"""Commands from the server or MQTT carried out (loaded by remote.round when there are some, or by mqtt.py for a
+command line, then dropped): on, off, toggle, shed, unshed; timer for MQTT. Nothing from the network is used
+unchecked."""
+import time
+
 from firmware import app, link
 from firmware.log import log
 
@@ -9,7 +12,7 @@ def run(cs):
     r = []
     for c in cs if type(cs) is list else ():
         if type(c) is dict and type(c.get("id")) is int and type(c.get("op")) is str:
-            ok, result = _do(c)
+            ok, result = _do(c, "server")
             log("server: command %d %s: %s" % (c["id"], c["op"], result))
             r.append((c["id"], ok, result))
     return r
@@ -28,7 +31,42 @@ def _which(c):
     return [i for i in range(n) if cl is None or app.cfg["class"][i] >= cl]  # 10: never shed
 
 
-def _do(c):
+def line(text, who):
+    """A command line in the console's words (MQTT): on|off|toggle N|all, shed N|all|class C [for 30m|2h...],
+    unshed N|all, timer ... (as at the console); its answer, "error: ..." when it is refused."""
+    w = text.split()
+    op = w[0] if w else ""
+    if op == "timer":
+        from firmware import timecmd
+
+        timecmd.who = who
+        r = timecmd.run(op, w[1:])
+        return r if type(r) is str else "; ".join(r)
+    c = {"op": op}
+    try:
+        if op not in ("on", "off", "toggle", "shed", "unshed") or len(w) not in (2, 3, 4):
+            raise ValueError("on|off|toggle N|all, shed N|all|class C [for 30m], unshed N|all, timer ...")
+        k = 2
+        if w[1] == "class" and op == "shed":
+            c["class"] = int(w[2])
+            k = 3
+        elif w[1] != "all":
+            c["outlets"] = [int(w[1])]
+        elif op in ("on", "off", "toggle"):
+            c["outlets"] = list(range(1, len(app.outlets) + 1))
+        if w[k:]:
+            if op != "shed" or len(w) != k + 2 or w[k] != "for":
+                raise ValueError("only shed ends after a time: shed N for 30m")
+            from firmware import timecmd
+
+            c["until"] = time.time() + link.EPOCH + timecmd.secs(w[k + 1])
+        ok, r = _do(c, who)
+    except ValueError as e:
+        ok, r = False, e.args[0]
+    return r if ok else "error: " + r
+
+
+def _do(c, who):
     """Carry out one command: (ok, result)."""
     o = app.outlets
     op = c["op"]
@@ -38,7 +76,7 @@ def _do(c):
             if c.get("outlets") is None:
                 raise ValueError("no outlets named")
             for i in which:
-                o.wish(i, not o.want[i] if op == "toggle" else op == "on", "server")
+                o.wish(i, not o.want[i] if op == "toggle" else op == "on", who)
             return True, "done"
         if op == "shed":
             until = c.get("until")
@@ -55,7 +93,7 @@ def _do(c):
         if op == "unshed":
             for i in which:
                 if link.shed[i] is not None:
-                    link.unshed(i, "server")
+                    link.unshed(i, who)
             app.save_state()
             return True, "done"
         return False, "unknown op"

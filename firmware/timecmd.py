@@ -4,6 +4,7 @@ import time
 
 from firmware import app, clock
 
+who = "timer"  # the reason a timer's switch-on is given (orders.line sets its own)
 USAGE = {
     "time": "time | time sync | time set YYYY-MM-DD HH:MM[:SS] (local time)",
     "timer": "timer | timer N for 30m | timer N on|off HH:MM|45m|90s|2h | timer N cancel",
@@ -14,7 +15,7 @@ def run(cmd, args):
     return app.handle(globals(), cmd, args, USAGE[cmd], "sched")
 
 
-def _secs(s):
+def secs(s):
     k = s[-1:]
     if k in "smh" and s[:-1].isdigit():
         return int(s[:-1]) * {"s": 1, "m": 60, "h": 3600}[k]
@@ -30,8 +31,8 @@ def _timer(a):
     if a[1] == "cancel":
         clock.timer(i, None, 0, 0)
     elif a[1] == "for":
-        clock.timer(i, now + _secs(a[2]), False, True)
-        app.outlets.wish(i, True, "timer")
+        clock.timer(i, now + secs(a[2]), False, True)
+        app.outlets.wish(i, True, who)
     elif a[1] in ("on", "off"):
         if ":" in a[2]:
             if not clock.trust:
@@ -44,7 +45,7 @@ def _timer(a):
             at = sched.instant(w + (86400 if w <= p else 0), clock)  # or tomorrow
             clock.timer(i, at, a[1] == "on", False)
         else:
-            clock.timer(i, now + _secs(a[2]), a[1] == "on", True)
+            clock.timer(i, now + secs(a[2]), a[1] == "on", True)
     else:
         raise ValueError("unknown")
     return _timer(())

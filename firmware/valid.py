@@ -8,7 +8,7 @@ from firmware.log import log
 
 CONFIG = "config.json"
 VALID = "config.valid.json"
-FORM = 2  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
+FORM = 3  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
 # Bump it with every key the validator adds, renames or removes.
 
 
@@ -41,7 +41,7 @@ def check(s):
     from firmware import config
 
     c, errors, warnings = config.load(CONFIG)
-    firmware.drop("config", "rules")
+    firmware.drop("config", "rules", "mqttconf")
     if c:
         with open(VALID + ".tmp", "w") as f:
             json.dump({"sha": s, "form": FORM, "cfg": c, "warnings": warnings}, f)

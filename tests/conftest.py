@@ -120,3 +120,15 @@ def ready(bench, timeout=10.0, since=0):
 
 def read_json(path):
     return json.loads(Path(path).read_text())
+
+
+@pytest.fixture
+def broker():
+    """A real Mosquitto on a free loopback port with a password file (tools/broker.py); stopped after the test."""
+    from tools.broker import Broker
+
+    b = Broker().start()
+    try:
+        yield b
+    finally:
+        b.close()

@@ -27,6 +27,8 @@ TIME = {'tz': 'CET-1CEST,M3.5.0,M10.5.0/3', 'ntp': 'pool.ntp.org', 'ntp_interval
 SEED_WARNINGS = ['board.relays[4] = 0: outlet 5 may click briefly at boot',
                  'board.relays[5] = 2: outlet 6 may click briefly at boot']
 PASSWORD = 'hunter2'
+MQTT = {'host': '', 'port': 1883, 'client_id': '', 'user': '', 'password': '', 'prefix': '', 'keepalive': 60,
+        'discovery': True, 'telemetry_s': 60}
 
 
 def defaults(board, outlets=OUTLETS):
@@ -38,7 +40,7 @@ def defaults(board, outlets=OUTLETS):
 def mpy_dir(tmp_path_factory):
     """A directory holding firmware/config.mpy, imported on MicroPython as the board would import it."""
     out = tmp_path_factory.mktemp('mpy')
-    for name in ('config', 'rules'):  # the validator reads schedule rules with rules.py
+    for name in ('config', 'rules', 'mqttconf'):  # the validator reads rules with rules.py, mqtt with mqttconf.py
         upy.mpy_cross('firmware/%s.py' % name, out / 'firmware' / (name + '.mpy'))
     return out
 
@@ -52,7 +54,8 @@ def impl(request, mpy_dir, tmp_path):
             return expected
         code = ('import json\nfrom firmware.config import validate\n'
                 'print(json.dumps(validate(json.loads(%r))))' % json.dumps(raw))
-        got = json.loads(upy.run(code, path=[mpy_dir], cwd=tmp_path))
+        # the harness's JSON in and out takes heap beside the validator's (whose own budget is test_heap's)
+        got = json.loads(upy.run(code, heap='48k', path=[mpy_dir], cwd=tmp_path))
         assert got == expected, 'MicroPython and CPython disagree'
         return got
 
@@ -107,6 +110,14 @@ VALID = [
           server=dict(SERVER, url='http://192.168.1.10:8000', device='hall', secret=SECRET,
                       site_secret='site-secret-0123', offline='cached', offline_hours=8, poll_s=5)),
      []),
+    ('mqtt-defaults', {'mqtt': {'host': '192.168.1.5'}},
+     dict(defaults(SEED), mqtt=dict(MQTT, host='192.168.1.5')), SEED_WARNINGS),
+    ('mqtt-all', {'mqtt': {'host': 'broker.home', 'port': 8883, 'client_id': 'strip_1', 'user': 'strip',
+                           'password': PASSWORD, 'prefix': 'home/garage/strip', 'keepalive': 30, 'discovery': False,
+                           'telemetry_s': 0}},
+     dict(defaults(SEED), mqtt={'host': 'broker.home', 'port': 8883, 'client_id': 'strip_1', 'user': 'strip',
+                                'password': PASSWORD, 'prefix': 'home/garage/strip', 'keepalive': 30,
+                                'discovery': False, 'telemetry_s': 0}), SEED_WARNINGS),
     ('button-shares-relay', {'board': {'relays': [0, 14], 'button': 0}},
      defaults(dict(SEED, relays=[0, 14], active_low=[True, True]), OUTLETS[:2]),
      ['board.relays[0] = 0: outlet 1 may click briefly at boot']),
@@ -217,6 +228,23 @@ BROKEN = [
     ('wifi-password-type', {'wifi': {'ssid': 'home', 'password': 12345678}}, [('wifi.password', '***')]),
     ('wifi-type', {'wifi': PASSWORD}, [('wifi', '***: expected an object')]),
     ('wifi-ssid', {'wifi': {'ssid': 's' * 33}}, [('wifi.ssid', 'a string of 0 to 32 characters')]),
+    ('mqtt-type', {'mqtt': 'broker.home'}, [('mqtt', 'expected an object')]),
+    ('mqtt-without-host', {'mqtt': {}}, [('mqtt.host', "the broker's name or IP address")]),
+    ('mqtt-host', {'mqtt': {'host': 'mqtt://broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),
+    ('mqtt-host-underscore', {'mqtt': {'host': 'my_broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),
+    ('mqtt-numbers', {'mqtt': {'host': 'b', 'port': 0, 'keepalive': 5, 'telemetry_s': 5, 'discovery': 'yes'}},
+     [('mqtt.port', 'an integer from 1 to 65535'), ('mqtt.keepalive', 'from 10 to 3600'),
+      ('mqtt.telemetry_s', 'from 10 to 3600'), ('mqtt.discovery', 'true or false')]),
+    ('mqtt-client-id', {'mqtt': {'host': 'b', 'client_id': 'my strip'}}, [('mqtt.client_id', '1 to 23 ASCII')]),
+    ('mqtt-client-id-long', {'mqtt': {'host': 'b', 'client_id': 'c' * 24}}, [('mqtt.client_id', '1 to 23 ASCII')]),
+    ('mqtt-prefix-wildcard', {'mqtt': {'host': 'b', 'prefix': 'home/#'}}, [('mqtt.prefix', 'without + or #')]),
+    ('mqtt-prefix-slash', {'mqtt': {'host': 'b', 'prefix': 'home/strip/'}}, [('mqtt.prefix', 'ending with /')]),
+    ('mqtt-password-without-user', {'mqtt': {'host': 'b', 'password': PASSWORD}},
+     [('mqtt.password', '***: expected mqtt.user set too')]),
+    ('mqtt-password-type', {'mqtt': {'host': 'b', 'user': 'u', 'password': 1234}},
+     [('mqtt.password', '***: expected a string of 1 to 64 characters')]),
+    ('mqtt-unknown-key', {'mqtt': {'host': 'b', 'pasword': PASSWORD}},
+     [('mqtt.pasword', 'unknown key (expected one of host, port, client_id, user, password, prefix, keepalive,')]),
 ]
 
 
@@ -242,7 +270,7 @@ def test_message_shapes(impl):
         'outlets[2].power_on = "sometimes": expected one of off, on, last, schedule']
     assert impl.validate({'stager_ms': 5})[1] == [
         ('stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, '
-         'server)')]
+         'server, mqtt)')]
     assert impl.validate({'outlets': [{'schedule': ['mon 25:00-']}] + [{}] * 5})[1] == [
         ("outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
          "'sat,sun 09:00-' or 'daily -23:00'")]
@@ -252,6 +280,10 @@ def test_message_shapes(impl):
         'time.ntp_interval_h = 0: expected an integer from 1 to 24']
     assert impl.validate({'wifi': {'password': PASSWORD}})[1] == [
         'wifi.password = ***: expected a string of 8 to 63 characters']
+    assert impl.validate({'mqtt': {'host': '10.0.0.2', 'password': PASSWORD}})[1] == [
+        'mqtt.password = ***: expected mqtt.user set too (MQTT sends no password without a user)']
+    assert impl.validate({'mqtt': {'host': '10.0.0.2', 'user': 'u', 'password': 'x' * 65}})[1] == [
+        'mqtt.password = ***: expected a string of 1 to 64 characters']
 
 
 def test_errors_in_a_stable_order(impl):
@@ -373,7 +405,11 @@ configs = st.fixed_dictionaries({}, optional={
     'outlets': st.lists(st.fixed_dictionaries({}, optional={
         'name': st.text(max_size=30), 'power_on': st.sampled_from(['off', 'on', 'last', 'x'])}), max_size=8),
     'stagger_ms': pins, 'wifi': st.fixed_dictionaries({}, optional={'ssid': st.text(max_size=40),
-                                                                    'password': st.text(max_size=70)})})
+                                                                    'password': st.text(max_size=70)}),
+    'mqtt': json_values | st.fixed_dictionaries({}, optional={
+        'host': st.text(max_size=70) | json_values, 'port': pins, 'client_id': st.text(max_size=30),
+        'user': st.text(max_size=70), 'password': st.text(max_size=70) | json_values,
+        'prefix': st.text(max_size=70), 'keepalive': pins, 'discovery': json_values, 'telemetry_s': pins})})
 
 
 def check(raw):
@@ -397,5 +433,6 @@ def test_anything_gives_errors_not_exceptions(raw):
 @given(configs)
 def test_near_valid_configs(raw):
     for e in check(raw):
-        if e.startswith('wifi.password'):
-            assert e.startswith('wifi.password = ***: '), e
+        for secret in ('wifi.password', 'mqtt.password'):
+            if e.startswith(secret):
+                assert e.startswith(secret + ' = ***: '), e

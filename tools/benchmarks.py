@@ -75,6 +75,14 @@ UNITS = {
             " changed (so its image differs from the partition's): image_bytes (the ROMFS image), push_s (the push,"
             " host clock, s), install_s (from the push's start to the ready line of the new version, s), write_ms"
             " (the board's own measure at boot: erase, write and read back the partition, ms)",
+    "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
+            " client as Home Assistant: command_to_relay_ms_p50/p95 (ON or OFF published at QoS 1 until the relay"
+            " moves, over `commands`), change_to_message_ms_p50/p95 (toggle typed at the console until the outlet's"
+            " state message arrives, over `changes`; the console is looked at every 50 ms), steady_free (status,"
+            " bytes) and heap_cost (heap.steady_free, the same board without MQTT, minus it), reconnect_s (the broker"
+            " restarted until the board is connected again: the back-off's first 5 s included), loop_longest_ms_dead"
+            " and loop_longest_ms_silent (the telemetry's loop_ms after 30 s of a stopped broker, and of a broker that"
+            " accepts the connection and never answers: the longest step of any task meanwhile)",
     "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL: block_bytes (f_bsize), size_kb"
              " (f_blocks), free_kb (f_bfree)",
     "server": "the reference server on loopback, loaded by tools/server/loadgen.py (boards signing each request and"
@@ -109,6 +117,7 @@ IMPORTS = [
     "-firmware.rules", "-firmware.schedcmd",
     "firmware.client", "firmware.badge", "-firmware.badge", "firmware.remote", "firmware.orders", "-firmware.orders",
     "-firmware.remote", "-firmware.client",
+    "firmware.mqtt", "firmware.hass", "-firmware.hass",
 ]
 
 IMPORT_MAIN = '''\
@@ -700,6 +709,81 @@ def measure_push(res, tmp):
             changed.unlink()
 
 
+def measure_mqtt(res, tmp, quick):
+    import socket
+
+    from tools.broker import Broker
+
+    broker = Broker().start()
+    d = Path(tmp) / "mqtt"
+    d.mkdir()
+    make_board(d)
+    b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
+    prefix = "multiprise/bench"
+    config = {"name": "bench", "board": {"profile": "seed"}, "save_interval_s": SAVE_INTERVAL_S,
+              "wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]},
+              "mqtt": broker.board_config(client_id="bench", telemetry_s=10)}
+    (d / "config.json").write_text(json.dumps(config))
+    romfs_board(b)
+    w = broker.client(topics=(prefix + "/#",))
+    try:
+        b.start()
+        since = b.serial.expect(READY, 20, since=0).start()
+        b.serial.expect("mqtt: connected", 20, since=since)
+        w.wait(prefix + "/outlet/6/reason", timeout=20)
+        res["mqtt.steady_free"] = steady_free(b, quick, [])
+        if "heap.steady_free" in res:
+            res["mqtt.heap_cost"] = res["heap.steady_free"] - res["mqtt.steady_free"]
+        n = 10 if quick else 100
+        xs = []
+        for k in range(n):
+            on = k % 2 == 0
+            t0 = time.monotonic()
+            w.publish(prefix + "/outlet/1/set", "ON" if on else "OFF")
+            wait_relay(b, 0, on, 5)
+            xs.append((time.monotonic() - t0) * 1000)
+            time.sleep(0.15)  # past the stagger between two switch-ons
+        res["mqtt.commands"] = n
+        res["mqtt.command_to_relay_ms_p50"], res["mqtt.command_to_relay_ms_p95"] = _p50_p95(xs)
+        xs = []
+        for k in range(5 if quick else 20):
+            m0 = w.mark()
+            t0 = time.monotonic()
+            b.serial.write("toggle 2\r")
+            w.wait(prefix + "/outlet/2/state", "OFF" if k % 2 else "ON", since=m0)
+            xs.append((time.monotonic() - t0) * 1000)
+            time.sleep(0.15)
+        res["mqtt.changes"] = len(xs)
+        res["mqtt.change_to_message_ms_p50"], res["mqtt.change_to_message_ms_p95"] = _p50_p95(xs)
+        w.close()
+        if quick:  # what follows waits for the board's back-off: minutes
+            return
+        m0 = b.serial.mark()
+        t0 = time.monotonic()
+        broker.restart()
+        b.serial.expect("mqtt: connected", 60, since=m0)
+        res["mqtt.reconnect_s"] = round(time.monotonic() - t0, 1)
+        for case in ("dead", "silent"):
+            broker.stop()
+            silent = None
+            if case == "silent":
+                silent = socket.create_server(("127.0.0.1", broker.port))  # accepts (the backlog), never answers
+            time.sleep(30)
+            if silent:
+                silent.close()
+            broker.start()
+            w = broker.client(topics=(prefix + "/telemetry",))
+            res["mqtt.loop_longest_ms_" + case] = json.loads(w.wait(prefix + "/telemetry", timeout=400))["loop_ms"]
+            w.close()
+    finally:
+        b.stop()
+        broker.close()
+
+
+def _p50_p95(xs):
+    return round(statistics.median(xs)), round(statistics.quantiles(xs, n=20)[18])
+
+
 def measure_flash(res, tmp):
     d = Path(tmp) / "flash"
     d.mkdir()
@@ -731,13 +815,15 @@ COMMANDS = (("status", r"6 Outlet 6[^\n]*\n"), ("on all", r"6 Outlet 6[^\n]*\n")
             ("timer 3 cancel", None), ("off all", r"6 Outlet 6[^\n]*\n"), ("help", r"commands: [^\n]*\n"))
 
 
-def every_feature_config(port, ap):
+def every_feature_config(port, ap, mqtt=None):
     """Wi-Fi (the bench's access point ap), the demo server on port (badges, rounds every 2 s), schedules on outlets
-    4-6 in a time zone with DST (1-3 are Bob's: a session takes only outlets that are off); the seed wiring's reader
+    4-6 in a time zone with DST (1-3 are Bob's: a session takes only outlets that are off), MQTT when given (mqtt:
+    the section, tools/broker.py) with Home Assistant's discovery and telemetry every 10 s; the seed wiring's reader
     and RTC come with the board."""
     from tools.server import demo
 
-    return {"wifi": {"ssid": ap["ssid"], "password": ap["password"]},
+    c = {"mqtt": dict(mqtt, telemetry_s=10)} if mqtt else {}
+    return {**c, "wifi": {"ssid": ap["ssid"], "password": ap["password"]},
             "outlets": [{"watts": w, "schedule": RULES if i > 2 else []} for i, w in enumerate(demo.POWER)],
             "server": {"url": "http://127.0.0.1:%d" % port, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
                        "site_secret": demo.SITE_SECRET, "poll_s": 2},
@@ -753,6 +839,8 @@ def every_feature_run(b):
     since = b.serial.expect(READY, 20, since=0).start()
     b.serial.expect("rfid: reader ready", 10, since=since)
     b.serial.expect("clock: time from ntp", 15, since=since)
+    if "mqtt" in json.loads((b.board_dir / "config.json").read_text()):
+        b.serial.expect("mqtt: connected", 15, since=since)
     bob = bytes.fromhex(demo.BADGES[1].uid)
     for expect in (r"badge \w+ \(Bob\): [^\n]*outlet 1,2,3 on for 1800 s \(server\)",
                    r"badge \w+: session ended on outlet 1,2,3"):
@@ -774,21 +862,26 @@ def every_feature_run(b):
 
 
 def every_feature_min(tmp, quick=False):
-    """every_feature_run on a reference board of its own, with the demo server."""
+    """every_feature_run on a reference board of its own, with the demo server and a broker."""
+    from tools.broker import Broker
     from tools.server.process import server_process
 
-    with server_process("--demo", "--db", str(Path(tmp) / "every.db")) as (port, _):
-        d = Path(tmp) / "every"
-        d.mkdir()
-        make_board(d)
-        b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
-        (d / "config.json").write_text(json.dumps(every_feature_config(port, b.ap)))
-        romfs_board(b)
-        try:
-            b.start()
-            return every_feature_run(b)[0]
-        finally:
-            b.stop()
+    broker = Broker().start()
+    try:
+        with server_process("--demo", "--db", str(Path(tmp) / "every.db")) as (port, _):
+            d = Path(tmp) / "every"
+            d.mkdir()
+            make_board(d)
+            b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
+            (d / "config.json").write_text(json.dumps(every_feature_config(port, b.ap, broker.board_config())))
+            romfs_board(b)
+            try:
+                b.start()
+                return every_feature_run(b)[0]
+            finally:
+                b.stop()
+    finally:
+        broker.close()
 
 
 def measure_every_feature(res, tmp, quick):
@@ -894,6 +987,8 @@ def main(args):
             step("calibration", failures, calibrate, res, tmp, quick)
         print("bench: badges", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
+        print("bench: MQTT", flush=True)
+        step("mqtt", failures, measure_mqtt, res, tmp, quick)
         print("bench: WebREPL and its clients, the flash", flush=True)
         step("webrepl", failures, measure_webrepl, res, tmp)
         step("flash", failures, measure_flash, res, tmp)

@@ -1,0 +1,79 @@
+"""Home Assistant's MQTT discovery and the telemetry, written for the moment (loaded by mqtt.py, then dropped).
+
+Discovery (docs/mqtt.md): a switch per named outlet, sensors for the power, the energy (both estimated from each
+outlet's rated watts), the Wi-Fi signal and the free heap, a binary sensor for load shedding; one device groups
+them. Each entity's config is retained at homeassistant/<component>/<client id>/<object>/config; an empty one
+removes the entity (discovery off, an outlet without a name of its own: "Outlet N"). Keys are Home Assistant's
+abbreviations."""
+import gc
+import json
+import sys
+import time
+
+from firmware import app, mqtt
+
+# A sensor a line: object, name, the telemetry's key, unit, device class, state class, entity category
+_SENSORS = ("power|Power (estimate)|power_total_w|W|power|measurement|\n"
+            "energy|Energy (estimate)|energy_wh|Wh|energy|total_increasing|\n"
+            "rssi|Wi-Fi signal|rssi|dBm|signal_strength|measurement|diagnostic\n"
+            "heap|Free heap|heap|B|data_size|measurement|diagnostic")
+
+
+def discovery(conf, k):
+    """Publish the config of entity k: 0-7 the outlets' switches, 8-11 the sensors, 12 the shedding."""
+    cid = conf["client_id"]
+    o = app.outlets
+    if k < 8:
+        obj = "outlet%d" % (k + 1)
+        kind, on = "switch", k < len(o) and o.names[k] != "Outlet %d" % (k + 1)  # named: not the default name
+    elif k < 12:
+        s = _SENSORS.split("\n")[k - 8].split("|")
+        kind, obj, on = "sensor", s[0], 1
+    else:
+        kind, obj, on = "binary_sensor", "shed", 1
+    topic = "homeassistant/%s/%s/%s/config" % (kind, cid, obj)
+    if not (conf["discovery"] and on):
+        return mqtt.publish(topic, "", 1, True)  # no entity: an empty config removes it
+    if k < 8:
+        more = '"stat_t":"~/outlet/%d/state","cmd_t":"~/outlet/%d/set","ic":"mdi:power-socket-eu"' % (k + 1, k + 1)
+        name = o.names[k]
+    elif k < 12:
+        more = '"stat_t":"~/telemetry","val_tpl":"{{ value_json.%s }}","unit_of_meas":"%s","dev_cla":"%s",' \
+               '"stat_cla":"%s"%s' % (s[2], s[3], s[4], s[5], ',"ent_cat":"%s"' % s[6] if s[6] else "")
+        name = s[1]
+    else:
+        more = '"stat_t":"~/shed","ic":"mdi:transmission-tower-off"'
+        name = "Load shedding"
+    from firmware import VERSION
+
+    mqtt.publish(topic, '{"~":%s,"name":%s,"uniq_id":"%s_%s","avty_t":"~/status",%s,"dev":{"ids":[%s],"name":%s,'
+                        '"mf":"multiprise","mdl":"%d-outlet power strip","sw":"%s"}}' % (
+                            json.dumps(conf["prefix"]), json.dumps(name), cid, obj, more, json.dumps(cid),
+                            json.dumps(app.cfg["name"]), len(o), VERSION), 1, True)
+
+
+def telemetry():
+    """The telemetry's JSON: each outlet's power and their total (estimated: each outlet's rated watts while it is
+    on), the energy since boot (Wh, the same estimate), the Wi-Fi signal (dBm), the free heap (bytes), the uptime
+    (s), whether an outlet is shed, whether the time is trusted, and the longest step of the loop since the last
+    telemetry (ms)."""
+    import network
+
+    from firmware import loop
+
+    o = app.outlets
+    w = [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))]
+    try:
+        rssi = network.WLAN(0).status("rssi")
+    except (OSError, ValueError):
+        rssi = None
+    clock = sys.modules.get("firmware.clock")
+    gc.collect()
+    e = mqtt.energy
+    s = '{"power_w":%s,"power_total_w":%d,"estimate":true,"energy_wh":%d.%02d,"rssi":%s,"heap":%d,"uptime":%d,' \
+        '"shed":%s,"time_trusted":%s,"loop_ms":%d}' % (
+            json.dumps(w), sum(w), e[0], e[1] // 36000, json.dumps(rssi), gc.mem_free(),
+            time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, json.dumps(bool([1 for h in o.hold if h & 2])),
+            json.dumps(bool(clock and clock.trust)), loop.longest)
+    loop.longest = 0
+    return s
