@@ -541,9 +541,11 @@ class Bench:
     # ---- serial -------------------------------------------------------------------------------
 
     # The unix port ends itself at a second SIGINT that comes before it has handled the first (its signal handler
-    # exits); an ESP8266 takes a Ctrl-C that comes while one is pending as the same one. Ctrl-C is passed on here
-    # once per INTR_GAP_S: tools that press it twice (mpremote), or a loaded machine, never end the interpreter.
-    INTR_GAP_S = 0.3
+    # calls exit(), which can also hang the process for good, waiting on a lock the interrupted code holds); an
+    # ESP8266 takes a Ctrl-C that comes while one is pending as the same one. Ctrl-C is passed on here once per
+    # INTR_GAP_S: tools that press it twice (mpremote), or a loaded machine (where the interpreter may not run for
+    # some hundreds of milliseconds), never end the interpreter.
+    INTR_GAP_S = 1.0
 
     def _to_device(self, data):
         if b"\x02" in data:
