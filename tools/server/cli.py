@@ -315,7 +315,7 @@ def _serve(a, store, site_secret):
             ", admin token %s" % demo.ADMIN_TOKEN if token == demo.ADMIN_TOKEN else ""))
         for badge in demo.BADGES:
             print("demo: badge %s (%s) %s" % (badge.uid, badge.owner, "allowed" if badge.allowed else "refused"))
-    print("multiprise server on http://%s:%d (OpenAPI: /docs), database %s%s%s" % (
+    print("multiprise server on http://%s:%d (dashboard: /dashboard, OpenAPI: /docs), database %s%s%s" % (
         a.host, a.port, make_url(database_url(a.db)).render_as_string(hide_password=True),
         "" if site_secret else ", no site secret (enrolment by UID is off)",
         "" if token else ", no admin token (the admin API is off)"), flush=True)
