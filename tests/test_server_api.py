@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from serverkit import database, postgres  # noqa: F401 (fixtures)
@@ -14,6 +14,7 @@ from tools.server import models
 from tools.server.app import create_app
 from tools.server.cli import main as cli
 from tools.server.client import DeviceClient, ForgedAnswer
+from tools.server.schemas import BadgeIn, DeviceIn
 from tools.server.signing import badge_hash
 from tools.server.store import Conflict, Store
 
@@ -279,7 +280,10 @@ def test_a_heartbeat_shows_in_the_device_record(server):
             "outlets": [{"on": True, "why": "badge"}, {"on": False, "why": "held off: shed"}]}
     assert strip.request("POST", "/heartbeat", beat) == (200, {"ok": True, "time": NEW_YEAR})
     record = server.admin("GET", "/devices/strip").json()
-    assert (record["last_seen"], record["state"]) == (NEW_YEAR, beat)
+    assert (record["last_seen"], record["state"], record["skew"]) == (NEW_YEAR, beat, 0)
+    server.clock.now += 100
+    strip.request("POST", "/heartbeat", beat, stamp=NEW_YEAR + 75)     # the board's clock 25 s late
+    assert server.admin("GET", "/devices/strip").json()["skew"] == -25
     assert "secret" not in record and "secret" not in server.admin("GET", "/devices").text
 
 
@@ -297,9 +301,8 @@ def test_the_admin_api_needs_the_token(server):
 
 def test_badges_are_kept_only_as_keyed_hashes(server):
     alice = enrol(server, ALICE, "Alice")
-    assert server.admin("GET", "/badges").json() == [{"hash": alice, "owner": "Alice"}]
+    assert server.admin("GET", "/badges").json() == [{"hash": alice, "owner": "Alice", "enabled": True}]
     assert server.admin("POST", "/badges", {"uid": ALICE.lower(), "owner": "Alice again"}).status_code == 409
-    assert server.admin("POST", "/badges", {"uid": "04A1B2", "owner": "Short"}).status_code == 422
     with server.store.tx() as tx:
         for table in models.Base.metadata.sorted_tables:
             for row in tx.execute(select(table)):
@@ -307,6 +310,35 @@ def test_badges_are_kept_only_as_keyed_hashes(server):
                 assert ALICE.lower() not in text and SITE not in text
     with pytest.raises(Conflict):
         Store(server.db, "another-site-secret")
+
+
+@pytest.mark.parametrize("written", ["04:D5:E6:F7:A1:B2:C3", "04 d5 e6 f7 a1 b2 c3", "04d5e6f7A1B2C3",
+                                     "04D5:E6F7 A1B2C3"])
+def test_a_uid_is_taken_with_or_without_colons_and_spaces(server, written):
+    assert enrol(server, written, "Bob") == badge_hash(SITE, BOB)
+
+
+@pytest.mark.parametrize("written", ["04A1B2", "04:A1:B2:C3:D4", "04::A1B2C3", "04A1B2C3 ", "G4A1B2C3", "04-A1-B2-C3"])
+def test_a_uid_that_is_none_is_refused_in_plain_words(server, written):
+    r = server.admin("POST", "/badges", {"uid": written, "owner": "Eve"})
+    assert r.status_code == 422
+    assert [e["msg"] for e in r.json()["detail"]] == ["a badge UID is 4, 7 or 10 bytes in hex, e.g. 04:A1:B2:C3"]
+
+
+def test_a_badge_can_be_renamed_and_disabled_keeping_its_rules(server):
+    strip = server.device()
+    alice = enrol(server, ALICE, "Alice")
+    add_rule(server, badge=alice, device="all")
+    assert server.admin("PATCH", "/badges/" + alice, {"owner": "Alice B."}).json() == {
+        "hash": alice, "owner": "Alice B.", "enabled": True}
+    assert strip.authorize(alice)[1]["name"] == "Alice B."
+    assert server.admin("PATCH", "/badges/" + alice, {"enabled": False}).json()["enabled"] is False
+    assert strip.authorize(alice)[1] == {"allow": False, "outlets": [], "seconds": None, "name": "Alice B.",
+                                         "reason": "disabled"}
+    server.admin("PATCH", "/badges/" + alice, {"enabled": True})
+    assert strip.authorize(alice)[1]["allow"] is True
+    assert server.admin("PATCH", "/badges/" + "f" * 64, {"owner": "Nobody"}).status_code == 404
+    assert server.admin("PATCH", "/badges/" + alice, {"owner": ""}).status_code == 422
 
 
 def test_rules_can_be_changed_disabled_and_removed(server):
@@ -378,7 +410,7 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     desk.session("x", badge_hash(SITE, ALICE), 3, 100, 400, 7.5)
     capsys.readouterr()
     assert cli(db + ["stats", "--by", "outlet"]) == 0
-    assert capsys.readouterr().out.split("\n")[1].split() == ["desk", "3", "-", "-", "1", "300", "7.5"]
+    assert capsys.readouterr().out.split("\n")[1].split() == ["desk", "3", "-", "-", "-", "1", "300", "7.5"]
     assert cli(db + ["stats", "--since", "1970-01-01T00:05", "--until", "1970-01-01T00:10"]) == 0
     assert capsys.readouterr().out == "(none)\n"      # the session started at 00:01:40
     assert cli(db + ["sessions", "--device", "desk"]) == 0
@@ -386,6 +418,14 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     assert cli(db + ["command", "send", "desk", "on", "--outlets", "4"]) == 1
     assert "device desk has 3 outlets: no outlet 4" in capsys.readouterr().err
     assert cli(db + ["badge", "enrol", "XYZ", "Bob"]) == 2
+    assert "uid: a badge UID is 4, 7 or 10 bytes in hex, e.g. 04:A1:B2:C3" in capsys.readouterr().err
+    assert cli(db + ["badge", "enrol", "04:d5:e6:f7:a1:b2:c3", "Bob"]) == 0
+    assert capsys.readouterr().out.strip() == badge_hash(SITE, BOB)
+    assert cli(db + ["badge", "rename", badge_hash(SITE, BOB), "Robert"]) == 0
+    assert cli(db + ["badge", "disable", badge_hash(SITE, BOB)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[1:] == ["Robert", "no"]
+    assert cli(db + ["rule", "add", "--badge", "04 D5 E6 F7 A1 B2 C3", "--device", "desk"]) == 0
+    assert desk.authorize(badge_hash(SITE, BOB))[1]["reason"] == "disabled"
     assert cli(db + ["device", "remove", "ghost"]) == 1
 
 
@@ -398,7 +438,8 @@ def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsy
     assert created["id"] == "desk" and server.store.device_secret("desk") == created["secret"]
     assert err == "multiprise server admin: database %s\n" % server.db
     assert cli(common + ["--json", "badge", "enrol", ALICE, "Alice"]) == 0
-    assert json.loads(capsys.readouterr().out) == [{"hash": badge_hash(SITE, ALICE), "owner": "Alice"}]
+    assert json.loads(capsys.readouterr().out) == [{"hash": badge_hash(SITE, ALICE), "owner": "Alice",
+                                                    "enabled": True}]
     assert cli(common + ["rule", "add", "--badge", ALICE, "--device", "all", "--days", "sat,sun"]) == 0
     capsys.readouterr()
     assert cli(common + ["--json", "rule", "list"]) == 0
@@ -409,3 +450,17 @@ def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsy
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", table[1].split()[5])      # for a person: times as dates
     assert cli(common + ["rule", "list"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[2:5] == ["all", "-", "sat,sun"]
+
+
+def test_a_database_from_before_badges_could_be_disabled_gets_the_new_columns(database):  # noqa: F811
+    old = Store(database, SITE)
+    old.enrol(BadgeIn(uid=ALICE, owner="Alice"))
+    with old.tx.begin() as tx:
+        tx.execute(text("ALTER TABLE badges DROP COLUMN enabled"))
+        tx.execute(text("ALTER TABLE devices DROP COLUMN skew"))
+    old.close()
+    store = Store(database, SITE)
+    assert [(b.owner, b.enabled) for b in store.badges()] == [("Alice", True)]
+    store.add_device(DeviceIn(id="hall"))
+    assert store.device("hall").skew is None
+    store.close()

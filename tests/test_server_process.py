@@ -38,7 +38,7 @@ def test_the_demo_site_answers_a_board(database):  # noqa: F811
         alice = badge_hash(demo.SITE_SECRET, demo.BADGES[0].uid)
         assert strip.session("demo-1", alice, 2, now - 90, now, 2.5)[1] == {"ok": True, "duplicate": False}
         assert admin(port, "GET", "/stats?by=badge", demo.ADMIN_TOKEN) == (200, [{
-            "device": None, "outlet": None, "badge": alice, "owner": "Alice", "count": 1, "seconds": 90,
+            "device": None, "outlet": None, "badge": alice, "owner": "Alice", "day": None, "count": 1, "seconds": 90,
             "energy_wh": 2.5}])
     out = proc.stdout.read()
     assert "demo: device demo-strip, device secret %s, site secret %s" % (demo.DEVICE_SECRET, demo.SITE_SECRET) in out
@@ -64,4 +64,4 @@ def test_secrets_stay_out_of_the_output(tmp_path):
         assert secret not in out
     listing = subprocess.run([sys.executable, "-m", "tools.server", "--db", db, "admin", "badge", "list"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
-    assert listing.split() == ["hash", "owner", badge_hash(site, "04C0FFEE"), "Carol"]
+    assert listing.split() == ["hash", "owner", "enabled", badge_hash(site, "04C0FFEE"), "Carol", "yes"]

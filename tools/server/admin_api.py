@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tools.server.schemas import (HASH, BadgeIn, BadgeOut, CommandIn, CommandOut, DeviceCreated, DeviceId, DeviceIn,
-                                  DeviceOut, DeviceUpdate, RuleIn, RuleOut, RuleUpdate, SessionRecord, StatRow, Unix)
+from tools.server.schemas import (HASH, BadgeIn, BadgeOut, BadgeUpdate, CommandIn, CommandOut, DeviceCreated, DeviceId,
+                                  DeviceIn, DeviceOut, DeviceUpdate, RuleIn, RuleOut, RuleUpdate, SessionRecord,
+                                  StatRow, Unix)
 from tools.server.signing import same
 
 bearer = HTTPBearer(auto_error=False, description="the server's admin token (--admin-token)")
@@ -93,6 +94,13 @@ def enrol(body: BadgeIn, s: Store):
     return s.enrol(body)
 
 
+@router.patch("/badges/{badge}", response_model=BadgeOut, responses=NOT_FOUND)
+def update_badge(badge: HashPath, body: BadgeUpdate, s: Store):
+    """Rename a badge's owner (`{"owner": "Alice B."}`), or disable it (`{"enabled": false}`): a disabled badge is
+    refused, its rules kept for when it is enabled again."""
+    return s.update_badge(badge, body)
+
+
 @router.delete("/badges/{badge}", status_code=204, response_class=Response, responses=NOT_FOUND)
 def remove_badge(badge: HashPath, s: Store):
     """Remove a badge with its rules; its sessions stay in the statistics."""
@@ -148,8 +156,9 @@ def list_sessions(s: Store, since: Since = None, until: Until = None,
 
 
 @router.get("/stats", response_model=list[StatRow])
-def stats(s: Store, by: Annotated[Literal["badge", "outlet", "device"], Query()] = "badge",
+def stats(s: Store, by: Annotated[Literal["badge", "outlet", "device", "day"], Query()] = "badge",
           since: Since = None, until: Until = None, device: Annotated[DeviceId | None, Query()] = None,
           badge: Annotated[str | None, Query(pattern=HASH)] = None):
-    """Sessions counted, total seconds and total energy (Wh), per badge, per outlet (of a device) or per device."""
+    """Sessions counted, total seconds and total energy (Wh), per badge, per outlet (of a device), per device, or per
+    day (of the sessions' start, in the server's time zone)."""
     return s.stats(by, device=device, badge=badge, since=since, until=until)

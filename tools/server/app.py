@@ -4,9 +4,10 @@ import json
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.routing import Match
 
-from tools.server import admin_api, device_api
+from tools.server import admin_api, dashboard, device_api
 from tools.server.device_api import Refused, answer, read_body
 from tools.server.store import Conflict, Invalid, NotFound
 
@@ -71,14 +72,17 @@ def _replay(body, receive):
 def create_app(store, admin_token=None, body_s=device_api.BODY_S):
     """The app over `store` (a Store). Without `admin_token` the admin API refuses every request. A request's body
     must come whole within `body_s` seconds."""
-    app = FastAPI(title="multiprise central server", version="1",
-                  description="Badges, authorization rules, sessions and statistics, remote commands for multiprise "
-                              "power strips. Device requests and answers are signed: see docs/server.md and "
-                              "docs/protocol.md.")
+    # /docs loads Swagger UI from the server itself (a pinned package's files), not a CDN: it works on a LAN without
+    # internet. No /redoc: ReDoc's script loads its logo from its maker's site.
+    app = FastAPIOffline(title="multiprise central server", version="1", static_url="/static/docs", redoc_url=None,
+                         description="Badges, authorization rules, sessions and statistics, remote commands for "
+                                     "multiprise power strips. Device requests and answers are signed: see "
+                                     "docs/server.md and docs/protocol.md. The site's dashboard: /dashboard.")
     app.state.store = store
     app.state.admin_token = admin_token
     app.include_router(device_api.router)
     app.include_router(admin_api.router)
+    dashboard.install(app)
     app.openapi_schema = device_api.describe_signing(FastAPI.openapi(app))
     app.add_exception_handler(NotFound, lambda _request, e: JSONResponse({"detail": str(e)}, 404))
     app.add_exception_handler(Conflict, lambda _request, e: JSONResponse({"detail": str(e)}, 409))

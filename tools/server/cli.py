@@ -52,10 +52,15 @@ def add_arguments(p):
     badge = what.add_parser("badge", help="badges (stored as keyed hashes)").add_subparsers(dest="action",
                                                                                              required=True)
     enrol = badge.add_parser("enrol", help="enrol a badge by its UID (needs the site secret)")
-    enrol.add_argument("uid", help="hex, 4, 7 or 10 bytes")
+    enrol.add_argument("uid", help="hex, 4, 7 or 10 bytes: 04A1B2C3, 04:A1:B2:C3 or '04 a1 b2 c3'")
     enrol.add_argument("owner")
     badge.add_parser("list")
     badge.add_parser("remove", help="with its rules").add_argument("hash")
+    rename = badge.add_parser("rename", help="change a badge's owner")
+    rename.add_argument("hash")
+    rename.add_argument("owner")
+    badge.add_parser("disable", help="refuse it (its rules are kept)").add_argument("hash")
+    badge.add_parser("enable").add_argument("hash")
 
     rule = what.add_parser("rule", help="authorization rules").add_subparsers(dest="action", required=True)
     add = rule.add_parser("add", help="who may power which outlets, when, for how long")
@@ -86,7 +91,7 @@ def add_arguments(p):
                             ("sessions", "the latest sessions")):
         q = what.add_parser(name, help=what_help)
         if name == "stats":
-            q.add_argument("--by", choices=("badge", "outlet", "device"), default="badge")
+            q.add_argument("--by", choices=("badge", "outlet", "device", "day"), default="badge")
         else:
             q.add_argument("--limit", type=int, default=20)
         q.add_argument("--device")
@@ -230,6 +235,10 @@ def _admin(a, store):
                 print(badge.hash)
         elif a.action == "list":
             _table(store.badges())
+        elif a.action == "rename":
+            _table([store.update_badge(a.hash, schemas.BadgeUpdate(owner=a.owner))])
+        elif a.action in ("disable", "enable"):
+            _table([store.update_badge(a.hash, schemas.BadgeUpdate(enabled=a.action == "enable"))])
         else:
             store.remove_badge(a.hash)
     elif a.what == "rule":
@@ -239,9 +248,9 @@ def _admin(a, store):
                 if store.site_secret is None:
                     raise SystemExit("multiprise server: a UID needs the site secret (--site-secret)")
                 try:
-                    badge = badge_hash(store.site_secret, badge)
-                except ValueError:
-                    raise SystemExit("multiprise server: --badge: not a hash nor a UID: %r" % badge) from None
+                    badge = badge_hash(store.site_secret, schemas.badge_uid(badge))
+                except ValueError as e:
+                    raise SystemExit("multiprise server: --badge: not a hash, and %s" % e) from None
             start, end = a.hours or (None, None)
             _table([store.add_rule(schemas.RuleIn(badge=badge, device=a.device, outlets=a.outlets, days=a.days,
                                                   start=start, end=end, max_seconds=a.max_seconds,
@@ -306,7 +315,7 @@ def _serve(a, store, site_secret):
             ", admin token %s" % demo.ADMIN_TOKEN if token == demo.ADMIN_TOKEN else ""))
         for badge in demo.BADGES:
             print("demo: badge %s (%s) %s" % (badge.uid, badge.owner, "allowed" if badge.allowed else "refused"))
-    print("multiprise server on http://%s:%d (OpenAPI: /docs), database %s%s%s" % (
+    print("multiprise server on http://%s:%d (dashboard: /dashboard, OpenAPI: /docs), database %s%s%s" % (
         a.host, a.port, make_url(database_url(a.db)).render_as_string(hide_password=True),
         "" if site_secret else ", no site secret (enrolment by UID is off)",
         "" if token else ", no admin token (the admin API is off)"), flush=True)

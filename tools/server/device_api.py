@@ -114,10 +114,11 @@ class _Operation:
         self.body = hints.get("body")
         self.params = {name: TypeAdapter(hints[name]) for name in route.param_convertors}
         self.on_loop = inspect.iscoroutinefunction(route.endpoint)
+        self.wants_time = "sent" in hints
 
-    async def __call__(self, store, device, params, body):
-        """(status, answer body)."""
-        kwargs = {"device": device, "store": store}
+    async def __call__(self, store, device, sent, params, body):
+        """(status, answer body). `sent`: the request's X-Time."""
+        kwargs = {"device": device, "store": store, **({"sent": sent} if self.wants_time else {})}
         try:
             for name, adapter in self.params.items():
                 try:
@@ -174,7 +175,8 @@ class DeviceAPI:
             checked = await asyncio.get_running_loop().run_in_executor(
                 self.store.ledger.off_loop, partial(_check, self.store, True, *request))
         refusal, device, secret = checked
-        status, out = refusal or await operation(self.store, device, child["path_params"], body)
+        status, out = refusal or await operation(self.store, device, int(headers["x-time"]), child["path_params"],
+                                                 body)
         signed = () if secret is None else (
             (b"x-signature", answer_signature(secret, headers["x-nonce"], status, out).encode()),)
         await answer(send, status, out, signed)
@@ -202,7 +204,13 @@ def this_store(request: Request):
     return request.app.state.store
 
 
+def this_time(request: Request):
+    """Declared for the description only: DeviceAPI passes the request's X-Time to an endpoint that asks for it."""
+    return request.state.sent
+
+
 Device = Annotated[str, Depends(this_device)]
+Sent = Annotated[int, Depends(this_time)]
 Store = Annotated[object, Depends(this_store)]
 
 router = APIRouter(prefix=PREFIX, tags=["device"],
@@ -241,6 +249,6 @@ def ack(command_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: AckIn, devic
 
 
 @router.post("/heartbeat", response_model=HeartbeatOut)
-def heartbeat(body: HeartbeatIn, device: Device, store: Store):
+def heartbeat(body: HeartbeatIn, device: Device, sent: Sent, store: Store):
     """The board's state; the answer carries the server's time."""
-    return HeartbeatOut(ok=True, time=store.heartbeat(device, body))
+    return HeartbeatOut(ok=True, time=store.heartbeat(device, body, sent))

@@ -1,8 +1,10 @@
 """The database: tables, and opening one by URL (SQLite by default, PostgreSQL by `postgresql+psycopg://...`)."""
 import os
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, create_engine, event, insert, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (JSON, ForeignKey, Integer, String, UniqueConstraint, create_engine, event, insert, inspect,
+                        make_url, text, true)
+from sqlalchemy.schema import CreateColumn
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 SQLITE_WAIT_S = 10      # how long a statement off the event loop waits for another writer (the admin CLI, a worker)
@@ -35,12 +37,14 @@ class Device(Base):
     power: Mapped[list] = mapped_column(JSON)            # rated power of each outlet, watts; its length: the outlets
     last_seen: Mapped[int | None]                        # last heartbeat, unix seconds
     state: Mapped[dict | None] = mapped_column(JSON)     # what the last heartbeat said
+    skew: Mapped[int | None]                             # its X-Time minus the server's clock, seconds
 
 
 class Badge(Base):
     __tablename__ = "badges"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(server_default=true())     # disabled: refused, its rules kept
 
 
 class Rule(Base):
@@ -111,6 +115,22 @@ def private_file(path):
     os.chmod(path, 0o600)
 
 
+def _add_new_columns(engine):
+    """Give a database made by an earlier version the columns added since (each has a default or may be NULL)."""
+    for table in Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                try:
+                    with engine.begin() as conn:
+                        conn.execute(text("ALTER TABLE %s ADD COLUMN %s" % (
+                            table.name, CreateColumn(column).compile(dialect=engine.dialect))))
+                except DBAPIError:
+                    if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                        raise
+                    # another process added it at the same time
+
+
 def open_db(db):
     """Open (and create the tables of) the database `db`; return a session factory."""
     url = database_url(db)
@@ -128,6 +148,7 @@ def open_db(db):
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    _add_new_columns(engine)
     try:
         with engine.begin() as conn:
             if conn.execute(Version.__table__.select()).first() is None:

@@ -1,7 +1,9 @@
 """The messages of the device and admin APIs, as typed models: the OpenAPI description is made from them."""
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 HASH = r"^[0-9a-f]{64}$"
 DEVICE_ID = r"^[0-9A-Za-z_.-]{1,32}$"
@@ -11,7 +13,10 @@ END = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 ALL = "all"             # a rule's scope: every badge, or every device
 UNIX_MAX = 2**32 - 1
 MAX_OUTLETS = 8
-
+# a badge UID as a reader or a person writes it: 4, 7 or 10 bytes in hex, each byte pair maybe after a colon or a space
+_BYTE = "[: ]?[0-9A-Fa-f]{2}"
+UID = r"^[0-9A-Fa-f]{2}(%s){3}((%s){3}((%s){3})?)?$" % (_BYTE, _BYTE, _BYTE)
+UID_HELP = "a badge UID is 4, 7 or 10 bytes in hex, e.g. 04:A1:B2:C3"
 
 
 def _integral(value):
@@ -24,6 +29,23 @@ def integer(**limits):
     return Annotated[int, Field(**limits), BeforeValidator(_integral)]
 
 
+def badge_uid(text):
+    """The UID's hex digits alone ("04:a1 B2C3" gives "04a1B2C3"); ValueError with a plain message when it is none."""
+    if not isinstance(text, str) or not re.fullmatch(UID, text):
+        raise ValueError(UID_HELP)
+    return text.replace(":", "").replace(" ", "")
+
+
+def _uid(text):
+    try:
+        return badge_uid(text)
+    except ValueError:
+        raise PydanticCustomError("badge_uid", UID_HELP) from None
+
+
+BadgeUid = Annotated[str, AfterValidator(_uid), WithJsonSchema(
+    {"type": "string", "pattern": UID, "description": "4, 7 or 10 bytes in hex, with or without colons or spaces "
+                                                      "between them: 04A1B2C3, 04:A1:B2:C3, 04 a1 b2 c3"})]
 BadgeHash = Annotated[str, Field(pattern=HASH, description="hex HMAC-SHA256(site secret, UID bytes), lowercase")]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID)]
 Outlet = integer(ge=1, le=MAX_OUTLETS)
@@ -139,6 +161,7 @@ class DeviceOut(Message):
     power: list[int]
     last_seen: int | None
     state: dict | None
+    skew: int | None = Field(description="the board's clock minus the server's at its last heartbeat, seconds")
 
 
 class DeviceCreated(DeviceOut):
@@ -146,13 +169,20 @@ class DeviceCreated(DeviceOut):
 
 
 class BadgeIn(Message):
-    uid: str = Field(pattern=r"^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$", description="4, 7 or 10 bytes")
+    uid: BadgeUid
     owner: Name
+
+
+class BadgeUpdate(Message):
+    """Rename a badge's owner, or disable it (its rules stay, and grant nothing while it is disabled)."""
+    owner: Name = None
+    enabled: bool = None
 
 
 class BadgeOut(Message):
     hash: str
     owner: str
+    enabled: bool
 
 
 Every = Literal["all"]
@@ -247,6 +277,7 @@ class StatRow(Message):
     outlet: int | None
     badge: str | None
     owner: str | None
+    day: str | None = Field(description="YYYY-MM-DD in the server's time zone")
     count: int
     seconds: int
     energy_wh: float

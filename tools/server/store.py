@@ -33,7 +33,7 @@ class Invalid(Exception):
 
 
 def _device_out(d):
-    return DeviceOut(id=d.id, name=d.name, power=d.power, last_seen=d.last_seen, state=d.state)
+    return DeviceOut(id=d.id, name=d.name, power=d.power, last_seen=d.last_seen, state=d.state, skew=d.skew)
 
 
 def _rule_out(r):
@@ -56,7 +56,7 @@ class Tables(NamedTuple):
     """Devices, badges and rules as of a version of the database, held in memory for the device requests."""
     version: int
     devices: dict       # id: (secret, number of outlets)
-    badges: dict        # hash: owner
+    badges: dict        # hash: (owner, enabled)
     rules: dict         # badge hash, or None for the rules of every badge: [rules.Rule]
 
 
@@ -126,7 +126,8 @@ class Store:
         if self._tables is None or self._tables.version != version:
             with self.tx() as tx:
                 devices = {d.id: (d.secret, len(d.power)) for d in tx.scalars(select(models.Device))}
-                badges = dict(tx.execute(select(models.Badge.hash, models.Badge.owner)).all())
+                badges = {h: (owner, enabled) for h, owner, enabled in tx.execute(
+                    select(models.Badge.hash, models.Badge.owner, models.Badge.enabled))}
                 found = {}
                 for r in tx.scalars(select(models.Rule).order_by(models.Rule.id)):
                     found.setdefault(r.badge, []).append(
@@ -209,19 +210,32 @@ class Store:
                 _bump(tx)
         except IntegrityError:
             raise Conflict("this badge is already enrolled") from None
-        return BadgeOut(hash=h, owner=new.owner)
+        return BadgeOut(hash=h, owner=new.owner, enabled=True)
 
     def badges(self):
         with self.tx() as tx:
-            return [BadgeOut(hash=b.hash, owner=b.owner)
+            return [BadgeOut(hash=b.hash, owner=b.owner, enabled=b.enabled)
                     for b in tx.scalars(select(models.Badge).order_by(models.Badge.owner, models.Badge.hash))]
+
+    def _badge(self, tx, h):
+        b = tx.get(models.Badge, h)
+        if b is None:
+            raise NotFound("no badge %s" % h)
+        return b
+
+    def update_badge(self, h, change):
+        """Rename a badge's owner, or disable or enable it (a BadgeUpdate: only the fields given change)."""
+        with self.tx.begin() as tx:
+            b = self._badge(tx, h)
+            for field in change.model_fields_set:
+                setattr(b, field, getattr(change, field))
+            _bump(tx)
+        return BadgeOut(hash=b.hash, owner=b.owner, enabled=b.enabled)
 
     def remove_badge(self, h):
         """Remove a badge and its rules; its sessions stay in the statistics."""
         with self.tx.begin() as tx:
-            b = tx.get(models.Badge, h)
-            if b is None:
-                raise NotFound("no badge %s" % h)
+            b = self._badge(tx, h)
             tx.execute(delete(models.Rule).where(models.Rule.badge == h))
             tx.delete(b)
             _bump(tx)
@@ -336,7 +350,9 @@ class Store:
         known = tables.devices.get(device)
         if known is None:
             raise NotFound("no device %r" % device)
-        owner = tables.badges.get(badge)
+        owner, enabled = tables.badges.get(badge, (None, True))
+        if not enabled:
+            return rules.Decision(False, [], None, "disabled"), owner
         candidates = tables.rules.get(badge, []) + tables.rules.get(None, [])
         when = datetime.fromtimestamp(self.now(), self.tz)
         decision = rules.decide(candidates, badge, owner is not None, device, known[1], when)
@@ -363,11 +379,13 @@ class Store:
                 continue    # stored in the meantime by a request that raced this one: compare with it
         raise Conflict("session id %s: concurrent writes" % s.id)
 
-    def heartbeat(self, device, beat):
+    def heartbeat(self, device, beat, sent=None):
+        """Keep what the board says of itself, and how far its clock is from the server's (`sent`: its X-Time)."""
         with self.tx.begin() as tx:
             d = self._device(tx, device)
             d.last_seen = self.now()
             d.state = beat.model_dump()
+            d.skew = None if sent is None else sent - d.last_seen
         return d.last_seen
 
     # Sessions and statistics
@@ -394,8 +412,10 @@ class Store:
                     for s, owner in tx.execute(q)]
 
     def stats(self, by, **filters):
-        """Count, total seconds and total energy of the sessions, per badge, per outlet or per device."""
+        """Count, total seconds and total energy of the sessions, per badge, per outlet, per device or per day."""
         S = models.Session
+        if by == "day":
+            return self._daily(**filters)
         keys = {"badge": [S.badge], "outlet": [S.device, S.outlet], "device": [S.device]}[by]
         q = select(*keys, func.count(S.id), func.coalesce(func.sum(S.duration_s), 0),
                    func.coalesce(func.sum(S.energy_wh), 0.0))
@@ -407,6 +427,19 @@ class Store:
         for row in rows:
             key = dict(zip([c.key for c in keys], row[:len(keys)], strict=True))
             out.append(StatRow(device=key.get("device"), outlet=key.get("outlet"), badge=key.get("badge"),
-                               owner=owners.get(key.get("badge")), count=row[-3], seconds=int(row[-2]),
+                               owner=owners.get(key.get("badge")), day=None, count=row[-3], seconds=int(row[-2]),
                                energy_wh=float(row[-1])))
         return out
+
+    def _daily(self, **filters):
+        """Per day of the sessions' start, in the server's time zone (the rules' one)."""
+        S = models.Session
+        days = {}
+        with self.tx() as tx:
+            for start, seconds, energy in tx.execute(self._filtered(select(S.start, S.duration_s, S.energy_wh),
+                                                                     **filters)):
+                day = datetime.fromtimestamp(start, self.tz).date().isoformat()
+                count, total_s, total_wh = days.get(day, (0, 0, 0.0))
+                days[day] = count + 1, total_s + seconds, total_wh + energy
+        return [StatRow(device=None, outlet=None, badge=None, owner=None, day=day, count=count, seconds=total_s,
+                        energy_wh=total_wh) for day, (count, total_s, total_wh) in sorted(days.items())]
