@@ -414,7 +414,7 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     assert cli(db + ["stats", "--since", "1970-01-01T00:05", "--until", "1970-01-01T00:10"]) == 0
     assert capsys.readouterr().out == "(none)\n"      # the session started at 00:01:40
     assert cli(db + ["sessions", "--device", "desk"]) == 0
-    assert capsys.readouterr().out.split("\n")[1].split()[:3] == ["x", "desk", badge_hash(SITE, ALICE)]
+    assert capsys.readouterr().out.split("\n")[1].split()[:4] == ["x", "desk", badge_hash(SITE, ALICE)[:12], "Alice"]
     assert cli(db + ["command", "send", "desk", "on", "--outlets", "4"]) == 1
     assert "device desk has 3 outlets: no outlet 4" in capsys.readouterr().err
     assert cli(db + ["badge", "enrol", "XYZ", "Bob"]) == 2
@@ -427,6 +427,12 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     assert cli(db + ["rule", "add", "--badge", "04 D5 E6 F7 A1 B2 C3", "--device", "desk"]) == 0
     assert desk.authorize(badge_hash(SITE, BOB))[1]["reason"] == "disabled"
     assert cli(db + ["device", "remove", "ghost"]) == 1
+    assert cli(db + ["rule", "add", "--badge", "alice", "--device", "desk", "--outlets", "2"]) == 0  # by its owner
+    assert server.store.rules()[-1].badge == badge_hash(SITE, ALICE)
+    with pytest.raises(SystemExit, match="--badge Carol: no such owner"):
+        cli(db + ["rule", "add", "--badge", "Carol", "--device", "desk"])
+    with pytest.raises(SystemExit, match="needs the site secret: give it with --site-secret"):
+        cli(["--db", server.db, "--tz", "UTC", "admin", "badge", "enrol", "04:11:22:33", "Dan"])
 
 
 def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsys, monkeypatch):
@@ -449,7 +455,8 @@ def test_the_admin_command_line_names_its_database_and_speaks_json(server, capsy
     assert table[0].split()[:6] == ["id", "device", "op", "outlets", "class", "until"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", table[1].split()[5])      # for a person: times as dates
     assert cli(common + ["rule", "list"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].split()[2:5] == ["all", "-", "sat,sun"]
+    assert capsys.readouterr().out.splitlines()[1].split()[1:6] == [badge_hash(SITE, ALICE)[:12], "Alice", "all", "-",
+                                                                     "sat,sun"]  # a short hash, its owner
 
 
 def test_a_database_from_before_badges_could_be_disabled_gets_the_new_columns(database):  # noqa: F811

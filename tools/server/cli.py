@@ -166,9 +166,16 @@ def _when(text, tz):
 TIMES = {"last_seen", "start", "end", "created", "acked", "until"}     # unix times, shown in local time
 
 
+HASH_SHOWN = 12  # hex digits of a badge hash a person sees (--json has them whole)
+
+
 def _cell(name, value, tz):
     if value is None:
         return "-"
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:HASH_SHOWN]
+    if isinstance(value, float):  # watt-hours
+        return "%.1f" % value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if name in TIMES and isinstance(value, int):
@@ -180,16 +187,25 @@ def _cell(name, value, tz):
     return str(value)
 
 
-def _show(rows, as_json, tz=None):
-    """Print models as JSON (--json), or as aligned columns for a person: times in local time, lists joined, a device's
-    last heartbeat left to --json."""
+def _show(rows, as_json, tz=None, owners=None):
+    """Print models as JSON (--json), or as aligned columns for a person: times in local time, lists joined, badge
+    hashes short and their owners beside them (owners: {hash: owner}), watt-hours rounded, a device's last heartbeat
+    left to --json."""
     if as_json:
         print(json.dumps([row.model_dump(mode="json", by_alias=True) for row in rows], indent=1))
         return
     if not rows:
         print("(none)")
         return
-    data = [{k: _cell(k, v, tz) for k, v in row.model_dump(by_alias=True).items() if k != "state"} for row in rows]
+    data = []
+    for row in rows:
+        d = {}
+        for k, v in row.model_dump(by_alias=True).items():
+            if k != "state":
+                d[k] = _cell(k, v, tz)
+            if k == "badge" and owners is not None:
+                d["owner"] = "everyone" if v == "all" else owners.get(v, "-") if v else "-"
+        data.append(d)
     widths = {k: max(len(k), *(len(d[k]) for d in data)) for k in sorted(data[0], key=lambda k: k != "id")}
     print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
     for d in data:
@@ -207,12 +223,38 @@ def _zone(name):
         raise SystemExit("multiprise server: unknown time zone %r" % name) from None
 
 
+def _badge(store, text, schemas, badge_hash):
+    """--badge: "all", a badge hash, a UID (with the site secret), or the name of the owner of one enrolled badge."""
+    if text == "all" or len(text) == 64:
+        return text
+    try:
+        uid = schemas.badge_uid(text)
+    except ValueError:
+        uid = None
+    if uid is not None:
+        if store.site_secret is None:
+            raise SystemExit("multiprise server: --badge %s: a UID needs the site secret (--site-secret or "
+                             "--site-secret-file before `admin`, or MULTIPRISE_SITE_SECRET)" % text)
+        return badge_hash(store.site_secret, uid)
+    named = [b.hash for b in store.badges() if b.owner.casefold() == text.casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise SystemExit("multiprise server: --badge %s: %d badges have that owner; give the badge's hash (badge list)"
+                         % (text, len(named)))
+    raise SystemExit("multiprise server: --badge %s: no such owner, and not a badge UID (4, 7 or 10 bytes in hex, "
+                     "e.g. 04:A1:B2:C3) nor a hash" % text)
+
+
 def _admin(a, store):
     from tools.server import schemas
     from tools.server.signing import badge_hash
 
-    def _table(rows):
-        _show(rows, a.json, store.tz)
+    def _table(rows, owners=None):
+        _show(rows, a.json, store.tz, owners)
+
+    def _owners():
+        return {b.hash: b.owner for b in store.badges()}
 
     if a.what == "device":
         if a.action == "add":
@@ -228,6 +270,9 @@ def _admin(a, store):
             store.remove_device(a.id)
     elif a.what == "badge":
         if a.action == "enrol":
+            if store.site_secret is None:
+                raise SystemExit("multiprise server: enrolling a badge by its UID needs the site secret: give it with "
+                                 "--site-secret or --site-secret-file before `admin`, or MULTIPRISE_SITE_SECRET")
             badge = store.enrol(schemas.BadgeIn(uid=a.uid, owner=a.owner))
             if a.json:
                 _table([badge])
@@ -243,20 +288,13 @@ def _admin(a, store):
             store.remove_badge(a.hash)
     elif a.what == "rule":
         if a.action == "add":
-            badge = a.badge
-            if badge != "all" and len(badge) != 64:
-                if store.site_secret is None:
-                    raise SystemExit("multiprise server: a UID needs the site secret (--site-secret)")
-                try:
-                    badge = badge_hash(store.site_secret, schemas.badge_uid(badge))
-                except ValueError as e:
-                    raise SystemExit("multiprise server: --badge: not a hash, and %s" % e) from None
+            badge = _badge(store, a.badge, schemas, badge_hash)
             start, end = a.hours or (None, None)
             _table([store.add_rule(schemas.RuleIn(badge=badge, device=a.device, outlets=a.outlets, days=a.days,
                                                   start=start, end=end, max_seconds=a.max_seconds,
                                                   enabled=not a.disabled))])
         elif a.action == "list":
-            _table(store.rules())
+            _table(store.rules(), _owners())
         elif a.action == "remove":
             store.remove_rule(a.id)
         else:
@@ -271,7 +309,7 @@ def _admin(a, store):
     else:
         tz = store.tz
         span = dict(device=a.device, since=_when(a.since, tz), until=_when(a.until, tz))
-        _table(store.stats(a.by, **span) if a.what == "stats" else store.sessions(a.limit, **span))
+        _table(store.stats(a.by, **span) if a.what == "stats" else store.sessions(a.limit, **span), _owners())
 
 
 def _from_file(path, what):
