@@ -239,6 +239,7 @@ class Bench:
         self._in_call = None  # (wire connection, since when) of a hardware call the device waits on
         self.wdt_resets = 0
         self.crashes = 0  # fatal interpreter exits, each followed by an exception reset
+        self.hangs = 0  # interpreters hung by the unix port's SIGINT handling, each replaced as by a soft reboot
         self.stall_until = 0.0
         self.rom_writes = 0  # writes into the ROMFS partition (vfs.rom_ioctl op 4) since the bench was made
         self.cut_at_rom_write = None  # a test's power cut, just after the write that makes rom_writes this
@@ -498,6 +499,7 @@ class Bench:
         self._raw = False
         self._want_raw = raw
         self._tail = b""  # markers are looked for in this boot's output only
+        self._last_intr = 0.0  # a new interpreter has no Ctrl-C pending: the next one is passed on at once
         self._expect_exit = False
         self.boots += 1
         cmd = [MICROPYTHON, "-X", "heapsize=%d" % self.device_heap(), "-i", str(SHIMS / "_boot.py")]
@@ -543,9 +545,10 @@ class Bench:
     # The unix port ends itself at a second SIGINT that comes before it has handled the first (its signal handler
     # calls exit(), which can also hang the process for good, waiting on a lock the interrupted code holds); an
     # ESP8266 takes a Ctrl-C that comes while one is pending as the same one. Ctrl-C is passed on here once per
-    # INTR_GAP_S: tools that press it twice (mpremote), or a loaded machine (where the interpreter may not run for
-    # some hundreds of milliseconds), never end the interpreter.
-    INTR_GAP_S = 1.0
+    # INTR_GAP_S: tools that press it twice (mpremote) never end the interpreter. interrupt() presses again only
+    # after PRESS_AGAIN_S, as a loaded machine may not run the interpreter for some hundreds of milliseconds.
+    INTR_GAP_S = 0.3
+    PRESS_AGAIN_S = 1.0
 
     def _to_device(self, data):
         if b"\x02" in data:
@@ -845,10 +848,31 @@ class Bench:
         while True:
             self.serial.write(b"\r\x03")
             try:
-                return self.serial.expect(r">>> $", min(0.3, max(0.1, end - time.monotonic())), since=m0)
+                return self.serial.expect(r">>> $", min(self.PRESS_AGAIN_S, max(0.1, end - time.monotonic())), since=m0)
             except TimeoutError:
-                if time.monotonic() >= end:
+                if self._hung():
+                    self._unhang()
+                elif time.monotonic() >= end:
                     raise
+
+    def _hung(self):
+        """The unix port's own hang, which no ESP8266 has: a SIGINT can land while the interpreter holds a lock its
+        signal path takes again, and the process then waits on that futex for good. The interpreter is single-threaded,
+        so one that waits on a futex can never wake."""
+        p = self.proc
+        try:
+            return len(os.listdir("/proc/%d/task" % p.pid)) == 1 and "futex" in open("/proc/%d/wchan" % p.pid).read()
+        except (OSError, AttributeError):
+            return False
+
+    def _unhang(self):
+        """A new interpreter in place of a hung one, as a soft reboot: the pins, RTC memory and the chips as they are
+        (the outlets keep their state); counted in `hangs`."""
+        with self.lock:
+            self.hangs += 1
+            self._kill()
+            self.serial.feed(b"MPY: soft reboot\r\n")
+            self._spawn()
 
     def exec(self, code, timeout=10.0):
         """Run code in the raw REPL (interrupting main.py first if it runs); return its output.
