@@ -16,7 +16,7 @@ POSITIVE = ["mpy_bytes.firmware/app.py", "mpy_bytes.total", "heap_kept.firmware.
             "heap_kept.firmware.clock", "heap_kept.firmware.sched", "badge.tap_to_on_ms_p50", "badge.tap_to_on_ms_p95",
             "badge.tap_to_off_ms_p95", "server.authorize_per_s_1_client", "server.authorize_per_s_4_clients",
             "heap_kept.firmware.client", "heap_kept.firmware.drivers.pn532", "heap_kept.firmware.drivers.mfrc522",
-            "heap.every_feature_min", "board.names", "board.charge", "board.heap", "push.image_bytes",
+            "heap.every_feature_min", "board.names", "board.charge", "board.heap",
             "mqtt.command_to_relay_ms_p50", "mqtt.change_to_message_ms_p95", "mqtt.steady_free", "mqtt.heap_cost",
             "heap_kept.firmware.mqtt"]
 
