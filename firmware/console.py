@@ -8,7 +8,6 @@ import sys
 from firmware.loop import sleep_ms
 
 MAX_LINE = 80
-ROOM = 6144  # free heap (after a collection) a line wants while a tap or a round holds theirs, or it waits for them
 
 
 async def run():
@@ -17,17 +16,12 @@ async def run():
     poll.register(src, select.POLLIN)
     line = ""
     link = sys.modules.get("firmware.link")
-    held = None  # a line that found no room while a tap or a round held the heap: it runs once they are done
     while True:
-        if held and not (link and link.busy):
-            line, held = "", _run(held, link)
-        if held or not poll.poll(0):
+        if not poll.poll(0) or link and link.busy:  # a tap or a round holds the heap it loaded: a line waits for it
             await sleep_ms(50)
             continue
         try:
             line = _key(src, line)
-            if type(line) is tuple:  # a line to run
-                line, held = "", _run(line[0], link)
         except MemoryError:  # no room for this line just now: say so, keep listening
             line = ""
             _free()
@@ -48,7 +42,7 @@ def _key(src, line):
     if c in (10, 13):
         if line.strip():
             sys.stdout.write("\n")
-            return (line,)
+            _run(line)
         return ""
     if c in (8, 127):
         if line:
@@ -60,26 +54,17 @@ def _key(src, line):
     return line
 
 
-def _run(line, link):
-    """Run a line; give it back when there was no room to load its command while a tap or a round held the heap
-    (it runs once they are done: a line waits only when it must, never behind a slow server otherwise)."""
+def _run(line):
     import firmware
 
     w = line.split()
     name = "schedcmd" if w[0] in ("sched", "pulse") else "timecmd" if w[0] == "timer" or w[0] == "time" and w[1:] \
         else "commands"
-    mod = None
-    if link and link.busy:
-        gc.collect()
-        if gc.mem_free() < ROOM:  # little room beside the tap or round: the line runs after it, not in part
-            return line
     try:  # one module at a time on the heap, loaded for the line only
         try:
             mod = __import__("firmware." + name, None, None, ["run"])
         except MemoryError:  # nothing ran yet: once more, on a heap collected with the module gone
             _free()
-            if link and link.busy:
-                return line
             mod = __import__("firmware." + name, None, None, ["run"])  # a MemoryError here: the line did not run
         try:
             reply = mod.run(line, "serial") if name == "commands" else mod.run(w[0], w[1:])
