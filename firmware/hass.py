@@ -2,7 +2,7 @@
 
 Discovery (docs/mqtt.md): a switch per named outlet, sensors for the power, the energy (both estimated from each
 outlet's rated watts), the Wi-Fi signal and the free heap, a binary sensor for load shedding; one device groups
-them. Each entity's config is retained at homeassistant/<component>/<client id>/<object>/config; an empty one
+them. Each entity's config is retained at <discovery prefix, homeassistant by default>/<component>/<client id>/<object>/config; an empty one
 removes the entity (discovery off, an outlet without a name of its own: "Outlet N"). Keys are Home Assistant's
 abbreviations."""
 import gc
@@ -31,7 +31,7 @@ def discovery(conf, k):
         kind, obj, on = "sensor", s[0], 1
     else:
         kind, obj, on = "binary_sensor", "shed", 1
-    topic = "homeassistant/%s/%s/%s/config" % (kind, cid, obj)
+    topic = "%s/%s/%s/%s/config" % (conf["discovery_prefix"], kind, cid, obj)
     if not (conf["discovery"] and on):
         return mqtt.publish(topic, "", 1, True)  # no entity: an empty config removes it
     if k < 8:

@@ -28,7 +28,7 @@ SEED_WARNINGS = ['board.relays[4] = 0: outlet 5 may click briefly at boot',
                  'board.relays[5] = 2: outlet 6 may click briefly at boot']
 PASSWORD = 'hunter2'
 MQTT = {'host': '', 'port': 1883, 'client_id': '', 'user': '', 'password': '', 'prefix': '', 'keepalive': 60,
-        'discovery': True, 'telemetry_s': 60}
+        'discovery': True, 'discovery_prefix': 'homeassistant', 'telemetry_s': 60}
 
 
 def defaults(board, outlets=OUTLETS):
@@ -114,10 +114,10 @@ VALID = [
      dict(defaults(SEED), mqtt=dict(MQTT, host='192.168.1.5')), SEED_WARNINGS),
     ('mqtt-all', {'mqtt': {'host': 'broker.home', 'port': 8883, 'client_id': 'strip_1', 'user': 'strip',
                            'password': PASSWORD, 'prefix': 'home/garage/strip', 'keepalive': 30, 'discovery': False,
-                           'telemetry_s': 0}},
+                           'discovery_prefix': 'ha', 'telemetry_s': 0}},
      dict(defaults(SEED), mqtt={'host': 'broker.home', 'port': 8883, 'client_id': 'strip_1', 'user': 'strip',
                                 'password': PASSWORD, 'prefix': 'home/garage/strip', 'keepalive': 30,
-                                'discovery': False, 'telemetry_s': 0}), SEED_WARNINGS),
+                                'discovery': False, 'discovery_prefix': 'ha', 'telemetry_s': 0}), SEED_WARNINGS),
     ('button-shares-relay', {'board': {'relays': [0, 14], 'button': 0}},
      defaults(dict(SEED, relays=[0, 14], active_low=[True, True]), OUTLETS[:2]),
      ['board.relays[0] = 0: outlet 1 may click briefly at boot']),
@@ -238,6 +238,10 @@ BROKEN = [
     ('mqtt-client-id', {'mqtt': {'host': 'b', 'client_id': 'my strip'}}, [('mqtt.client_id', '1 to 23 ASCII')]),
     ('mqtt-client-id-long', {'mqtt': {'host': 'b', 'client_id': 'c' * 24}}, [('mqtt.client_id', '1 to 23 ASCII')]),
     ('mqtt-prefix-wildcard', {'mqtt': {'host': 'b', 'prefix': 'home/#'}}, [('mqtt.prefix', 'without + or #')]),
+    ('mqtt-discovery-prefix', {'mqtt': {'host': 'b', 'discovery_prefix': '/ha'}},
+     [('mqtt.discovery_prefix', 'neither starting nor ending with /')]),
+    ('mqtt-discovery-prefix-empty', {'mqtt': {'host': 'b', 'discovery_prefix': ''}},
+     [('mqtt.discovery_prefix', 'a topic of 1 to 64 characters')]),
     ('mqtt-prefix-slash', {'mqtt': {'host': 'b', 'prefix': 'home/strip/'}}, [('mqtt.prefix', 'ending with /')]),
     ('mqtt-password-without-user', {'mqtt': {'host': 'b', 'password': PASSWORD}},
      [('mqtt.password', '***: expected mqtt.user set too')]),
@@ -409,7 +413,8 @@ configs = st.fixed_dictionaries({}, optional={
     'mqtt': json_values | st.fixed_dictionaries({}, optional={
         'host': st.text(max_size=70) | json_values, 'port': pins, 'client_id': st.text(max_size=30),
         'user': st.text(max_size=70), 'password': st.text(max_size=70) | json_values,
-        'prefix': st.text(max_size=70), 'keepalive': pins, 'discovery': json_values, 'telemetry_s': pins})})
+        'prefix': st.text(max_size=70), 'keepalive': pins, 'discovery': json_values,
+        'discovery_prefix': st.text(max_size=70), 'telemetry_s': pins})})
 
 
 def check(raw):

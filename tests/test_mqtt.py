@@ -73,13 +73,13 @@ def expand(config):
     return out
 
 
-def discovered(watcher, since=0):
+def discovered(watcher, since=0, prefix="homeassistant"):
     """{(component, object id): expanded config, or None for an empty one}, from the retained configs seen."""
     found = {}
     with watcher.cond:
         messages = watcher.messages[since:]
     for topic, payload, _ in messages:
-        m = re.fullmatch(r"homeassistant/(\w+)/%s/(\w+)/config" % CLIENT, topic)
+        m = re.fullmatch(r"%s/(\w+)/%s/(\w+)/config" % (re.escape(prefix), CLIENT), topic)
         if m:
             found[m.groups()] = expand(json.loads(payload)) if payload else None
     return found
@@ -147,6 +147,15 @@ def test_discovery_off_removes_every_entity(vboard, broker):
     assert len(found) == 13 and all(v is None for v in found.values())
     w3 = broker.client()  # what a Home Assistant that starts now finds: nothing left
     assert not [t for t, p, _ in w3.messages if t.startswith("homeassistant/") and p]
+
+
+def test_discovery_goes_under_the_prefix_home_assistant_listens_to(vboard, broker):
+    w = broker.client()
+    connected(vboard, broker, discovery_prefix="home/ha")
+    w.wait("home/ha/binary_sensor/%s/shed/config" % CLIENT, timeout=30)
+    found = discovered(w, prefix="home/ha")
+    assert len([v for v in found.values() if v]) == 9 and found[("switch", "outlet3")]["name"] == "Heater"
+    assert not discovered(w)  # nothing under Home Assistant's default
 
 
 def test_a_command_switches_its_relay_and_the_state_and_its_reason_are_published(vboard, broker):
