@@ -246,6 +246,33 @@ def test_the_broker_restarted_relays_and_schedules_carry_on_and_the_board_publis
     assert b.relays() == [True, False, False, False, False, False]
 
 
+def test_wifi_lost_while_publishing_the_relays_carry_on_the_will_is_seen_and_the_state_is_right_after(vboard, broker):
+    w = broker.client()
+    b = connected(vboard, broker, keepalive=10)  # the broker gives the board up after 15 s of silence
+    w.wait(PREFIX + "/status", "online")
+    m0 = w.mark()
+    b.set_wifi(False)  # the access point goes: the board's connection stays open, and carries nothing
+    b.command("on 1")  # published into a connection that carries nothing
+    b.wait_relays([True, False, False, False, False, False])
+    b.command("timer 1 for 3s")
+    w.wait(PREFIX + "/status", "offline", timeout=60, since=m0)  # the broker's last will for the board
+    b.wait_relays([False] * 6, timeout=10)  # the timer ran out without the network
+    b.command("on 2")
+    b.wait_relays([False, True, False, False, False, False])
+    assert not [t for t, _, _ in w.messages[m0:] if "/outlet/" in t]  # nothing went through while it was down
+    m1 = w.mark()
+    b.set_wifi(True)
+    w.wait(PREFIX + "/status", "online", timeout=90, since=m1)
+    w.wait(PREFIX + "/outlet/2/state", "ON", since=m1)
+    w.wait(PREFIX + "/outlet/1/state", "OFF", since=m1)
+    w.wait(PREFIX + "/outlet/1/reason", "timer", since=m1)
+    late = broker.client()  # what a Home Assistant that starts now sees, retained
+    late.wait(PREFIX + "/status", "online", retained=True)
+    late.wait(PREFIX + "/outlet/2/state", "ON", retained=True)
+    late.wait(PREFIX + "/outlet/1/state", "OFF", retained=True)
+    assert b.relays() == [False, True, False, False, False, False]
+
+
 def test_a_refused_password_is_said_clearly_never_shown_and_tried_again_later(vboard, broker):
     wrong = "not-the-password-9"
     b = vboard(board_config(broker, password=wrong))

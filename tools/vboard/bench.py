@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tools.build import BUILD, IMAGE, SHIMS, compile_file
 
-from . import heapmodel, hw, ntp, rfid, webrepl
+from . import heapmodel, hw, ntp, radio, rfid, webrepl
 from .heapmodel import MICROPYTHON
 from .chips import DS1307, DS3231, PCF8574, Clock
 
@@ -230,6 +230,7 @@ class Bench:
         self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
         self.ntp = ntp.Server(self.clock, lambda: self.wifi_status() == 5)  # reached through the access point
         self.unknown_hosts = set()  # names the access point's DNS does not resolve (any other name is the bench)
+        self.radio = radio.Radio(lambda: self.wifi_status() == 5)  # the board's TCP connections, while joined
         # ESP8266 state that survives a reset but not a power cut
         self.rtc_mem = b""
         self.esp_rtc = hw.EspClock(self.clock)
@@ -285,6 +286,7 @@ class Bench:
         self.serial.close()
         self._wire_srv.close()
         self.ntp.close()
+        self.radio.close()
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -382,6 +384,7 @@ class Bench:
 
     def _kill(self):
         self.webrepl_stop()  # the device's sockets die with it
+        self.radio.drop()
         p = self.proc
         if p and p.poll() is None:
             self._expect_exit = True

@@ -460,7 +460,7 @@ def module_function(bench, name, args):
         host, port = args
         if bench.wifi_status() != 5 or host in bench.unknown_hosts:
             raise OSError(-2, "name not resolved")  # what the ESP8266's lwIP getaddrinfo raises
-        return ("127.0.0.1", bench.ntp.port if port == 123 else port)
+        return ("127.0.0.1", bench.ntp.port if port == 123 else bench.radio.route(port))
     if name == "romw":
         return bench.rom_written()
     if name == "statvfs":

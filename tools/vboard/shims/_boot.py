@@ -3,7 +3,7 @@
 
 def _start():
     import sys, os, uos, vfs
-    import _wire, time, machine, network, esp, webrepl  # noqa: F401 (resident before the flash replaces the host's /)
+    import _wire, time, machine, network, esp, webrepl, socket  # noqa: F401 (resident before the flash replaces the host's /)
     import ntptime  # noqa: F401 (frozen on the ESP8266, no heap: resident here, so the calibration counts it as a shim)
 
     rom = uos.getenv("VBOARD_ROMFS")

@@ -1,7 +1,7 @@
 # The wire to the bench: one request line, one answer line. Hardware objects are proxies: every method
 # call travels to the bench, which holds the behaviour, so the device heap stays the firmware's.
 # Names are kept few and short: each identifier here is a qstr the real board has in ROM.
-import socket
+import usocket as socket  # MicroPython's own (socket is the board's: the shim)
 import uos
 
 s = socket.socket()

@@ -1,6 +1,6 @@
 # `ntptime` (frozen in the ESP8266 firmware) on the virtual board: the same API and the same failures.
 # The name is resolved by the bench's virtual network; the query is a real UDP exchange with its server.
-import socket
+import usocket as socket  # the name is resolved below, by the bench
 import struct
 from time import gmtime
 from _wire import go
