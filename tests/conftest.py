@@ -30,6 +30,17 @@ def pytest_runtest_logreport(report):
     _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report shows what each of its boards said last (the vboard fixture's benches)."""
+    rep = yield
+    if rep.failed:
+        for i, b in enumerate(getattr(item, "benches", ())):
+            rep.sections.append(("board %d's serial output, its end (boots %d, watchdog resets %d, hangs %d)" % (
+                i, b.boots, b.wdt_resets, b.hangs), b.serial.text()[-4000:]))
+    return rep
+
+
 def pytest_sessionfinish(session):
     """The run's own figures for make bench (build/suite.json): its wall clock and its 15 slowest tests. Only a
     whole run (the controller, not an xdist worker, and not a selection of tests) writes them."""
@@ -49,7 +60,7 @@ LIB_HEAP = "64k"
 
 
 @pytest.fixture
-def vboard(tmp_path):
+def vboard(tmp_path, request):
     """Factory: vboard(config=dict|str|None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k",
     romfs_firmware=True) -> Bench. heap None: an ESP8266's (tools/vboard/heapmodel.py), or LIB_HEAP when the
     firmware is in /lib.
@@ -58,7 +69,7 @@ def vboard(tmp_path):
     ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), None a build without one; with romfs_firmware the
     compiled firmware is in it and not in /lib, as deploy --romfs leaves a board (the reference board: docs/heap.md,
     "Heap budget"); without, the firmware is in /lib, as a plain deploy leaves it."""
-    benches = []
+    benches = request.node.benches = []
 
     def make(config=None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k", romfs_firmware=True,
              **kw):

@@ -73,7 +73,7 @@ class Radio:
                             return
                     break
                 dst.sendall(data)
-        except OSError:  # either end went away: so does the other
+        except (OSError, ValueError):  # either end went away (closed under the pump: ValueError): so does the other
             pass
         self._close(src, dst)
 
