@@ -6,7 +6,7 @@
 // Instrumentation for measuring (module `tlsheap`): after each axTLS allocation the GC heap's free bytes
 // are read (gc_info), and the least seen, with the largest free block at that moment, is kept; so are the
 // bytes axTLS allocated and has not freed since reset(), their peak, and its largest single allocation.
-// (axTLS does not free everything it allocates: the collector takes back what it leaves.)
+// (Some blocks axTLS never frees itself: the collector takes them back once nothing points to them.)
 #include <errno.h>
 #include "py/gc.h"
 #include "py/runtime.h"
