@@ -1,0 +1,175 @@
+"""What a request to the board's web server asks, answered (loaded by web.py for one request, then dropped): the
+JSON API under /api/ and the page (docs/web.md). Every switch goes through the arbiter with the reason `web`."""
+import json
+import time
+
+from firmware import app, web
+
+_PAGE = ("/rom/firmware/web/index.html.gz", "/lib/firmware/web/index.html.gz")
+
+
+def answer(c, r):
+    m, path = r[0], r[1].decode()
+    if path == "/" and m == b"GET":
+        return page(c, r)
+    if path[:5] != "/api/":
+        return _no(c, 404)
+    if path == "/api/login" and m == b"POST":
+        return login(c, r[7])
+    if not _password_set():
+        return _no(c, 403, "no web password yet: set one at the serial console (webpass)")
+    if not authorized(r):
+        return _no(c, 401, "log in first")
+    if m == b"GET":
+        if path == "/api/state":
+            return web.respond(c, 200, state())
+        return _no(c, 404)
+    if not r[4]:
+        return _no(c, 403, "a request from a page needs the X-Multiprise header (CSRF check)")
+    if path == "/api/logout":
+        t = r[3]
+        for s in web.sessions[:]:
+            if web.same(s[0], t):
+                web.sessions.remove(s)
+        return web.respond(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
+    w = path[5:].split("/")
+    if w[0] == "command" and len(w) == 1:
+        line = _text(r[7])
+    elif w[0] == "outlets" and len(w) == 3 and w[2] in ("on", "off", "toggle", "timer"):
+        line = "%s %s" % (w[2], w[1]) if w[2] != "timer" else "timer %s %s" % (w[1], _text(r[7]))
+    else:
+        return _no(c, 404)
+    if line is None:
+        return _no(c, 400, "the body is a command line of printable characters")
+    from firmware import orders
+
+    a = orders.line(line, "web")
+    if a[:6] == "error:":
+        return _no(c, 400, json.dumps(a[7:])[1:-1])
+    web.respond(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))
+
+
+def authorized(r):
+    """The request's session is open (its token compared in constant time with each); sessions past their end are
+    dropped."""
+    now = time.ticks_ms()
+    ok = False
+    for s in web.sessions[:]:
+        if time.ticks_diff(now, s[1]) > 0:
+            web.sessions.remove(s)
+        elif r[3] and web.same(r[3], s[0]):
+            ok = True
+    return ok
+
+
+def _password_set():
+    import os
+
+    try:
+        return bool(os.stat("webpass.json"))  # webauth.FILE (not loaded for that)
+    except OSError:
+        return False
+
+
+def _no(c, code, why=None):
+    """A request understood and refused: its status and why (the connection is kept)."""
+    web.respond(c, code, '{"error":"%s"}' % (why or web.why(code)[4:].lower()))
+
+
+def _text(b):
+    if len(b) > 64 or [1 for x in b if not 32 <= x < 127]:
+        return None
+    return b.decode()
+
+
+def login(c, body):
+    """A password to check: the back-off first, then the derivation, a slice at each step of the web task (webauth.step
+    answers)."""
+    from firmware import webauth
+
+    f = web.fails
+    wait = time.ticks_diff(f[1], time.ticks_ms())
+    if f[0] and wait > 0:
+        return web.respond(c, 429, '{"error":"too many wrong passwords: the next login in %d s"}' % (
+            (wait + 999) // 1000), "Retry-After: %d\r\n" % ((wait + 999) // 1000))
+    if web.job:
+        return web.respond(c, 429, '{"error":"another login is being checked"}', "Retry-After: 1\r\n")
+    rec = webauth.stored()
+    if not rec:
+        return _no(c, 403, "no web password yet: set one at the serial console (webpass)")
+    try:
+        p = json.loads(body)["password"]
+    except (ValueError, KeyError, TypeError):
+        p = None
+    if type(p) is not str or not 1 <= len(p) <= 64:
+        return _no(c, 400, 'the body is {"password": "..."}')
+    web.job = [c, webauth.begin(p, rec)]
+
+
+def power():
+    """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
+    on, as hass.telemetry computes it; the metering chip's reading once there is one."""
+    o = app.outlets
+    return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
+
+
+def state():
+    """The board's state as JSON, in parts (a tuple: web.respond sends them one after the other): the outlets, power,
+    Wi-Fi, uptime, version, free heap, time, the last badge events."""
+    import gc
+    import sys
+
+    import network
+
+    from firmware import VERSION, clock
+
+    o = app.outlets
+    now = time.time()
+    w, measured = power()
+    parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"outlets":[' % (
+        json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), "true" if measured else "false")]
+    for i in range(len(o)):
+        t = clock.timers[i] if i < len(clock.timers) else None
+        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s}' % (
+            "," if i else "", json.dumps(o.names[i]), _js(o.on[i]), json.dumps(o.reason(i)), w[i],
+            max(0, t[0] - now) if t else "null", _js(t and t[1]), _js(o.hold[i] & 2), _js(o.hold[i])))
+    s = network.WLAN(0)
+    wifi = []
+    for k in ("essid", "channel", "mac", "rssi", "ip"):
+        try:
+            v = s.config(k) if k in ("essid", "channel", "mac") else s.status(k) if k == "rssi" else s.ifconfig()[0]
+            wifi.append('"%s":%s' % (k, json.dumps(v if k != "mac" else ":".join("%02x" % x for x in v))))
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+    link = sys.modules.get("firmware.link")
+    parts.append('],"wifi":{%s},"link":%s,"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":%s,' % (
+        ",".join(wifi), json.dumps(link and link.wifi), time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000,
+        clock.text(now), _js(clock.trust), len(web.conns), json.dumps(web.told)))
+    gc.collect()
+    parts.append('"heap":%d}' % gc.mem_free())
+    return tuple(parts)
+
+
+def _js(v):
+    return "true" if v else "false"
+
+
+def page(c, r):
+    """The page: gzip-compressed in the firmware's image, sent a buffer at a time; 304 when the browser has it."""
+    import os
+
+    for p in _PAGE:
+        try:
+            st = os.stat(p)
+            break
+        except OSError:
+            pass
+    else:
+        return _no(c, 404, "the page is not on this board")
+    from firmware import VERSION
+
+    tag = b'"%s-%d"' % (VERSION, st[6])
+    if r[6] == tag:
+        return web.respond(c, 304, "", "ETag: %s\r\n" % tag.decode(), "text/html")
+    web.respond(c, 200, open(p, "rb"), "Content-Length: %d\r\nContent-Encoding: gzip\r\nETag: %s\r\n" % (
+        st[6], tag.decode()), "text/html; charset=utf-8")
