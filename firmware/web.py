@@ -81,7 +81,7 @@ async def run():
                 close(c)
             except MemoryError:  # no room for this request just now: the client is told (if there is room for
                 c[_STATE] = 3      # that), the board carries on
-                firmware.drop("webapi", "orders", "timecmd", "sched")
+                firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
                 try:
                     refuse(c, 503, "not enough memory just now: try again")
                 except MemoryError:
@@ -263,7 +263,7 @@ def _answer(c):
         if done:
             raise
     finally:
-        firmware.drop("webapi", "orders", "timecmd", "sched")
+        firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
     if done:
         stats[0] += 1
     elif time.ticks_diff(time.ticks_ms(), c[_DUE]) > 0:
