@@ -3,7 +3,7 @@ JSON API under /api/ and the page (docs/web.md). Every switch goes through the a
 import json
 import time
 
-from firmware import web
+from firmware import web, webconn
 
 _PAGE = ("/rom/firmware/web/index.html.gz", "/lib/firmware/web/index.html.gz")
 
@@ -24,16 +24,17 @@ def answer(c, r):
         if path == "/api/state":
             from firmware import webstate
 
-            return web.respond(c, 200, webstate.state())
+            return webconn.respond(c, 200, webstate.state())
         return _no(c, 404)
     if not r[4]:
         return _no(c, 403, "a request from a page needs the X-Multiprise header (CSRF check)")
     if path == "/api/logout":
         t = r[3]
         for s in web.sessions[:]:
-            if web.same(s[0], t):
+            if webconn.same(s[0], t):
                 web.sessions.remove(s)
-        return web.respond(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
+        return webconn.respond(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; "
+                                                      "Max-Age=0\r\n")
     w = path[5:].split("/")
     if w[0] == "command" and len(w) == 1:
         line = _text(r[7])
@@ -48,7 +49,7 @@ def answer(c, r):
     a = orders.line(line, "web")
     if a[:6] == "error:":
         return _no(c, 400, json.dumps(a[7:])[1:-1])
-    web.respond(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))
+    webconn.respond(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))
 
 
 def authorized(r):
@@ -59,7 +60,7 @@ def authorized(r):
     for s in web.sessions[:]:
         if time.ticks_diff(now, s[1]) > 0:
             web.sessions.remove(s)
-        elif r[3] and web.same(r[3], s[0]):
+        elif r[3] and webconn.same(r[3], s[0]):
             ok = True
     return ok
 
@@ -75,7 +76,7 @@ def _password_set():
 
 def _no(c, code, why=None):
     """A request understood and refused: its status and why (the connection is kept)."""
-    web.respond(c, code, '{"error":"%s"}' % (why or web.why(code)[4:].lower()))
+    webconn.respond(c, code, '{"error":"%s"}' % (why or webconn.why(code)[4:].lower()))
 
 
 def _text(b):
@@ -92,10 +93,10 @@ def login(c, body):
     f = web.fails
     wait = time.ticks_diff(f[1], time.ticks_ms())
     if f[0] and wait > 0:
-        return web.respond(c, 429, '{"error":"too many wrong passwords: the next login in %d s"}' % (
+        return webconn.respond(c, 429, '{"error":"too many wrong passwords: the next login in %d s"}' % (
             (wait + 999) // 1000), "Retry-After: %d\r\n" % ((wait + 999) // 1000))
     if web.job:
-        return web.respond(c, 429, '{"error":"another login is being checked"}', "Retry-After: 1\r\n")
+        return webconn.respond(c, 429, '{"error":"another login is being checked"}', "Retry-After: 1\r\n")
     rec = webauth.stored()
     if not rec:
         return _no(c, 403, "no web password yet: set one at the serial console (webpass)")
@@ -124,6 +125,6 @@ def page(c, r):
 
     tag = b'"%s-%d"' % (VERSION, st[6])
     if r[6] == tag:
-        return web.respond(c, 304, "", "ETag: %s\r\n" % tag.decode(), "text/html")
-    web.respond(c, 200, open(p, "rb"), "Content-Length: %d\r\nContent-Encoding: gzip\r\nETag: %s\r\n" % (
+        return webconn.respond(c, 304, "", "ETag: %s\r\n" % tag.decode(), "text/html")
+    webconn.respond(c, 200, open(p, "rb"), "Content-Length: %d\r\nContent-Encoding: gzip\r\nETag: %s\r\n" % (
         st[6], tag.decode()), "text/html; charset=utf-8")

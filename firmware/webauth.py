@@ -1,12 +1,12 @@
-"""The web password and the sessions' logins (loaded with web.py): the password kept in webpass.json
-as salted PBKDF2-HMAC-SHA256 (never the password), derived in slices of the loop's time, so that the second or so it
+"""The web password and logins (loaded by web.py while one is set or checked, then dropped): the password kept in
+webpass.json as salted PBKDF2-HMAC-SHA256 (never the password), derived in slices of the loop's time, so that the second or so it
 takes on an ESP8266 never holds a relay, a tap or a schedule edge (docs/web.md, "Authentication")."""
 import hashlib
 import json
 import os
 import time
 
-from firmware import app, web
+from firmware import app, web, webconn
 from firmware.log import log
 
 FILE = "webpass.json"
@@ -86,7 +86,7 @@ def step():
         return
     rec = stored()
     f = web.fails
-    if rec and web.same(key, bytes.fromhex(rec["key"])):
+    if rec and webconn.same(key, bytes.fromhex(rec["key"])):
         f[0] = 0
         if c:
             _open_session(c)
@@ -97,7 +97,7 @@ def step():
     f[1] = time.ticks_add(time.ticks_ms(), wait * 1000)
     log("web: wrong password (%d in a row): the next login in %d s" % (f[0], wait))
     if c:
-        web.respond(c, 401, '{"error":"wrong password; the next login in %d s"}' % wait)
+        webconn.respond(c, 401, '{"error":"wrong password; the next login in %d s"}' % wait)
 
 
 def _open_session(c):
@@ -109,7 +109,7 @@ def _open_session(c):
         web.sessions.pop(0)
     h = app.cfg["web"]["session_h"]
     web.sessions.append([t, time.ticks_add(time.ticks_ms(), h * 3600000)])
-    web.respond(c, 200, '{"ok":true,"session_h":%d}' % h,
+    webconn.respond(c, 200, '{"ok":true,"session_h":%d}' % h,
             "Set-Cookie: mp=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d\r\n" % (t.decode(), h * 3600))
 
 

@@ -824,7 +824,7 @@ def every_feature_config(port, ap, mqtt=None):
     and RTC come with the board."""
     from tools.server import demo
 
-    c = {"mqtt": dict(mqtt, telemetry_s=10), "web": {}} if mqtt else {}  # the web server (no client) beside MQTT
+    c = {"mqtt": dict(mqtt, telemetry_s=10)} if mqtt else {}
     return {**c, "wifi": {"ssid": ap["ssid"], "password": ap["password"]},
             "outlets": [{"watts": w, "schedule": RULES if i > 2 else []} for i, w in enumerate(demo.POWER)],
             "server": {"url": "http://127.0.0.1:%d" % port, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
