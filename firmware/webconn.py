@@ -302,6 +302,11 @@ def _send(c, now):
 
 def _sent(c):
     if c[_CLOSE]:
+        try:  # what the client sent and was not read goes first: closed with it unread, the socket would reset
+            while c[_SOCK].readinto(c[_BUF]):  # the connection, and the client lose the answer (a 414, a 413)
+                pass
+        except OSError:
+            pass
         return close(c)
     if hasattr(c[_OUT][0][-1], "readinto"):
         c[_OUT][0][-1].close()
