@@ -250,8 +250,9 @@ def test_ten_thousand_malformed_requests_on_the_boards_own_interpreter(vboard):
     paths climbed, versions changed), each on a connection of its own to the board's listening socket, served by the
     firmware's own code on the board's interpreter (tests/web_fuzz_board.py: the app stopped, the server stepped
     without the loop's 20 ms between steps, so that it takes seconds): every answer a status the server gives, no
-    exception, no relay moved, nothing kept on the heap per request. The board has 64 KB of heap: at the REPL the chip's heap is
-    in pieces that the fuzzer's own requests (up to 1.2 KB each) do not fit; the server's heap is test_heap's."""
+    exception, no relay moved, nothing kept on the heap per request. The board has 64 KB of heap: at the REPL the
+    chip's heap is in pieces that the fuzzer's own requests (up to 1.2 KB each) do not fit; the server's heap is
+    test_heap's."""
     b = vboard({"wifi": LAB, "web": {}}, heap="64k")
     b.serial.expect(READY, 20, since=0)
     set_password(b)
