@@ -5,7 +5,7 @@ import time
 
 from firmware import web, webconn
 
-_PAGE = ("/rom/firmware/web/index.html.gz", "/lib/firmware/web/index.html.gz")
+_PAGE = ("/rom/lib/page.html.gz", "/lib/page.html.gz")  # the ROMFS image first, as on sys.path
 
 
 def answer(c, r):
