@@ -13,7 +13,7 @@ conns = []  # the connections served (webconn.py: their slots)
 stats = [0, 0, 0]  # requests answered, connections refused (busy), requests refused (malformed or too long)
 sessions = []  # [token (hex bytes), when it ends (time.ticks_ms())], 4 at most
 fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login is tried
-job = None  # a derivation under way (webauth.begin): [connection, or None for a new password, derivation]
+job = None  # a derivation under way (webauth.start): [connection, or None for a new password, derivation]
 told = []  # the last badge events: (what, badge hash, text), 4 at most
 
 

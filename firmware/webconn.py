@@ -46,7 +46,25 @@ def step():
     """A step of the server: a connection accepted, each one's step, a slice of the login or password being derived.
     Called by web.run while there are connections or a derivation."""
     now = time.ticks_ms()
-    _accept(now)
+    try:
+        s = web.srv.accept()[0]
+    except OSError:
+        s = None
+    if s:
+        s.setblocking(False)
+        idle = [c for c in web.conns if c[_STATE] == 0 and not c[_N] and c[_REQ] is None]
+        if len(web.conns) < _MAX or idle:
+            if len(web.conns) >= _MAX:
+                close(idle[0])
+            web.conns.append([s, 0, bytearray(_LINE), 0, time.ticks_add(now, _WAIT_MS), None, None, False])
+        else:
+            web.stats[1] += 1
+            try:
+                s.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+                       b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            s.close()
     for c in web.conns[:]:  # (a copy: a connection may close in its step)
         try:
             _step(c, now)
@@ -56,34 +74,13 @@ def step():
             c[_STATE] = 3      # that), the board carries on
             firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
             try:
-                refuse(c, 503, "not enough memory just now: try again")
+                refused(c, 503, "not enough memory just now: try again")
             except MemoryError:
                 close(c)
     if web.job:
         from firmware import webauth
 
         webauth.step()
-
-
-def _accept(now):
-    try:
-        s, _ = web.srv.accept()
-    except OSError:
-        return
-    s.setblocking(False)
-    if len(web.conns) >= _MAX:
-        idle = [c for c in web.conns if c[_STATE] == 0 and not c[_N] and c[_REQ] is None]
-        if not idle:
-            web.stats[1] += 1
-            try:
-                s.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-                       b"Connection: close\r\n\r\n")
-            except OSError:
-                pass
-            s.close()
-            return
-        close(idle[0])
-    web.conns.append([s, 0, bytearray(_LINE), 0, time.ticks_add(now, _WAIT_MS), None, None, False])
 
 
 def close(c):
@@ -102,12 +99,12 @@ def close(c):
 def _step(c, now):
     st = c[_STATE]
     if st == 4:
-        return _send(c, now)
+        return _out(c, now)
     if st == 3:
         return
     if time.ticks_diff(now, c[_DUE]) > 0:
         if c[_N] or c[_REQ] is not None:
-            return refuse(c, 408)
+            return refused(c, 408)
         return close(c)  # an idle kept-alive connection
     buf, n = c[_BUF], c[_N]
     if n < _LINE and not c[_CLOSE]:
@@ -125,60 +122,60 @@ def _step(c, now):
         else:
             i = buf.find(b"\n", 0, n)
             if i >= 0:
-                line = bytes(buf[:i - 1 if i and buf[i - 1] == 13 else i])
+                text = bytes(buf[:i - 1 if i and buf[i - 1] == 13 else i])
                 buf[:n - i - 1] = buf[i + 1:n]
                 c[_N] = n = n - i - 1
-                if _line(c, line):
+                if line(c, text):
                     continue
                 return
             if n >= _LINE:
-                return refuse(c, 414 if c[_STATE] == 0 else 431)
+                return refused(c, 414 if c[_STATE] == 0 else 431)
         if c[_CLOSE]:  # the client is gone before its request was whole
             return close(c)
         return
 
 
-def _line(c, line):
+def line(c, text):
     """A line of the request's head taken; False when the request is refused or complete."""
     if c[_STATE] == 0:
-        if not line:  # blank lines before a request are allowed (RFC 9112, 2.2)
+        if not text:  # blank lines before a request are allowed (RFC 9112, 2.2)
             return True
-        w = line.split(b" ")
+        w = text.split(b" ")
         if len(w) != 3 or w[2][:7] != b"HTTP/1." or len(w[2]) != 8 or w[1][:1] != b"/" or \
                 [1 for x in w[1] if x <= 32 or x >= 127]:
-            refuse(c, 400)
+            refused(c, 400)
             return False
         if w[0] not in (b"GET", b"POST"):
-            refuse(c, 405)
+            refused(c, 405)
             return False
         # method, path, body length, token, CSRF header, close, If-None-Match, header lines
         c[_REQ] = [w[0], w[1], 0, None, False, w[2] == b"HTTP/1.0", None, 0]
         c[_STATE] = 1
         return True
     r = c[_REQ]
-    if not line:  # the head is whole
+    if not text:  # the head is whole
         if r[0] == b"GET" and r[2]:
-            refuse(c, 400)
+            refused(c, 400)
             return False
         c[_STATE] = 2
         return True
     r[7] += 1
-    k = line.find(b":")
+    k = text.find(b":")
     if r[7] > _HEADERS or k < 1:
-        refuse(c, 431 if k > 0 else 400)
+        refused(c, 431 if k > 0 else 400)
         return False
-    name = line[:k].lower()
-    v = line[k + 1:].strip()
+    name = text[:k].lower()
+    v = text[k + 1:].strip()
     if name == b"content-length":
         if not v.isdigit() or len(v) > 6:
-            refuse(c, 400)
+            refused(c, 400)
             return False
         r[2] = int(v)
         if r[2] > _LINE:
-            refuse(c, 413)
+            refused(c, 413)
             return False
     elif name == b"transfer-encoding":
-        refuse(c, 501)  # no chunked bodies: a body is short, and its length said
+        refused(c, 501)  # no chunked bodies: a body is short, and its length said
         return False
     elif name == b"authorization" and v[:7] == b"Bearer ":  # a script's: no page sends it (no CSRF check)
         r[3] = v[7:]
@@ -222,7 +219,7 @@ def _answer(c):
     try:
         from firmware import webapi
 
-        done = webapi.answer(c, r) is not False
+        done = webapi.run(c, r) is not False
     except MemoryError:
         done = c[_STATE] == 4  # the answer failed, not the load
         if done:
@@ -232,12 +229,12 @@ def _answer(c):
     if done:
         web.stats[0] += 1
     elif time.ticks_diff(time.ticks_ms(), c[_DUE]) > 0:
-        refuse(c, 503, "not enough memory just now: try again")
+        refused(c, 503, "not enough memory just now: try again")
     else:
         c[_STATE] = 2
 
 
-def respond(c, code, body="", head="", kind="application/json"):
+def send(c, code, body="", head="", kind="application/json"):
     """Queue an answer: its status, extra header lines (head, each ending in CRLF), and body: str or bytes, a tuple of
     them (sent one after the other: no big block for the whole), or an open file whose Content-Length is in head."""
     r = c[_REQ]
@@ -255,22 +252,36 @@ def respond(c, code, body="", head="", kind="application/json"):
     c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)
 
 
-def refuse(c, code, text=None):
-    """A request refused: its status and why, then the connection closed (what follows on it is not read)."""
-    web.stats[2] += 1
-    c[_CLOSE] = True
-    respond(c, code, '{"error":"%s"}' % (text or why(code)[4:].lower()),
+def refused(c, code, text=None, close=True):
+    """A request refused: its status and why (text, or the status's words); the connection closed unless it was
+    understood (close False: a request refused for what it asks, not for its form)."""
+    if close:
+        web.stats[2] += 1
+        c[_CLOSE] = True
+    send(c, code, '{"error":"%s"}' % (text or why(code)[4:].lower()),
             "Retry-After: 1\r\n" if code == 503 else "Allow: GET, POST\r\n" if code == 405 else "")
 
 
-def _send(c, now):
+def _out(c, now):
     """Send what the socket takes, for _BUDGET ms at most; then the next request (kept alive) or the end. A client
     that takes nothing for _WAIT_MS is closed."""
     o = c[_OUT]
     s = c[_SOCK]
     while time.ticks_diff(time.ticks_ms(), now) < _BUDGET:
-        if o[1] == len(o[0]):
-            return _sent(c)
+        if o[1] == len(o[0]):  # all sent: the connection closes, or waits for the next request
+            if c[_CLOSE]:
+                try:  # what the client sent and was not read goes first: closed with it unread, the socket would
+                    while c[_SOCK].readinto(c[_BUF]):  # reset the connection, and the client lose the answer
+                        pass
+                except OSError:
+                    pass
+                return close(c)
+            if hasattr(o[0][-1], "readinto"):
+                o[0][-1].close()
+                c[_N] = 0
+            c[_STATE], c[_REQ], c[_OUT] = 0, None, None
+            c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)
+            return
         p = o[0][o[1]]
         f = hasattr(p, "readinto")
         if f:  # a file, a buffer at a time: o[2] is what is left of the buffer's c[_N] bytes
@@ -298,18 +309,3 @@ def _send(c, now):
             return
         c[_DUE] = time.ticks_add(now, _WAIT_MS)
         o[2] += -n if f else n
-
-
-def _sent(c):
-    if c[_CLOSE]:
-        try:  # what the client sent and was not read goes first: closed with it unread, the socket would reset
-            while c[_SOCK].readinto(c[_BUF]):  # the connection, and the client lose the answer (a 414, a 413)
-                pass
-        except OSError:
-            pass
-        return close(c)
-    if hasattr(c[_OUT][0][-1], "readinto"):
-        c[_OUT][0][-1].close()
-        c[_N] = 0
-    c[_STATE], c[_REQ], c[_OUT] = 0, None, None
-    c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)

@@ -5,7 +5,7 @@ import time
 from firmware import app, web
 
 
-def power():
+def watts():
     """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
     on, as hass.telemetry computes it; the metering chip's reading once there is one."""
     o = app.outlets
@@ -13,7 +13,7 @@ def power():
 
 
 def state():
-    """The board's state as JSON, in parts (a tuple: web.respond sends them one after the other): the outlets, power,
+    """The board's state as JSON, in parts (a tuple: webconn.send sends them one after the other): the outlets, power,
     Wi-Fi, uptime, version, free heap, time, the last badge events."""
     import gc
     import sys
@@ -24,30 +24,27 @@ def state():
 
     o = app.outlets
     now = time.time()
-    w, measured = power()
+    w, measured = watts()
     parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"outlets":[' % (
-        json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), "true" if measured else "false")]
+        json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), json.dumps(measured))]
     for i in range(len(o)):
         t = clock.timers[i] if i < len(clock.timers) else None
         parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s}' % (
-            "," if i else "", json.dumps(o.names[i]), _js(o.on[i]), json.dumps(o.reason(i)), w[i],
-            max(0, t[0] - now) if t else "null", _js(t and t[1]), _js(o.hold[i] & 2), _js(o.hold[i])))
+            "," if i else "", json.dumps(o.names[i]), json.dumps(o.on[i]), json.dumps(o.reason(i)), w[i],
+            max(0, t[0] - now) if t else "null", json.dumps(bool(t and t[1])), json.dumps(bool(o.hold[i] & 2)),
+            json.dumps(bool(o.hold[i]))))
     s = network.WLAN(0)
     wifi = []
     for k in ("essid", "channel", "mac", "rssi", "ip"):
         try:
             v = s.config(k) if k in ("essid", "channel", "mac") else s.status(k) if k == "rssi" else s.ifconfig()[0]
-            wifi.append('"%s":%s' % (k, json.dumps(v if k != "mac" else ":".join("%02x" % x for x in v))))
+            wifi.append(json.dumps(k) + ":" + json.dumps(v if k != "mac" else ":".join("%02x" % x for x in v)))
         except (OSError, ValueError, TypeError, AttributeError):
             pass
     link = sys.modules.get("firmware.link")
-    parts.append('],"wifi":{%s},"link":%s,"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":%s,' % (
-        ",".join(wifi), json.dumps(link and link.wifi), time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000,
-        clock.text(now), _js(clock.trust), len(web.conns), json.dumps(web.told)))
     gc.collect()
-    parts.append('"heap":%d}' % gc.mem_free())
+    parts.append('],"wifi":{%s},"link":%s,"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":%s,'
+                 '"heap":%d}' % (",".join(wifi), json.dumps(link and link.wifi),
+                                 time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, clock.text(now),
+                                 json.dumps(bool(clock.trust)), len(web.conns), json.dumps(web.told), gc.mem_free()))
     return tuple(parts)
-
-
-def _js(v):
-    return "true" if v else "false"

@@ -16,16 +16,11 @@ from conftest import LAB
 
 from tools.build import compile_file
 
-from tools.vboard.heapmodel import CAP_64, word_bits
-
 PASSWORD = "open-sesame-42"
 READY = r"app: ready in \d+ ms"
 
 
-# On the 32-bit build these boards have the chip's heap, and pass there. The 64-bit board at CAP_64 keeps about
-# 6.7 KB free with the web server running and its holes are too small for the API's modules (docs/web.md, "Heap"):
-# until that is solved, it gets 8 KB more here; the budget itself is test_heap.py's.
-HEAP = None if word_bits() == 32 else "%dk" % (CAP_64 // 1024 + 8)
+HEAP = None  # the reference board's: an ESP8266's heap (tools/vboard/heapmodel.py)
 
 
 @pytest.fixture
