@@ -1,6 +1,7 @@
 """The board's own web server (docs/web.md) on the virtual board, reached from the host as a browser or curl reaches
 port 80 of a board: the password set at the console and never shown, logins and their back-off, switching through
 the API, and hostile clients that change nothing."""
+import hashlib
 import http.client
 import json
 import random
@@ -75,6 +76,9 @@ def test_the_password_is_set_at_the_console_unseen_and_a_login_switches_outlet_3
     assert status == 403
     set_password(b)
     assert PASSWORD not in b.serial.text()  # never echoed nor logged
+    n, salt, key = json.loads((b.board_dir / "webpass.json").read_text())  # salted PBKDF2-HMAC-SHA256, no password
+    assert n == 1000 and len(salt) == 32 and PASSWORD not in (b.board_dir / "webpass.json").read_text()
+    assert hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), bytes.fromhex(salt), n).hex() == key
 
     status, head, body = call(b, "POST", "/api/login", json.dumps({"password": PASSWORD}))
     assert status == 200
