@@ -6,4 +6,4 @@ from firmware.config import _obj, _range
 def check(e, cfg):
     """cfg["web"] normalized, each mistake added to e."""
     cfg['web'] = v = _obj(e, 'web', cfg['web'], ('session_h',), {'session_h': 12})
-    _range(e, 'web.session_h', v['session_h'], 1, 168)
+    _range(e, 'web.session_h', v['session_h'], 1, 72)  # time.ticks_ms() spans 6 days on an ESP8266

@@ -215,23 +215,19 @@ def _answer(c):
         r[7] = bytes(buf[:k])
         buf[:c[_N] - k] = buf[k:c[_N]]
         c[_N] -= k
-    c[_STATE] = 3
     try:
         from firmware import webapi
-
-        done = webapi.run(c, r) is not False
-    except MemoryError:
-        done = c[_STATE] == 4  # the answer failed, not the load
-        if done:
-            raise
+    except MemoryError:  # nothing done yet: tried again at the next step, until the request's deadline
+        firmware.drop("webapi")
+        if time.ticks_diff(time.ticks_ms(), c[_DUE]) > 0:
+            refused(c, 503, "not enough memory just now: try again")
+        return
+    c[_STATE] = 3
+    try:  # a MemoryError in the answer (it may have done something) is answered 503 by step(), never tried again
+        webapi.run(c, r)
     finally:
         firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
-    if done:
-        web.stats[0] += 1
-    elif time.ticks_diff(time.ticks_ms(), c[_DUE]) > 0:
-        refused(c, 503, "not enough memory just now: try again")
-    else:
-        c[_STATE] = 2
+    web.stats[0] += 1
 
 
 def send(c, code, body="", head="", kind="application/json"):

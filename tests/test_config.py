@@ -284,7 +284,7 @@ def test_message_shapes(impl):
         'mqtt.password = ***: expected mqtt.user set too (MQTT sends no password without a user)']
     assert impl.validate({'mqtt': {'host': '10.0.0.2', 'user': 'u', 'password': 'x' * 65}})[1] == [
         'mqtt.password = ***: expected a string of 1 to 64 characters']
-    assert impl.validate({'web': {'session_h': 0}})[1] == ['web.session_h = 0: expected an integer from 1 to 168']
+    assert impl.validate({'web': {'session_h': 0}})[1] == ['web.session_h = 0: expected an integer from 1 to 72']
     assert impl.validate({'web': {'password': 'x'}})[1] == [
         'web.password: unknown key (expected one of session_h)']
 

@@ -75,6 +75,12 @@ UNITS = {
             " changed (so its image differs from the partition's): image_bytes (the ROMFS image), push_s (the push,"
             " host clock, s), install_s (from the push's start to the ready line of the new version, s), write_ms"
             " (the board's own measure at boot: erase, write and read back the partition, ms)",
+    "web": "the reference board (ROMFS, an ESP8266's heap) with Wi-Fi and the web server (docs/web.md), clients on"
+           " loopback: steady_free_without (status, bytes, the same board without a web section), steady_free_0/1/2"
+           "_clients (bytes, with 0, 1 and 2 clients polling the state every 500 ms as the page does), cost_no_client"
+           " (bytes), page_first_byte_ms_p50 and page_load_ms_p50 (GET / on a kept-alive connection), page_bytes"
+           " (gzip-compressed), switch_to_relay_ms_p50 (POST /api/outlets/1/on|off until the relay moves),"
+           " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
             " client as Home Assistant: command_to_relay_ms_p50/p95 (ON or OFF published at QoS 1 until the relay"
             " moves, over `commands`), change_to_message_ms_p50/p95 (toggle typed at the console until the outlet's"
