@@ -80,7 +80,8 @@ UNITS = {
            "_clients (bytes, with 0, 1 and 2 clients polling the state every 500 ms as the page does), cost_no_client"
            " (bytes), page_first_byte_ms_p50 and page_load_ms_p50 (GET / on a kept-alive connection), page_bytes"
            " (gzip-compressed), switch_to_relay_ms_p50 (POST /api/outlets/1/on|off until the relay moves),"
-           " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it)",
+           " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it), polls and"
+           " polls_refused (the clients' state requests answered, and refused or cut: no room just now)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
             " client as Home Assistant: command_to_relay_ms_p50/p95 (ON or OFF published at QoS 1 until the relay"
             " moves, over `commands`), change_to_message_ms_p50/p95 (toggle typed at the console until the outlet's"
@@ -842,13 +843,18 @@ def measure_web(res, tmp, quick):
         res["web.page_first_byte_ms_p50"] = round(statistics.median(first))
         res["web.page_load_ms_p50"] = round(statistics.median(whole))
         res["web.page_bytes"] = int(r.getheader("Content-Length"))
-        seen = []
+        seen, refused = [], []
 
         def client():
             c = http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=30)
             while not stop.is_set():
-                c.request("GET", "/api/state", headers=token)
-                seen.append(json.loads(c.getresponse().read()))
+                try:
+                    c.request("GET", "/api/state", headers=token)
+                    r = c.getresponse()
+                    (seen if r.status == 200 else refused).append(json.loads(r.read()))
+                except (OSError, http.client.HTTPException, ValueError) as e:  # closed (a 503 or 408): again
+                    refused.append(e)
+                    c.close()
                 time.sleep(0.5)
 
         xs = []
@@ -876,6 +882,7 @@ def measure_web(res, tmp, quick):
                 time.sleep(0.01)
             xs.append((time.monotonic() - t0) * 1000)
         res["web.console_to_polled_state_ms_p50"] = round(statistics.median(xs))
+        res["web.polls"], res["web.polls_refused"] = len(seen), len(refused)
     finally:
         stop.set()
         b.stop()
