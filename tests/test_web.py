@@ -32,11 +32,17 @@ def board(vboard):
 
 
 def call(b, method, path, body=None, headers=None, conn=None):
-    """(status, headers, body as JSON or bytes) of one request; a new connection unless one is given."""
-    h = conn or http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=30)
-    h.request(method, path, body=body, headers=headers or {})
-    r = h.getresponse()
-    data = r.read()
+    """(status, headers, body as JSON or bytes) of one request; a new connection unless one is given. A 503 (no room
+    on the board just now) is asked again after its Retry-After, as the page does."""
+    for _ in range(20):
+        h = conn or http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=30)
+        h.request(method, path, body=body, headers=headers or {})
+        r = h.getresponse()
+        data = r.read()
+        if r.status != 503:
+            break
+        conn = None
+        time.sleep(int(r.getheader("Retry-After", "1")))
     try:
         data = json.loads(data)
     except ValueError:

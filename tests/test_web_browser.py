@@ -3,7 +3,7 @@ web server (the page: firmware/web/index.html, gzip-compressed in the firmware's
 import time
 
 from conftest import LAB
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from test_web import HEAP, PASSWORD, READY, call, set_password
@@ -21,7 +21,20 @@ def until(driver, what, cond, timeout=WAIT):
 
 
 def outlet_3(driver):
-    return driver.find_element(By.ID, "o3").text
+    """Outlet 3's row as it reads; "" while the page is redrawing it (it is made again at each poll)."""
+    try:
+        return driver.find_element(By.ID, "o3").text
+    except StaleElementReferenceException:
+        return ""
+
+
+def click(driver, id):
+    """Click the button; False when the page redrew it just then."""
+    try:
+        driver.find_element(By.ID, id).click()
+        return True
+    except StaleElementReferenceException:
+        return False
 
 
 def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser):  # noqa: F811
@@ -41,10 +54,11 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
     d.find_element(By.ID, "pw").send_keys(PASSWORD)
     d.find_element(By.ID, "go").click()
     until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
-    assert "off" in outlet_3(d) and not b.relays()[2]
+    until(d, "outlet 3 off", lambda: " off " in outlet_3(d))
+    assert not b.relays()[2]
     assert d.execute_script("return document.cookie") == ""  # HttpOnly: the page's script never sees the token
 
-    d.find_element(By.ID, "on3").click()
+    until(d, "outlet 3's on clicked", lambda: click(d, "on3"))
     t0 = time.monotonic()
     while not b.relays()[2] and time.monotonic() - t0 < WAIT:
         time.sleep(0.02)
