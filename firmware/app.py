@@ -170,6 +170,11 @@ def _main(t0):
         outlets.listeners.append(mqtt.switched)
         events.append(mqtt.heard)
         loop.spawn("mqtt", mqtt.run())
+    if "web" in cfg:  # the same for the web server
+        from firmware import web
+
+        events.append(web.heard)
+        loop.spawn("web", web.run())
     loop.spawn("watchdog", _watchdog(t0))  # the last: ready
     loop.run()
 

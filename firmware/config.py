@@ -196,7 +196,7 @@ def validate(raw):
         _bad(e, 'config', raw, 'an object')
         return None, e, w
     cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time', 'server',
-                            'mqtt'),
+                            'mqtt', 'web'),
                {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {},
                 'server': {}})
     _range(e, 'name', cfg['name'], 1, 32, str)
@@ -244,6 +244,9 @@ def validate(raw):
     if 'mqtt' in cfg:  # no key, no MQTT: the board never loads it (nor its checks, in a module of their own)
         from firmware import mqttconf
         mqttconf.check(e, cfg)
+    if 'web' in cfg:  # the same for the board's web server
+        from firmware import webconf
+        webconf.check(e, cfg)
     return (None if e else cfg), e, w
 
 

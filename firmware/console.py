@@ -8,6 +8,7 @@ import sys
 from firmware.loop import sleep_ms
 
 MAX_LINE = 80
+hide = False  # the line being typed is the web password: not echoed, handed to the web server (webpass)
 
 
 async def run():
@@ -40,24 +41,40 @@ def _key(src, line):
     c = src.read(1)
     c = c[0] if isinstance(c, bytes) else ord(c)
     if c in (10, 13):
-        if line.strip():
+        if hide and line:  # (an empty line: the end of the line before it, CR LF)
+            _password(line)
+        elif line.strip():
             sys.stdout.write("\n")
             _run(line)
         return ""
     if c in (8, 127):
-        if line:
+        if line and not hide:
             sys.stdout.write("\b \b")
         return line[:-1]
     if 32 <= c < 127 and len(line) < MAX_LINE:
-        sys.stdout.write(chr(c))
+        if not hide:
+            sys.stdout.write(chr(c))
         return line + chr(c)
     return line
+
+
+def _password(line):
+    """The hidden line after webpass: the new web password (never shown nor logged)."""
+    global hide
+    hide = False
+    print("\n" + sys.modules["firmware.web"].password(line))
 
 
 def _run(line):
     import firmware
 
+    global hide
     w = line.split()
+    if w == ["webpass"]:
+        hide = "firmware.web" in sys.modules
+        print("type the web password (8 to 64 characters, not shown), then Enter; a shorter one changes nothing" if hide
+              else "error: no web server: add a web section to config.json (docs/web.md)")
+        return
     name = "schedcmd" if w[0] in ("sched", "pulse") else "timecmd" if w[0] == "timer" or w[0] == "time" and w[1:] \
         else "commands"
     try:  # one module at a time on the heap, loaded for the line only

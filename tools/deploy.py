@@ -182,7 +182,7 @@ def romfs_image(files, name):
 def romfs_board(bench):
     """Put the built firmware in a virtual board's ROMFS partition and out of its /lib, as deploy --romfs leaves a
     board (the way a flasher would, not over the serial port). Returns the image's size in bytes."""
-    lib = {p.relative_to(IMAGE).as_posix(): p for p in (IMAGE / "lib").rglob("*.mpy")}
+    lib = {p.relative_to(IMAGE).as_posix(): p for p in (IMAGE / "lib").rglob("*") if p.suffix in (".mpy", ".gz")}
     image = romfs_image(lib, "vboard")[0].read_bytes()
     bench.flash_romfs(image)
     shutil.rmtree(bench.board_dir / "lib" / "firmware", ignore_errors=True)

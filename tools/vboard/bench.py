@@ -87,6 +87,12 @@ def firmware_names():
     return heapmodel.firmware_names(files)
 
 
+def free_port():
+    """A TCP port of the host's loopback that nothing listens on just now."""
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
+
+
 class Serial:
     """The board's UART0 as the outside sees it: a byte log with expect(), and a TCP port (socket://)."""
 
@@ -186,7 +192,7 @@ class Bench:
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap=None, ssid="multiprise-lab",
                  password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None,
-                 reader="wiring"):
+                 reader="wiring", http_port=0):
         self.board_dir = Path(board_dir)
         self.heap = heap
         self.romfs = romfs and heap_bytes(romfs)  # the ROMFS partition's size (a FLASH_2M_ROMFS build has 320k)
@@ -228,6 +234,7 @@ class Bench:
         self.hostname = "multiprise"
         self.webrepl = None  # the WebREPL server, once the firmware started it
         self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
+        self.http_port = http_port or free_port()  # host port (127.0.0.1) for the board's 80 (shims/socket.py)
         self.ntp = ntp.Server(self.clock, lambda: self.wifi_status() == 5)  # reached through the access point
         self.unknown_hosts = set()  # names the access point's DNS does not resolve (any other name is the bench)
         self.radio = radio.Radio(lambda: self.wifi_status() == 5)  # the board's TCP connections, while joined
@@ -444,7 +451,7 @@ class Bench:
     def _env(self, **more):
         """The device process's environment: the wire, the board folder, the shims, the ROMFS partition."""
         env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
-                   MICROPYPATH=str(SHIMS), TZ="UTC", **more)
+                   MICROPYPATH=str(SHIMS), VBOARD_HTTP=str(self.http_port), TZ="UTC", **more)
         env.pop("VBOARD_ROMFS", None)
         if self.romfs:
             env["VBOARD_ROMFS"] = str(self.romfs_file)

@@ -1,0 +1,62 @@
+"""The board's own web server on port 80 (docs/web.md): the JSON API under /api/. Loaded only when the configuration
+has `web`.
+
+This part stays on the heap while the app runs, and is small: the listening socket, the connections, the sessions,
+the back-off; a task that looks for a client each step. The code that serves connections (webconn.py) is loaded
+while there is one, the answers (webapi.py) for one request, the password's code (webauth.py) while a password is
+set or a login checked."""
+import firmware
+from firmware import app
+
+srv = None
+conns = []  # the connections served (webconn.py: their slots)
+stats = [0, 0, 0]  # requests answered, connections refused (busy), requests refused (malformed or too long)
+sessions = []  # [token (hex bytes), when it ends (time.ticks_ms())], 4 at most
+fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login is tried
+job = None  # a derivation under way (webauth.start): [connection, or None for a new password, derivation]
+told = []  # the last badge events: (what, badge hash, text), 4 at most
+
+
+def heard(what, badge, text):
+    """app.events listener: the last badge events, for the page."""
+    if len(told) >= 4:
+        told.pop(0)
+    told.append((what, badge, text))
+
+
+async def run():
+    global srv
+    import gc
+    import select
+    import socket
+
+    from firmware.loop import sleep_ms
+
+    gc.collect()
+    srv = s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(socket.getaddrinfo("0.0.0.0", 80)[0][-1])
+    s.listen(2)
+    s.setblocking(False)
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    gc.collect()  # what bring-up left goes: the socket and the poll found the first holes, larger blocks stay whole
+    while True:
+        await sleep_ms(20)
+        if not (conns or job or p.poll(0)) or app.busy() and not conns:  # a first client waits for a tap or a round
+            continue
+        try:
+            from firmware import webconn
+
+            webconn.step()
+        except MemoryError:  # no room to load it just now: the client waits in the backlog, a step more
+            pass
+        if not (conns or job):
+            firmware.drop("webconn", "webauth")
+
+
+def password(p):
+    """The console's webpass: a new password derived and stored (a second or so on an ESP8266); what to say."""
+    from firmware import webauth
+
+    return webauth.password(p)

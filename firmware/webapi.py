@@ -1,0 +1,107 @@
+"""What a request to the board's web server asks, answered (loaded by webconn.py for one request, then dropped): the
+JSON API under /api/ and the page (docs/web.md). Every switch goes through the arbiter with the reason `web`.
+
+Each name a module holds is interned on the board for good, and the firmware's names are near the step where the
+ESP8266 allocates 4.5 KB more for them (docs/heap.md, "Names"): functions and strings here reuse names the firmware
+has anyway, and short strings (10 characters or fewer, which mpy-cross interns) are avoided."""
+import json
+import os
+import time
+
+from firmware import web, webconn
+
+def run(c, r):
+    m, path = r[0], r[1].decode()
+    if path == "/" and m == b"GET":  # the page: gzip-compressed in the image, a buffer at a time; 304: it is known
+        for p in ("/rom/lib/page.html.gz", "/lib/page.html.gz"):  # the ROMFS image first, as on sys.path
+            try:
+                n = os.stat(p)[6]
+                break
+            except OSError:
+                pass
+        else:
+            return webconn.refused(c, 404, "the page is not on this board", False)
+        from firmware import VERSION
+
+        tag = b'"%s-%d"' % (VERSION, n)
+        head = "Content-Encoding: gzip\r\nETag: %s\r\n" % tag.decode()
+        if r[6] == tag:
+            return webconn.send(c, 304, "", head, "text/html; charset=utf-8")
+        webconn.send(c, 200, open(p, "rb"), "Content-Length: %d\r\n" % n + head, "text/html; charset=utf-8")
+        return
+    w = path[5:].split("/")
+    if path[:5] != "/api/":
+        return webconn.refused(c, 404, None, False)
+    if w == ["login"] and m == b"POST":
+        return password(c, r[7])
+    try:
+        os.stat("webpass.json")
+    except OSError:
+        return webconn.refused(c, 403, "no web password yet: set one at the serial console (webpass)", False)
+    if not allowed(r):
+        return webconn.refused(c, 401, "log in first", False)
+    if m == b"GET":
+        if w != ["state"]:
+            return webconn.refused(c, 404, None, False)
+        from firmware import webstate
+
+        return webconn.send(c, 200, webstate.state())
+    if not r[4]:
+        return webconn.refused(c, 403, "a request from a page needs the X-Multiprise header (CSRF check)", False)
+    if w == ["logout"]:
+        for s in web.sessions[:]:
+            if webconn.same(s[0], r[3]):
+                web.sessions.remove(s)
+        return webconn.send(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
+    b = r[7]
+    if len(b) > 64 or [1 for x in b if not 32 <= x < 127]:
+        return webconn.refused(c, 400, "the body is a command line of printable characters", False)
+    if w == ["command"]:
+        line = b.decode()
+    elif w[0] == "outlets" and len(w) == 3 and w[2] in ("on", "off", "toggle", "timer"):
+        line = w[2] + " " + w[1] + (" " + b.decode() if w[2] == "timer" else "")
+    else:
+        return webconn.refused(c, 404, None, False)
+    from firmware import orders
+
+    a = orders.line(line, "web")
+    if a[:6] == "error:":
+        return webconn.refused(c, 400, json.dumps(a[7:])[1:-1], False)
+    webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))
+
+
+def allowed(r):
+    """The request's session is open (its token compared in constant time with each); sessions past their end are
+    dropped."""
+    now = time.ticks_ms()
+    ok = False
+    for s in web.sessions[:]:
+        if time.ticks_diff(now, s[1]) > 0:
+            web.sessions.remove(s)
+        elif r[3] and webconn.same(r[3], s[0]):
+            ok = True
+    return ok
+
+
+def password(c, body):
+    """A login: the back-off first, then the password's derivation, a slice at each step of the web task
+    (webauth.step answers)."""
+    from firmware import webauth
+
+    f = web.fails
+    wait = (time.ticks_diff(f[1], time.ticks_ms()) + 999) // 1000
+    if f[0] and wait > 0:
+        return webconn.send(c, 429, '{"error":"too many wrong passwords: the next login in %d s"}' % wait,
+                            "Retry-After: %d\r\n" % wait)
+    if web.job:
+        return webconn.send(c, 429, '{"error":"another login is being checked"}', "Retry-After: 1\r\n")
+    rec = webauth.load()
+    if not rec:
+        return webconn.refused(c, 403, "no web password yet: set one at the serial console (webpass)", False)
+    try:
+        p = json.loads(body)["password"]
+    except (ValueError, KeyError, TypeError):
+        p = None
+    if type(p) is not str or not 1 <= len(p) <= 64:
+        return webconn.refused(c, 400, 'the body is {"password": "..."}', False)
+    web.job = [c, webauth.start(p, rec)]

@@ -1,0 +1,50 @@
+"""The board's state as the web API gives it (GET /api/state): loaded by webapi.py for the moment, then dropped."""
+import json
+import time
+
+from firmware import app, web
+
+
+def watts():
+    """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
+    on, as hass.telemetry computes it; the metering chip's reading once there is one."""
+    o = app.outlets
+    return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
+
+
+def state():
+    """The board's state as JSON, in parts (a tuple: webconn.send sends them one after the other): the outlets, power,
+    Wi-Fi, uptime, version, free heap, time, the last badge events."""
+    import gc
+    import sys
+
+    import network
+
+    from firmware import VERSION, clock
+
+    o = app.outlets
+    now = time.time()
+    w, measured = watts()
+    parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"outlets":[' % (
+        json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), json.dumps(measured))]
+    for i in range(len(o)):
+        t = clock.timers[i] if i < len(clock.timers) else None
+        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s}' % (
+            "," if i else "", json.dumps(o.names[i]), json.dumps(o.on[i]), json.dumps(o.reason(i)), w[i],
+            max(0, t[0] - now) if t else "null", json.dumps(bool(t and t[1])), json.dumps(bool(o.hold[i] & 2)),
+            json.dumps(bool(o.hold[i]))))
+    s = network.WLAN(0)
+    wifi = []
+    for k in ("essid", "channel", "mac", "rssi", "ip"):
+        try:
+            v = s.config(k) if k in ("essid", "channel", "mac") else s.status(k) if k == "rssi" else s.ifconfig()[0]
+            wifi.append(json.dumps(k) + ":" + json.dumps(v if k != "mac" else ":".join("%02x" % x for x in v)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+    link = sys.modules.get("firmware.link")
+    gc.collect()
+    parts.append('],"wifi":{%s},"link":%s,"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":%s,'
+                 '"heap":%d}' % (",".join(wifi), json.dumps(link and link.wifi),
+                                 time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, clock.text(now),
+                                 json.dumps(bool(clock.trust)), len(web.conns), json.dumps(web.told), gc.mem_free()))
+    return tuple(parts)

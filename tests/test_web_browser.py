@@ -1,0 +1,73 @@
+"""The board's page in a real browser: Debian's headless Chromium driven by selenium, against the virtual board's
+web server (the page: firmware/web/index.html, gzip-compressed in the firmware's image)."""
+import time
+
+from conftest import LAB
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from test_web import HEAP, PASSWORD, READY, call, set_password
+from test_webrepl_browser import browser  # noqa: F401 (the fixture: Chromium, quit whatever the test does)
+
+WAIT = 30  # seconds for what the page waits on: the machine may be busy
+
+
+def until(driver, what, cond, timeout=WAIT):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: cond())
+    except TimeoutException:
+        raise AssertionError("%s: not within %d s; the page says %r" % (
+            what, timeout, driver.find_element(By.TAG_NAME, "body").text)) from None
+
+
+def outlet_3(driver):
+    """Outlet 3's row as it reads; "" while the page is redrawing it (it is made again at each poll)."""
+    try:
+        return driver.find_element(By.ID, "o3").text
+    except StaleElementReferenceException:
+        return ""
+
+
+def click(driver, id):
+    """Click the button; False when the page redrew it just then."""
+    try:
+        driver.find_element(By.ID, id).click()
+        return True
+    except StaleElementReferenceException:
+        return False
+
+
+def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser):  # noqa: F811
+    b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    status, head, _ = call(b, "GET", "/")
+    assert status == 200 and head["Content-Encoding"] == "gzip" and head["ETag"]
+    assert call(b, "GET", "/", headers={"If-None-Match": head["ETag"]})[0] == 304
+    set_password(b)
+    d = browser
+    d.get("http://127.0.0.1:%d/" % b.http_port)
+    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "pw").send_keys("not-the-password")
+    d.find_element(By.ID, "go").click()
+    until(d, "the refusal", lambda: "wrong password" in d.find_element(By.ID, "msg").text)
+    time.sleep(1.1)  # the back-off after one wrong password
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)
+    d.find_element(By.ID, "go").click()
+    until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
+    until(d, "outlet 3 off", lambda: " off " in outlet_3(d))
+    assert not b.relays()[2]
+    assert d.execute_script("return document.cookie") == ""  # HttpOnly: the page's script never sees the token
+
+    until(d, "outlet 3's on clicked", lambda: click(d, "on3"))
+    t0 = time.monotonic()
+    while not b.relays()[2] and time.monotonic() - t0 < WAIT:
+        time.sleep(0.02)
+    assert b.relays() == [False, False, True, False, False, False]
+    until(d, "outlet 3 on, by the web", lambda: " on web" in outlet_3(d))
+
+    m = b.serial.mark()
+    b.command("off 3")
+    b.serial.expect(r"outlet 3 off \(serial\)", 10, since=m)
+    t0 = time.monotonic()
+    until(d, "outlet 3 off, by the console", lambda: " off serial" in outlet_3(d))
+    print("the console's switch on the page after %.2f s" % (time.monotonic() - t0))
