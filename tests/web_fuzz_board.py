@@ -6,8 +6,8 @@ import gc
 import random
 
 import firmware
-import socket
 import time
+import usocket as socket  # the client is on the board itself: no name to resolve through the bench's radio
 
 from firmware import web, webconn
 
