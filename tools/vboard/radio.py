@@ -46,10 +46,14 @@ class Radio:
             return
         finally:
             self._close(srv)
-        board.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.lock:
             self.conns.append(board)
+        try:
+            board.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # the board went in the meantime (drop closed the service's end)
+            self._close(board, up)
+            return
         ends = [board, up]  # a pump that has seen its end's close takes itself out; the last one closes both
         threading.Thread(target=self._pump, args=(board, up, ends), daemon=True).start()
         threading.Thread(target=self._pump, args=(up, board, ends), daemon=True).start()
