@@ -1,6 +1,11 @@
 """The board's page in a real browser: Debian's headless Chromium driven by selenium, against the virtual board's
-web server (the page: firmware/web/index.html, gzip-compressed in the firmware's image)."""
+web server (the page: firmware/web/index.html, gzip-compressed in the firmware's image).
+
+The page's screenshot in docs/img/ comes from here: MULTIPRISE_SCREENSHOTS=docs/img make test
+ARGS=tests/test_web_browser.py writes it there (by default it goes to the test's temporary folder)."""
+import os
 import time
+from pathlib import Path
 
 from conftest import LAB
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -37,7 +42,7 @@ def click(driver, id):
         return False
 
 
-def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser):  # noqa: F811
+def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser, tmp_path):  # noqa: F811
     b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)
     status, head, _ = call(b, "GET", "/")
@@ -64,6 +69,8 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
         time.sleep(0.02)
     assert b.relays() == [False, False, True, False, False, False]
     until(d, "outlet 3 on, by the web", lambda: " on web" in outlet_3(d))
+    d.set_window_size(900, max(600, d.execute_script("return document.documentElement.scrollHeight") + 160))
+    assert d.save_screenshot(str(Path(os.environ.get("MULTIPRISE_SCREENSHOTS") or tmp_path) / "web-page.png"))
 
     m = b.serial.mark()
     b.command("off 3")
