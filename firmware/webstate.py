@@ -13,8 +13,9 @@ def watts():
 
 
 def state():
-    """The board's state as JSON, in parts (a tuple: webconn.send sends them one after the other): the outlets, power,
-    Wi-Fi, uptime, version, free heap, time, the last badge events."""
+    """The board's state as JSON, in parts of a few hundred bytes at most (a tuple: webconn.send sends them one after
+    the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, Wi-Fi,
+    uptime, version, free heap, time, the last badge events."""
     import gc
     import sys
 
@@ -42,9 +43,12 @@ def state():
         except (OSError, ValueError, TypeError, AttributeError):
             pass
     link = sys.modules.get("firmware.link")
+    parts.append('],"wifi":{%s},"link":%s,' % (",".join(wifi), json.dumps(link and link.wifi)))
+    parts.append('"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":[' % (
+        time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, clock.text(now), json.dumps(bool(clock.trust)),
+        len(web.conns)))
+    for i in range(len(web.told)):  # each event a part of its own: a fragmented heap has room for small blocks
+        parts.append(("," if i else "") + json.dumps(web.told[i]))
     gc.collect()
-    parts.append('],"wifi":{%s},"link":%s,"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":%s,'
-                 '"heap":%d}' % (",".join(wifi), json.dumps(link and link.wifi),
-                                 time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, clock.text(now),
-                                 json.dumps(bool(clock.trust)), len(web.conns), json.dumps(web.told), gc.mem_free()))
+    parts.append('],"heap":%d}' % gc.mem_free())
     return tuple(parts)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tools.benchmarks import every_feature_config, every_feature_run
+from tools.benchmarks import every_feature_config, every_feature_run, every_feature_with_page
 
 # Free heap the running app must leave, in bytes: the least the app saw itself (status, "min"), between its tasks'
 # steps, after a collection. Stated for the chip (the reference board on a 32-bit build at 38,912 bytes); the CI
@@ -33,6 +33,23 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
     assert "MemoryError" not in b.serial.text()
     now, least_said = map(int, re.search(r"heap (\d+) free \(min (\d+)\)", out).groups())
     assert least_said <= now  # the least ever seen is never above the figure beside it
+
+
+def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vboard, site, broker):
+    """The reference board with everything a user can turn on: every_feature_config with MQTT connected (discovery,
+    telemetry) and the web server, its password set at the console and the page open in a browser (a session polling
+    the state every 500 ms, as the page does) while a badge session runs, rounds go to the server and every console
+    command runs."""
+    b = vboard(None, romfs="320k", start=False)
+    (b.board_dir / "config.json").write_text(json.dumps(every_feature_config(site, b.ap, broker.board_config(), True)))
+    b.start()
+    least, out, page = every_feature_with_page(b)
+    print("page polled %d times (%d refused); least free heap seen by the app %d bytes (floor %d)" % (
+        len(page.seen), len(page.refused), least, MIN_STEADY_FREE))
+    assert least >= MIN_STEADY_FREE, "least free heap %d bytes, under the floor of %d:\n%s" % (
+        least, MIN_STEADY_FREE, out)
+    assert "MemoryError" not in b.serial.text()
+    assert len(page.seen) >= 20 and page.seen[-1]["outlets"][0]["on"] is False  # the page saw the last "off all"
 
 
 def test_a_smaller_heap_is_refused_loudly_not_silently(vboard):
