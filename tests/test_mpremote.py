@@ -66,3 +66,20 @@ def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
              timeout=60)
     ready(b)
     assert "desk-strip 0.1.0" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
+
+
+def test_mpremote_mount_needs_more_heap_than_the_board_has_at_its_repl_and_touches_no_outlet(vboard, tmp_path):
+    """docs/deploy.md, "mpremote mount": mpremote's helper is compiled on the board, and needs about 30 KB free at the
+    REPL; with the firmware's boot.py an ESP8266 has about 28 (32-bit build at 38,912: 27,856), so the mount fails with
+    a MemoryError, and the outlets stay as they were. A board with more heap (the 64 KB board) mounts."""
+    (tmp_path / "hello.py").write_text("print('hello from the host')\n")
+    b = vboard({})
+    ready(b)
+    b.command("on 2", expect=r"outlet 2 on")
+    r = subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%d" % b.serial.port, "mount", str(tmp_path), "exec",
+                        "import hello"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "MemoryError" in r.stderr, (r.stdout, r.stderr)
+    assert b.relays() == [False, True, False, False, False, False]
+    big = vboard({}, heap="64k")
+    ready(big)
+    assert "hello from the host" in mpremote(big, "mount", str(tmp_path), "exec", "import hello")
