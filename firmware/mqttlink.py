@@ -129,7 +129,7 @@ def line(m):
 
             r = orders.line(m.decode(), "mqtt")
         finally:
-            firmware.drop("orders", "timecmd", "sched")
+            firmware.drop("orders", "timecmd", "schedcmd", "sched")
     mqtt._c[17] = r  # _REPLY
     if r[:6] == "error:":
         mqtt._refused(3, r[7:])

@@ -15,6 +15,8 @@ sessions = []  # [token (hex bytes), when it ends (time.ticks_ms())], 4 at most
 fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login is tried
 job = None  # a derivation under way (webauth.start): [connection, or None for a new password, derivation]
 told = []  # the last badge events: (what, badge hash, text), 4 at most
+data = bytearray(b"\xff" * 120)  # the last 10 minutes of total power: a point every 10 s, oldest first, W in 2 bytes
+# (big-endian; 65535: no point yet)
 
 
 def heard(what, badge, text):
@@ -24,11 +26,19 @@ def heard(what, badge, text):
     told.append((what, badge, text))
 
 
+def watts():
+    """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
+    on, as hass.telemetry computes it; the metering chip's reading once there is one."""
+    o = app.outlets
+    return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
+
+
 async def run():
     global srv
     import gc
     import select
     import socket
+    import time
 
     from firmware.loop import sleep_ms
 
@@ -41,8 +51,15 @@ async def run():
     p = select.poll()
     p.register(s, select.POLLIN)
     gc.collect()  # what bring-up left goes: the socket and the poll found the first holes, larger blocks stay whole
+    t = time.ticks_ms()
     while True:
         await sleep_ms(20)
+        if time.ticks_diff(time.ticks_ms(), t) >= 10000:  # a point of the graph
+            t = time.ticks_ms()
+            n = min(sum(watts()[0]), 65534)
+            data[:-2] = data[2:]
+            data[-2] = n >> 8
+            data[-1] = n & 255
         if not (conns or job or p.poll(0)) or app.busy() and not conns:  # a first client waits for a tap or a round
             continue
         try:

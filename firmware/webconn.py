@@ -72,7 +72,7 @@ def step():
             close(c)
         except MemoryError:  # no room for this request just now: the client is told (if there is room for
             c[_STATE] = 3      # that), the board carries on
-            firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
+            firmware.drop("webapi", "webstate", "orders", "timecmd", "schedcmd", "sched")
             try:
                 refused(c, 503, "not enough memory just now: try again")
             except MemoryError:
@@ -226,7 +226,7 @@ def _answer(c):
     try:  # a MemoryError in the answer (it may have done something) is answered 503 by step(), never tried again
         webapi.run(c, r)
     finally:
-        firmware.drop("webapi", "webstate", "orders", "timecmd", "sched")
+        firmware.drop("webapi", "webstate", "orders", "timecmd", "schedcmd", "sched")
     web.stats[0] += 1
 
 

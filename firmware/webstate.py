@@ -1,21 +1,16 @@
 """The board's state as the web API gives it (GET /api/state): loaded by webapi.py for the moment, then dropped."""
 import json
 import time
+from binascii import hexlify
 
 from firmware import app, web
-
-
-def watts():
-    """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
-    on, as hass.telemetry computes it; the metering chip's reading once there is one."""
-    o = app.outlets
-    return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
 
 
 def state():
     """The board's state as JSON, in parts of a few hundred bytes at most (a tuple: webconn.send sends them one after
     the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, Wi-Fi,
-    uptime, version, free heap, time, the last badge events."""
+    uptime, version, free heap, time, the last badge events, the last 10 minutes of total power (oldest first, a
+    point every graph_s seconds: 4 hex digits a point, the watts big-endian, ffff before the board had one)."""
     import gc
     import sys
 
@@ -25,7 +20,7 @@ def state():
 
     o = app.outlets
     now = time.time()
-    w, measured = watts()
+    w, measured = web.watts()
     parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"outlets":[' % (
         json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), json.dumps(measured))]
     for i in range(len(o)):
@@ -50,5 +45,7 @@ def state():
     for i in range(len(web.told)):  # each event a part of its own: a fragmented heap has room for small blocks
         parts.append(("," if i else "") + json.dumps(web.told[i]))
     gc.collect()
-    parts.append('],"heap":%d}' % gc.mem_free())
-    return tuple(parts)
+    d = web.data  # the points as they are kept, in hex, in two parts of 120 digits: a heap in pieces has room for
+    parts.append('],"graph_s":10,"graph":"' + hexlify(d[:60]).decode())  # those where it has none for 240 bytes,
+    parts.append(hexlify(d[60:]).decode() + '","heap":%d}' % gc.mem_free())  # nor for a list of 60 numbers; 16
+    return tuple(parts)  # parts at most: their list takes 16 pointers

@@ -75,10 +75,12 @@ def do(a):
         return timed(a)
     if op == "lowheap":  # leave about `free` bytes free, in a heap used before, then make the call
         gc.collect()
-        # A kilobyte set aside in one piece while the rest is filled: the answer's body (about 700 bytes for a full
-        # commands list) is one block, and a board's heap has one that size (docs/heap.md); the rest stays in pieces.
-        room = bytearray(1024)
-        target = a["free"] - 1024
+        # 2 KB set aside in one piece while the rest is filled: the answer's body (about 700 bytes for a full commands
+        # list) is one block, read beside the socket's buffers, and a board's heap has one that size (docs/heap.md);
+        # the rest stays in pieces. With 1 KB, a run beside two CPU hogs (the answer read in other pieces) found no
+        # block of 534 bytes.
+        room = bytearray(2048)
+        target = a["free"] - 2048
         k, n = 0, 4096
         while n >= 32 and k < len(keep) and gc.mem_free() - target > 64:
             try:

@@ -270,3 +270,33 @@ def test_ten_thousand_malformed_requests_on_the_boards_own_interpreter(vboard):
     assert {"400", "401", "404", "405", "413", "414", "431", "501"} <= set(statuses)  # every refusal is reached
     assert after >= before - 256 and half >= before - 256  # nothing kept per request
     assert b.relays() == relays
+
+
+def test_the_state_keeps_ten_minutes_of_power_and_command_lines_edit_schedules_and_read_the_log(vboard):
+    """The page's graph: the board keeps a point of total power every 10 s (60 of them, oldest first, 4 hex digits
+    each, ffff before it had one). Schedules and the log through /api/command, in the console's words, with its
+    checks and messages."""
+    b = vboard({"wifi": LAB, "web": {}, "outlets": [{"watts": 100 * (i + 1)} for i in range(6)]}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    auth = {"Authorization": "Bearer " + login(b), "X-Multiprise": "1"}
+    status, _, st = call(b, "GET", "/api/state", headers=auth)
+    assert status == 200 and st["graph_s"] == 10 and len(st["graph"]) == 60 * 4
+    assert st["graph"][:4] == "ffff"  # the board has been up for less than 10 minutes
+    assert call(b, "POST", "/api/outlets/2/on", headers=auth)[0] == 200
+    assert call(b, "GET", "/api/state", headers=auth)[2]["outlets"][1]["power_w"] == 200
+    until("a point with outlet 2 on",
+          lambda: call(b, "GET", "/api/state", headers=auth)[2]["graph"][-4:] == "%04x" % 200, 30)
+
+    status, _, body = call(b, "POST", "/api/command", "sched 4 add mon-fri 07:30-22:00", auth)
+    assert status == 200 and "1) mon-fri 07:30-22:00" in body["answer"], body
+    assert "1) mon-fri 07:30-22:00" in b.command("sched 4", expect=r"1\) [^\n]*\n")
+    bad = "sched 4 add someday 25:00-26:00"
+    said = b.command(bad, expect=r"error: [^\n]*\n")
+    status, _, body = call(b, "POST", "/api/command", bad, auth)
+    assert status == 400 and "error: " + body["error"] in said, (body, said)
+    status, _, body = call(b, "POST", "/api/command", "sched 4 del 1", auth)
+    assert status == 200 and "no schedule" in body["answer"]
+    assert "no schedule" in b.command("sched 4", expect=r"4 Outlet 4[^\n]*\n")
+    status, _, body = call(b, "POST", "/api/command", "log", auth)
+    assert status == 200 and "outlet 2 on (web)" in body["answer"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import LAB
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_web import HEAP, PASSWORD, READY, call, set_password
 from test_webrepl_browser import browser  # noqa: F401 (the fixture: Chromium, quit whatever the test does)
 
@@ -42,7 +42,7 @@ def click(driver, id):
         return False
 
 
-def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser, tmp_path):  # noqa: F811
+def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser):  # noqa: F811
     b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)
     status, head, _ = call(b, "GET", "/")
@@ -69,8 +69,6 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
         time.sleep(0.02)
     assert b.relays() == [False, False, True, False, False, False]
     until(d, "outlet 3 on, by the web", lambda: " on web" in outlet_3(d))
-    d.set_window_size(900, max(600, d.execute_script("return document.documentElement.scrollHeight") + 160))
-    assert d.save_screenshot(str(Path(os.environ.get("MULTIPRISE_SCREENSHOTS") or tmp_path) / "web-page.png"))
 
     m = b.serial.mark()
     b.command("off 3")
@@ -78,3 +76,37 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
     t0 = time.monotonic()
     until(d, "outlet 3 off, by the console", lambda: " off serial" in outlet_3(d))
     print("the console's switch on the page after %.2f s" % (time.monotonic() - t0))
+
+
+def test_the_page_draws_the_power_graph_edits_a_schedule_and_shows_the_log(vboard, browser, tmp_path):  # noqa: F811
+    b = vboard({"wifi": LAB, "web": {}, "outlets": [{"watts": 100 * (i + 1)} for i in range(6)]}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    b.command("on 1", expect=r"outlet 1 on")
+    d = browser
+    d.get("http://127.0.0.1:%d/" % b.http_port)
+    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)
+    d.find_element(By.ID, "go").click()
+    until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
+    until(d, "a point of the graph at 100 W", lambda: d.find_element(By.ID, "line").get_attribute("points").endswith(
+        "590,5") and "top 100 W" in d.find_element(By.ID, "gcap").text)
+
+    Select(d.find_element(By.ID, "so")).select_by_value("4")
+    d.find_element(By.ID, "rule").send_keys("sat,sun 09:00-12:30")
+    d.find_element(By.ID, "add").click()
+    until(d, "the rule listed", lambda: "1) sat,sun 09:00-12:30" in d.find_element(By.ID, "rules").text)
+    assert "1) sat,sun 09:00-12:30" in b.command("sched 4", expect=r"1\) [^\n]*\n")
+    d.find_element(By.ID, "rule").send_keys("someday 25:00-26:00")
+    d.find_element(By.ID, "add").click()
+    until(d, "the console's refusal", lambda: "usage: sched" in d.find_element(By.ID, "err").text)
+    d.find_element(By.CSS_SELECTOR, "#rules button").click()
+    until(d, "the rule deleted", lambda: "sat,sun" not in d.find_element(By.ID, "rules").text)
+    assert "no schedule" in b.command("sched 4", expect=r"4 Outlet 4[^\n]*\n")
+    b.command("sched 4 add sat,sun 09:00-12:30", expect=r"1\) [^\n]*\n")
+    d.find_element(By.ID, "logb").click()
+    until(d, "the log", lambda: "outlet 1 on (serial)" in d.find_element(By.ID, "logt").text)
+    d.find_element(By.ID, "sshow").click()  # the page as in docs/img: a rule listed, the log shown, the graph drawn
+    until(d, "the rule listed again", lambda: "1) sat,sun" in d.find_element(By.ID, "rules").text)
+    d.set_window_size(900, max(600, d.execute_script("return document.documentElement.scrollHeight") + 160))
+    assert d.save_screenshot(str(Path(os.environ.get("MULTIPRISE_SCREENSHOTS") or tmp_path) / "web-page.png"))
