@@ -9,14 +9,15 @@ from firmware import app, web
 def state():
     """The board's state as JSON, in parts of a few hundred bytes at most (a tuple: webconn.send sends them one after
     the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, Wi-Fi,
-    uptime, version, free heap, time, the last badge events, the last 10 minutes of total power (oldest first, a
+    uptime, version, free heap, time, the loop's longest step (ms, since the start or MQTT's last telemetry), the
+    last badge events, the last 10 minutes of total power (oldest first, a
     point every graph_s seconds: 4 hex digits a point, the watts big-endian, ffff before the board had one)."""
     import gc
     import sys
 
     import network
 
-    from firmware import VERSION, clock
+    from firmware import VERSION, clock, loop
 
     o = app.outlets
     now = time.time()
@@ -39,9 +40,9 @@ def state():
             pass
     link = sys.modules.get("firmware.link")
     parts.append('],"wifi":{%s},"link":%s,' % (",".join(wifi), json.dumps(link and link.wifi)))
-    parts.append('"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"badges":[' % (
+    parts.append('"uptime_s":%d,"time":"%s","time_trusted":%s,"clients":%d,"loop_ms":%d,"badges":[' % (
         time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, clock.text(now), json.dumps(bool(clock.trust)),
-        len(web.conns)))
+        len(web.conns), loop.longest))
     for i in range(len(web.told)):  # each event a part of its own: a fragmented heap has room for small blocks
         parts.append(("," if i else "") + json.dumps(web.told[i]))
     gc.collect()

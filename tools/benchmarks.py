@@ -8,6 +8,7 @@ A step that fails is reported and skipped; the exit status is then non-zero.
 """
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -81,7 +82,9 @@ UNITS = {
            " (bytes), page_first_byte_ms_p50 and page_load_ms_p50 (GET / on a kept-alive connection), page_bytes"
            " (gzip-compressed), switch_to_relay_ms_p50 (POST /api/outlets/1/on|off until the relay moves),"
            " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it), polls and"
-           " polls_refused (the clients' state requests answered, and refused or cut: no room just now)",
+           " polls_refused (the clients' state requests answered, and refused or cut: no room just now),"
+           " loop_longest_ms (the longest step any task of the app's loop took since the start, as the state says:"
+           " serving delays a relay, a tap or a schedule edge by at most that)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
             " client as Home Assistant: command_to_relay_ms_p50/p95 (ON or OFF published at QoS 1 until the relay"
             " moves, over `commands`), change_to_message_ms_p50/p95 (toggle typed at the console until the outlet's"
@@ -847,9 +850,10 @@ def measure_web(res, tmp, quick):
             pollers.append(WebPoller(b, token).start())
             time.sleep(11)  # the watchdog's look at the heap, with the clients polling
             res["web.steady_free_%d_clients" % n] = status(b, [])[0]
-        seen = pollers[0].seen
+        seen = pollers[0].seen  # one page's view
         xs = []
         for k in range(5 if quick else 10):
+            time.sleep(random.uniform(0, 0.5))  # at any moment of the page's 500 ms, not just after a poll
             n = len(seen)
             t0 = time.monotonic()
             b.serial.write("toggle 2\r")
@@ -858,7 +862,8 @@ def measure_web(res, tmp, quick):
                 time.sleep(0.01)
             xs.append((time.monotonic() - t0) * 1000)
         res["web.console_to_polled_state_ms_p50"] = round(statistics.median(xs))
-        res["web.polls"] = sum(len(p.seen) for p in pollers)
+        res["web.loop_longest_ms"] = max(j["loop_ms"] for p in pollers for j in p.seen)  # since the start: NTP,
+        res["web.polls"] = sum(len(p.seen) for p in pollers)  # logins, 2 clients polling, API and console switches
         res["web.polls_refused"] = sum(len(p.refused) for p in pollers)
     finally:
         for p in pollers:
