@@ -157,3 +157,24 @@ for make in (lambda: machine.I2C(-1, scl=Pin(5), sda=Pin(4)), lambda: machine.So
         "TypeError: extra keyword arguments given", "TypeError: 'sda' argument required",
         "TypeError: extra positional arguments given", "ValueError: invalid pin", "ValueError: impossible baudrate",
         "TypeError: extra positional arguments given"], out
+
+
+def test_wlan_config_reads_what_the_esp8266_port_gives(vboard):
+    """ports/esp8266/network_wlan.c, esp_config: the radio's channel, the PHY mode and the sleep type on any interface;
+    the access point's own settings only on it (OSError "AP required" on the station); one parameter at a time."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("""
+import network
+sta, ap = network.WLAN(network.STA_IF), network.WLAN(network.AP_IF)
+r = [sta.config("channel"), sta.config("protocol") == network.MODE_11N, sta.config("pm"), ap.config("hidden"),
+     ap.config("authmode") == network.AUTH_OPEN]
+for call in (lambda: sta.config("hidden"), lambda: sta.config("channel", "mac"), lambda: sta.config("colour")):
+    try:
+        call()
+    except Exception as e:
+        r.append("%s: %s" % (type(e).__name__, e))
+print(r)
+""")
+    assert out.strip().splitlines()[-1] == ("[6, True, 2, False, True, 'OSError: AP required', "
+                                            "'TypeError: can query only one param', 'ValueError: unknown config param']")

@@ -645,7 +645,7 @@ class Bench:
                 try:
                     out = self._handle(req.split(" "), handles)
                 except OSError as e:
-                    out = "-%d" % e.errno
+                    out = "-%d" % e.errno if e.errno is not None else "^%s" % e.args[0]
                 except ValueError as e:
                     out = "!%s" % e
                 except TypeError as e:

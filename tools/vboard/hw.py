@@ -414,14 +414,29 @@ class WLAN:
         return [(ap["ssid"].encode(), b"\0" * 6, 1, ap["rssi"], 3, 0)] if ap["up"] else []
 
     def config(self, *a, **kw):
+        """ports/esp8266/network_wlan.c, esp_config: a setting (keywords) or one parameter read, with the port's
+        errors. The radio's channel is the bench access point's (the SDK reports the one the radio is on)."""
         if kw:
             return None
+        if len(a) != 1:
+            raise TypeError("can query only one param")
         key = a[0]
+        need = {"hidden": 1, "security": 1, "authmode": 1}.get(key)  # hostname: network.hostname() (not modelled)
         if key == "mac":
             return b"\x5c\xcf\x7f" + self.b.uid[1:]
         if key in ("ssid", "essid"):
             return (self.b.sta["ssid"] or "") if self.i == 0 else "multiprise-" + self.b.uid[1:].hex()
-        raise ValueError("unknown config param")
+        if key == "channel":
+            return self.b.ap.get("channel", 6)
+        if key == "protocol":
+            return 3  # MODE_11N
+        if key == "pm":
+            return 2  # MODEM_SLEEP_T, the SDK's default for a station
+        if need is None:
+            raise ValueError("unknown config param")
+        if need != self.i:
+            raise OSError("AP required")
+        return False if key == "hidden" else 0  # the board's own access point: visible, open (AUTH_OPEN)
 
 
 KINDS = {c.__name__: c for c in (Pin, Signal, SoftI2C, SoftSPI, SPI, ADC, RTC, WDT, Timer, WLAN)}
@@ -476,8 +491,8 @@ def module_function(bench, name, args):
 def encode(v):
     if v is None:
         return "n"
-    if isinstance(v, bool):
-        return "i%d" % v
+    if isinstance(v, bool):  # a bool on the board too (isconnected(), config("hidden"))
+        return "o%d" % v
     if isinstance(v, int):
         return "i%d" % v
     if isinstance(v, str):

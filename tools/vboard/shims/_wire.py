@@ -22,6 +22,8 @@ def call(q):
             break
     if r[0] == "-":
         raise OSError(int(r[1:]))
+    if r[0] == "^":  # the port's own words, as its error_check raises them: OSError("AP required")
+        raise OSError(r[1:])
     if r[0] == "!":
         raise ValueError(r[1:])
     if r[0] == "~":
@@ -49,6 +51,8 @@ def d(t):
     k, v = t[0], t[1:]
     if k == "i":
         return int(v)
+    if k == "o":
+        return v == "1"
     if k == "b":
         return bytes.fromhex(v)
     if k == "s":
