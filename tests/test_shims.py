@@ -176,5 +176,6 @@ for call in (lambda: sta.config("hidden"), lambda: sta.config("channel", "mac"),
         r.append("%s: %s" % (type(e).__name__, e))
 print(r)
 """)
-    assert out.strip().splitlines()[-1] == ("[6, True, 2, False, True, 'OSError: AP required', "
-                                            "'TypeError: can query only one param', 'ValueError: unknown config param']")
+    assert out.strip().splitlines()[-1] == (
+        "[6, True, 2, False, True, 'OSError: AP required', 'TypeError: can query only one param', "
+        "'ValueError: unknown config param']")
