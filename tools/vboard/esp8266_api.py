@@ -165,7 +165,9 @@ MODULES = {
         "status": "yes: no argument, or 'rssi'",
         "scan": "yes: the bench's one access point, while it is up",
         "isconnected": "yes",
-        "config": "yes: reads 'mac', 'ssid' and 'essid'; settings are accepted and change nothing",
+        "config": "yes: reads 'mac', 'ssid', 'essid', 'channel' (the bench access point's), 'protocol', 'pm', and on"
+                  " the access point 'hidden' and 'authmode' (OSError 'AP required' elsewhere), not 'hostname';"
+                  " settings are accepted and change nothing",
         "ifconfig": "yes: the station's address is the host's loopback, the access point's 192.168.4.1; "
                     "a new one is accepted and changes nothing",
         "ipconfig": "not modelled: as network.ipconfig",
