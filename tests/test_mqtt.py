@@ -461,3 +461,20 @@ def test_a_badge_tap_is_published_with_its_hash_never_its_uid(vboard, broker, si
     uid = demo.BADGES[1].uid.lower()
     with w.cond:
         assert not [m for m in w.messages if uid.encode() in m[1].lower()]
+
+
+def test_schedule_and_log_lines_are_answered_on_the_reply_topic_and_the_board_carries_on(vboard, broker):
+    """The console's sched and log lines on the command topic: a rule added (the console's checks), the log's last
+    lines published whole on prefix/reply (a kilobyte at most), no relay moved, no reset."""
+    w = broker.client()
+    b = connected(vboard, broker)
+    m0 = w.mark()
+    w.publish(PREFIX + "/command", "sched 4 add mon-fri 07:30-22:00")
+    assert b"1) mon-fri 07:30-22:00" in w.wait(PREFIX + "/reply", since=m0)
+    assert "1) mon-fri 07:30-22:00" in b.command("sched 4", expect=r"1\) [^\n]*\n")
+    for _ in range(3):
+        m0 = w.mark()
+        w.publish(PREFIX + "/command", "log")
+        assert b"mqtt: connected to" in w.wait(PREFIX + "/reply", since=m0)
+    assert b.relays() == [False] * 6
+    assert "MemoryError" not in b.serial.text() and "task mqtt died" not in b.serial.text()
