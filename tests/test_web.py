@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import LAB
 
+from tools.benchmarks import web_password
 from tools.build import compile_file
 
 PASSWORD = "open-sesame-42"
@@ -51,11 +52,7 @@ def call(b, method, path, body=None, headers=None, conn=None):
 
 
 def set_password(b, password=PASSWORD):
-    m = b.serial.mark()
-    b.serial.write("webpass\r")
-    b.serial.expect("type the web password", 10, since=m)
-    b.serial.write(password + "\r\n")
-    b.serial.expect("web: password set", 20, since=m)
+    web_password(b, password)  # at the console, as a user does (tools/benchmarks.py)
 
 
 def login(b, password=PASSWORD):
