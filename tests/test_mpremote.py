@@ -1,4 +1,5 @@
 """The real mpremote, over the virtual board's serial port (socket://), as a person debugging a board would use it."""
+import os
 import shutil
 import subprocess
 import sys
@@ -79,4 +80,20 @@ def test_mpremote_mount_needs_more_heap_than_the_board_has_at_its_repl_and_touch
     r = subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%d" % b.serial.port, "mount", str(tmp_path), "exec",
                         "import hello"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "MemoryError" in r.stderr, (r.stdout, r.stderr)
+    assert b.relays() == [False, True, False, False, False, False]
+
+
+def test_mpremote_mount_carries_every_byte_value_with_its_interrupt_character_off(vboard, tmp_path):
+    """mpremote's mount sends sizes, times and file data in binary after `micropython.kbd_intr(-1)`: a 0x03 byte among
+    them is data, as on an ESP8266, not a Ctrl-C (a board with heap enough for the mount: docs/deploy.md)."""
+    blob = bytes(range(256)) * 4
+    (tmp_path / "blob.bin").write_bytes(blob)
+    (tmp_path / "check.py").write_text("print('same' if open('blob.bin', 'rb').read() == bytes(range(256)) * 4"
+                                       " else 'differs')\n")
+    for f in (tmp_path / "blob.bin", tmp_path / "check.py", tmp_path):
+        os.utime(f, (0x03030303, 0x03030303))  # a time of 0x03 bytes
+    b = vboard({}, heap="64k")
+    ready(b)
+    b.command("on 2", expect=r"outlet 2 on")
+    assert "same" in mpremote(b, "mount", str(tmp_path), "exec", "import check", timeout=120)
     assert b.relays() == [False, True, False, False, False, False]

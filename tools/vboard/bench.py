@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -498,9 +499,8 @@ class Bench:
         a = [list(x) if isinstance(x, list) else x for x in self._tty0]  # as the UART is at reset, whatever the
         a[0] &= ~(termios.ICRNL | termios.IXON | termios.INLCR)          # last interpreter left behind
         a[1] &= ~termios.OPOST
-        a[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
-        a[3] |= termios.ISIG
-        a[6][termios.VMIN], a[6][termios.VTIME], a[6][termios.VINTR] = 1, 0, b"\x03"
+        a[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)  # Ctrl-C: _to_device
+        a[6][termios.VMIN], a[6][termios.VTIME] = 1, 0
         termios.tcsetattr(self._slave, termios.TCSANOW, a)
         env = self._env()
         env.pop("VBOARD_RAW", None)
@@ -568,22 +568,43 @@ class Bench:
     PRESS_AGAIN_S = 1.0
 
     def _to_device(self, data):
+        """Bytes from the serial port's host to the board. A 0x03 is Ctrl-C while the board takes it as one (as the
+        port's UART does while `micropython.kbd_intr(3)`, the default, is in force): the unix port takes Ctrl-C as a
+        SIGINT, which the bench sends itself. Otherwise (`kbd_intr(-1)`, as mpremote's mount sets it, or the REPL's
+        line editor, which reads it itself) the byte is data, as on the board. The pseudo-terminal's own ISIG is off:
+        it would signal the interpreter whatever the board set (and end it, where its handler is the default)."""
         if b"\x02" in data:
             self._raw = False
-        if b"\x03" in data:
-            kept = bytearray()
-            for c in data:
-                if c == 3:
-                    now = time.monotonic()
-                    if now - self._last_intr < self.INTR_GAP_S:
-                        continue
-                    self._last_intr = now
-                kept.append(c)
-            data = bytes(kept)
+        while b"\x03" in data and self._takes_intr():
+            i = data.index(b"\x03")
+            self._write_tty(data[:i])
+            data = data[i + 1:]
+            now = time.monotonic()
+            if now - self._last_intr >= self.INTR_GAP_S:
+                self._last_intr = now
+                try:
+                    self.proc.send_signal(signal.SIGINT)
+                except (OSError, AttributeError):
+                    pass
+        self._write_tty(data)
+
+    def _write_tty(self, data):
+        if data:
+            try:
+                os.write(self._master, data)
+            except OSError:
+                pass
+
+    def _takes_intr(self):
+        """Whether the interpreter has its SIGINT handler in place (the board's interrupt character is Ctrl-C)."""
         try:
-            os.write(self._master, data)
-        except OSError:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except (OSError, AttributeError, ValueError):
             pass
+        return False
 
     def _read_serial(self):
         while not self._closed:
