@@ -47,6 +47,8 @@ def look(conf, w):
         if link.wifi == "connected":
             log("wifi: lost %s" % conf["ssid"])
         link.wifi = "connecting"
+        if network.hostname() == "mpy-esp8266":  # the name the router lists: the strip's, unless boot.py set one
+            network.hostname("multiprise-%02x%02x" % tuple(sta.config("mac")[-2:]))
         sta.connect(conf["ssid"], conf["password"])
         w[1] = time.ticks_add(now, 100)
         w[3] = now

@@ -122,6 +122,7 @@ def test_wifi_joins_notices_a_drop_and_rejoins(vboard):
     b = vboard({"wifi": LAB})
     ready(b)
     b.serial.expect(r"wifi: connected to multiprise-lab, ip 127\.0\.0\.1, rssi -58", 10, since=0)
+    assert b.dhcp_name == "multiprise-" + b.uid[-2:].hex()  # the name the router lists: the end of the MAC
     m = b.serial.mark()
     b.set_wifi(False)
     b.serial.expect(r"wifi: lost multiprise-lab", 10, since=m)

@@ -179,3 +179,37 @@ print(r)
     assert out.strip().splitlines()[-1] == (
         "[6, True, 2, False, True, 'OSError: AP required', 'TypeError: can query only one param', "
         "'ValueError: unknown config param']")
+
+
+def test_the_host_name_is_the_chips_until_a_reset_and_the_access_point_hears_it_at_connect(vboard):
+    """extmod/modnetwork.c and network_wlan.c: `network.hostname()` (the deprecated `config("hostname")` and
+    `config(dhcp_hostname=...)` too, on the station only) is kept in the chip's RAM: a soft reboot keeps it, a reset
+    gives back "mpy-esp8266"; the station gives it to the access point's DHCP at each connect()."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("""
+import network
+sta, ap = network.WLAN(network.STA_IF), network.WLAN(network.AP_IF)
+r = [network.hostname(), sta.config("hostname")]
+sta.config(dhcp_hostname="desk-strip")
+r.append(network.hostname())
+for call in (lambda: ap.config("hostname"), lambda: network.hostname("x" * 33)):
+    try:
+        call()
+    except Exception as e:
+        r.append("%s: %s" % (type(e).__name__, e))
+sta.active(True)
+sta.connect("multiprise-lab", "")
+print(r)
+""")
+    assert out.strip().splitlines()[-1] == (
+        "['mpy-esp8266', 'mpy-esp8266', 'desk-strip', 'OSError: STA required', 'ValueError: ']")
+    assert b.dhcp_name == "desk-strip"
+    b.friendly()
+    m = b.serial.mark()
+    b.serial.write(b"\x04")  # a soft reboot
+    b.serial.expect(r">>> $", 10, since=m)
+    assert "desk-strip" in b.exec("import network; print(network.hostname())")
+    b.reset()
+    b.serial.expect(r">>> $", 10, since=b.serial.mark())
+    assert "mpy-esp8266" in b.exec("import network; print(network.hostname())")

@@ -29,6 +29,7 @@ from .chips import DS1307, DS3231, PCF8574, Clock
 EPOCH2000 = 946684800
 PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET, SOFT_RESET, HARD_RESET = (
     hw.PWRON_RESET, hw.WDT_RESET, hw.EXCEPTION_RESET, hw.SOFT_WDT_RESET, hw.SOFT_RESET, hw.HARD_RESET)
+HOSTNAME = "mpy-esp8266"  # extmod/modnetwork.c with the ESP8266 port's MICROPY_PY_NETWORK_HOSTNAME_DEFAULT
 SW_WDT_S = 3.2  # the SDK's software watchdog: a tick every 1.6 s, a reset at the second tick without a feed
 
 # The two reference wirings of HARDWARE.md, as the bench builds them.
@@ -232,7 +233,8 @@ class Bench:
         self.join_s = 0.3  # how long the access point takes to let the station in (a test may hurry it)
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
         self.ap_if_active = False
-        self.hostname = "multiprise"
+        self.hostname = HOSTNAME  # network.hostname(): in the chip's RAM, kept at a soft reboot, not at a reset
+        self.dhcp_name = None  # the host name the station gave the access point's DHCP when it last joined
         self.webrepl = None  # the WebREPL server, once the firmware started it
         self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
         self.http_port = http_port or free_port()  # host port (127.0.0.1) for the board's 80 (shims/socket.py)
@@ -307,6 +309,7 @@ class Bench:
                 dev.power(True)
             self.powered = True
             self.reset_cause = PWRON_RESET
+            self.hostname = HOSTNAME
             self.esp_rtc.power_on()  # the ESP8266's RTC starts at 2000-01-01
             self._glitch_boot_pins()
             self._spawn()
@@ -338,6 +341,7 @@ class Bench:
             self.sta.update(active=False)
             self.esp_rtc.reset()
             self.reset_cause = cause
+            self.hostname = HOSTNAME
             self._glitch_boot_pins()
             self._spawn()
 

@@ -137,7 +137,7 @@ MODULES = {
                       for name in ("deinit", "init", "ONE_SHOT", "PERIODIC")},
     "network": {
         "country": "yes",
-        "hostname": "yes",
+        "hostname": "yes: the bench's, kept at a soft reboot, 'mpy-esp8266' again at a reset",
         "WLAN": "yes",
         "phy_mode": "not modelled: the bench's radio has no PHY mode",
         "ipconfig": "not modelled: the bench's addresses are fixed (see WLAN.ifconfig)",
@@ -166,8 +166,9 @@ MODULES = {
         "scan": "yes: the bench's one access point, while it is up",
         "isconnected": "yes",
         "config": "yes: reads 'mac', 'ssid', 'essid', 'channel' (the bench access point's), 'protocol', 'pm', and on"
-                  " the access point 'hidden' and 'authmode' (OSError 'AP required' elsewhere), not 'hostname';"
-                  " settings are accepted and change nothing",
+                  " the access point 'hidden' and 'authmode' (OSError 'AP required' elsewhere), on the station 'hostname'"
+                  " and 'dhcp_hostname' (network.hostname()'s; OSError 'STA required' elsewhere); of the settings,"
+                  " 'hostname' and 'dhcp_hostname' set network.hostname(), the others are accepted and change nothing",
         "ifconfig": "yes: the station's address is the host's loopback, the access point's 192.168.4.1; "
                     "a new one is accepted and changes nothing",
         "ipconfig": "not modelled: as network.ipconfig",

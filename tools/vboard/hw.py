@@ -386,6 +386,7 @@ class WLAN:
         if self.i or not self.b.sta["active"]:
             raise OSError(EIO, "EIO")
         self.b.sta.update(ssid=ssid, key=key or "", since=time.monotonic())
+        self.b.dhcp_name = self.b.hostname  # network_wlan.c: wifi_station_set_hostname at each connect
 
     def disconnect(self):
         self.b.sta["ssid"] = None
@@ -417,11 +418,14 @@ class WLAN:
         """ports/esp8266/network_wlan.c, esp_config: a setting (keywords) or one parameter read, with the port's
         errors. The radio's channel is the bench access point's (the SDK reports the one the radio is on)."""
         if kw:
+            for k in ("hostname", "dhcp_hostname"):  # deprecated there: network.hostname(name)'s
+                if k in kw:
+                    module_function(self.b, "hostname", (kw[k],))
             return None
         if len(a) != 1:
             raise TypeError("can query only one param")
         key = a[0]
-        need = {"hidden": 1, "security": 1, "authmode": 1}.get(key)  # hostname: network.hostname() (not modelled)
+        need = {"hidden": 1, "security": 1, "authmode": 1, "hostname": 0, "dhcp_hostname": 0}.get(key)
         if key == "mac":
             return b"\x5c\xcf\x7f" + self.b.uid[1:]
         if key in ("ssid", "essid"):
@@ -435,7 +439,9 @@ class WLAN:
         if need is None:
             raise ValueError("unknown config param")
         if need != self.i:
-            raise OSError("AP required")
+            raise OSError("AP required" if need else "STA required")
+        if need == 0:
+            return self.b.hostname
         return False if key == "hidden" else 0  # the board's own access point: visible, open (AUTH_OPEN)
 
 
@@ -480,8 +486,10 @@ def module_function(bench, name, args):
         return bench.rom_written()
     if name == "statvfs":
         return bench.statvfs()
-    if name == "hostname":
+    if name == "hostname":  # extmod/modnetwork.c: up to 32 characters
         if args:
+            if len(args[0].encode()) > 32:
+                raise ValueError()
             bench.hostname = args[0]
             return None
         return bench.hostname

@@ -6,7 +6,7 @@ STA_IF, AP_IF = 0, 1
 STAT_IDLE, STAT_CONNECTING, STAT_WRONG_PASSWORD, STAT_NO_AP_FOUND, STAT_CONNECT_FAIL, STAT_GOT_IP = 0, 1, 2, 3, 4, 5
 MODE_11B, MODE_11G, MODE_11N = 1, 2, 3
 AUTH_OPEN, AUTH_WEP, AUTH_WPA_PSK, AUTH_WPA2_PSK, AUTH_WPA_WPA2_PSK = 0, 1, 2, 3, 4
-_names = ["XX", "mpy-esp8266"]  # extmod/modnetwork.c: the country code and the host name, in RAM until a reset
+_names = ["XX"]  # extmod/modnetwork.c: the country code, in RAM until a reset
 
 
 def country(code=None):
@@ -17,12 +17,8 @@ def country(code=None):
     _names[0] = code
 
 
-def hostname(name=None):
-    if name is None:
-        return _names[1]
-    if len(name) > 32:
-        raise ValueError
-    _names[1] = name
+def hostname(*a):  # the bench's: the access point's DHCP hears it at connect()
+    return _wire.go("f hostname", a, {})
 
 
 class WLAN(_wire.Hw):
