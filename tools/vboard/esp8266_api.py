@@ -167,8 +167,9 @@ MODULES = {
         "isconnected": "yes",
         "config": "yes: reads 'mac', 'ssid', 'essid', 'channel' (the bench access point's), 'protocol', 'pm', and on"
                   " the access point 'hidden' and 'authmode' (OSError 'AP required' elsewhere), on the station"
-                  " 'hostname' and 'dhcp_hostname' (network.hostname()'s; OSError 'STA required' elsewhere); of the settings,"
-                  " 'hostname' and 'dhcp_hostname' set network.hostname(), the others are accepted and change nothing",
+                  " 'hostname' and 'dhcp_hostname' (network.hostname()'s; OSError 'STA required' elsewhere);"
+                  " of the settings, 'hostname' and 'dhcp_hostname' set network.hostname(), the others are"
+                  " accepted and change nothing",
         "ifconfig": "yes: the station's address is the host's loopback, the access point's 192.168.4.1; "
                     "a new one is accepted and changes nothing",
         "ipconfig": "not modelled: as network.ipconfig",
