@@ -1,7 +1,7 @@
 # Over-the-air updates, at the first instant of boot, before any of the app is imported.
 # push writes the new version under stage/ and the file stage/ready last; here it goes in place by two
 # directory renames (atomic on LittleFS): lib -> lib.prev, stage/lib -> lib. A version that has not
-# reached "ready" after TRIES starts is swapped back. update.json says which version runs and how;
+# reached "ready" after _TRIES starts is swapped back. update.json says which version runs and how;
 # update.try exists while a new version is on trial (boot.py loads this module only then, or when stage/ is there).
 # push also stages deploy.json, the manifest of what will be in place (so the next USB deploy copies nothing it
 # brought), and deploy.prev.json, the manifest that holds after a rollback. While files move, there is no
@@ -15,15 +15,16 @@ import machine
 import os
 import time
 import vfs
+from micropython import const
 
-TRIES = 2  # failed starts of a new version before it is rolled back (safe mode comes at 3)
+_TRIES = const(2)  # failed starts of a new version before it is rolled back (safe mode comes at 3)
 STATE = "update.json"
-TRYING = "update.try"
-MANIFEST = "deploy.json"
-PREV = "deploy.prev.json"
-IMG = "stage/rom.img"  # the new ROMFS image, as push staged it
-ROM_PREV = "rom.prev"  # the image the partition held before, kept for a rollback (until the next push)
-CHUNK = 2048  # bytes read, hashed and written at a time
+_TRYING = const("update.try")
+_MANIFEST = const("deploy.json")
+_PREV = const("deploy.prev.json")
+_IMG = const("stage/rom.img")  # the new ROMFS image, as push staged it
+_ROM_PREV = const("rom.prev")  # the image the partition held before, kept for a rollback (until the next push)
+_CHUNK = const(2048)  # bytes read, hashed and written at a time
 
 
 def _exists(p):
@@ -69,7 +70,7 @@ def _running(s):
     if s.get("version"):
         return s["version"]
     try:
-        with open(MANIFEST) as f:
+        with open(_MANIFEST) as f:
             return json.load(f).get("version") or "unknown"
     except (OSError, ValueError):
         return "unknown"
@@ -87,37 +88,37 @@ def _apply():
     s = _state()
     old = s.get("previous") if s.get("state") == "trying" and s.get("version") == version else _running(s)
     _save({"version": version, "previous": old, "state": "trying"})
-    open(TRYING, "w").close()
-    _rmtree(MANIFEST)
-    _rmtree(PREV)  # an older one would describe an older version
+    open(_TRYING, "w").close()
+    _rmtree(_MANIFEST)
+    _rmtree(_PREV)  # an older one would describe an older version
     if _exists("lib"):  # not yet moved aside (after a cut between the renames, lib.prev is the old version)
         _rmtree("lib.prev")
         os.rename("lib", "lib.prev")
     os.rename("stage/lib", "lib")
-    for name in ("boot.py", "main.py", "updater.mpy", PREV, MANIFEST):  # the manifest last
+    for name in ("boot.py", "main.py", "updater.mpy", _PREV, _MANIFEST):  # the manifest last
         _move("stage/" + name, name)
     _rmtree("stage")
     machine.RTC().memory(b"mp\0")
-    print("update: %s installed (was %s); it must reach ready within %d starts" % (version, old, TRIES))
+    print("update: %s installed (was %s); it must reach ready within %d starts" % (version, old, _TRIES))
 
 
 def _rollback(s):
-    _rmtree(MANIFEST)
+    _rmtree(_MANIFEST)
     _rmtree("lib.bad")
     os.rename("lib", "lib.bad")
     os.rename("lib.prev", "lib")
-    _move(PREV, MANIFEST)
+    _move(_PREV, _MANIFEST)
     _save({"version": s.get("previous", "unknown"), "previous": s.get("version"), "state": "rolled back"})
-    os.remove(TRYING)
+    os.remove(_TRYING)
     machine.RTC().memory(b"mp\0")
-    print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), TRIES, s.get("previous")))
+    print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), _TRIES, s.get("previous")))
 
 
 def _sha(path, n):
-    """The SHA-256 (hex) of the first n bytes of a file, or of the ROMFS partition (path None), CHUNK at a time."""
+    """The SHA-256 (hex) of the first n bytes of a file, or of the ROMFS partition (path None), _CHUNK at a time."""
     h = hashlib.sha256()
     if path:
-        buf = bytearray(CHUNK)
+        buf = bytearray(_CHUNK)
         with open(path, "rb") as f:
             while n > 0:
                 k = f.readinto(buf)
@@ -127,8 +128,8 @@ def _sha(path, n):
                 n -= k
     else:
         seg = vfs.rom_ioctl(2, 0)
-        for o in range(0, n, CHUNK):
-            h.update(seg[o:min(o + CHUNK, n)])
+        for o in range(0, n, _CHUNK):
+            h.update(seg[o:min(o + _CHUNK, n)])
     return "".join("%02x" % b for b in h.digest())
 
 
@@ -159,9 +160,9 @@ def _write(path, n, sha):
         pass
     if vfs.rom_ioctl(3, 0, n) < 0:
         raise OSError("update: the ROMFS partition cannot be erased")
-    buf = bytearray(CHUNK)
+    buf = bytearray(_CHUNK)
     with open(path, "rb") as f:
-        for o in range(0, n, CHUNK):
+        for o in range(0, n, _CHUNK):
             k = f.readinto(buf)
             while k & 3:  # the flash is written 4 bytes at a time: the image's end is padded as erased flash
                 buf[k] = 255
@@ -185,7 +186,7 @@ def _apply_rom(s):
     with open("stage/rom.json") as f:
         meta = json.load(f)
     n, sha = meta["bytes"], meta["sha256"]
-    if n > len(vfs.rom_ioctl(2, 0)) or _sha(IMG, n) != sha:  # never write an image that did not arrive whole
+    if n > len(vfs.rom_ioctl(2, 0)) or _sha(_IMG, n) != sha:  # never write an image that did not arrive whole
         print("update: the staged image of %s is damaged: not installed" % version)
         _rmtree("stage")
         return
@@ -193,64 +194,64 @@ def _apply_rom(s):
         s = {"version": version, "previous": s.get("previous"), "state": "writing", "rom": s.get("rom")}
     else:
         m = _image_bytes()
-        _rmtree(ROM_PREV)  # the flash keeps one: the version before this one's
+        _rmtree(_ROM_PREV)  # the flash keeps one: the version before this one's
         if m:
             seg = vfs.rom_ioctl(2, 0)
-            with open(ROM_PREV + ".tmp", "wb") as f:
-                for o in range(0, m, CHUNK):
-                    f.write(seg[o:min(o + CHUNK, m)])
-            os.rename(ROM_PREV + ".tmp", ROM_PREV)
+            with open(_ROM_PREV + ".tmp", "wb") as f:
+                for o in range(0, m, _CHUNK):
+                    f.write(seg[o:min(o + _CHUNK, m)])
+            os.rename(_ROM_PREV + ".tmp", _ROM_PREV)
         s = {"version": version, "previous": _running(s), "state": "writing",
-             "rom": _sha(ROM_PREV, m) if m else None}
+             "rom": _sha(_ROM_PREV, m) if m else None}
     _save(s)
-    _rmtree(MANIFEST)
-    _rmtree(PREV)
+    _rmtree(_MANIFEST)
+    _rmtree(_PREV)
     if _sha(None, n) != sha:  # after a cut, the write may have been whole
-        _write(IMG, n, sha)
+        _write(_IMG, n, sha)
     s["state"] = "trying"
     _save(s)
-    open(TRYING, "w").close()
-    os.remove(IMG)  # from here a cut leaves stage/ without it: the next boot clears it, as after a /lib update
-    for name in ("boot.py", "main.py", "updater.mpy", PREV, MANIFEST):  # the manifest last
+    open(_TRYING, "w").close()
+    os.remove(_IMG)  # from here a cut leaves stage/ without it: the next boot clears it, as after a /lib update
+    for name in ("boot.py", "main.py", "updater.mpy", _PREV, _MANIFEST):  # the manifest last
         _move("stage/" + name, name)
     _rmtree("stage")
     machine.RTC().memory(b"mp\0")
-    print("update: %s installed (was %s); it must reach ready within %d starts" % (version, s["previous"], TRIES))
+    print("update: %s installed (was %s); it must reach ready within %d starts" % (version, s["previous"], _TRIES))
 
 
 def _rollback_rom(s):
     # "rolling back" is written first: a cut while rom.prev goes back into the partition brings this back at boot.
-    n = os.stat(ROM_PREV)[6]
-    if _sha(ROM_PREV, n) != s["rom"]:
+    n = os.stat(_ROM_PREV)[6]
+    if _sha(_ROM_PREV, n) != s["rom"]:
         print("update: rom.prev is damaged: no rollback")
         return
     s["state"] = "rolling back"
     _save(s)
-    _rmtree(MANIFEST)
-    _write(ROM_PREV, n, s["rom"])
-    _move(PREV, MANIFEST)
+    _rmtree(_MANIFEST)
+    _write(_ROM_PREV, n, s["rom"])
+    _move(_PREV, _MANIFEST)
     _save({"version": s.get("previous", "unknown"), "previous": s.get("version"), "state": "rolled back"})
-    _rmtree(TRYING)
+    _rmtree(_TRYING)
     machine.RTC().memory(b"mp\0")
-    print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), TRIES, s.get("previous")))
+    print("update: %s failed to start %d times: rolled back to %s" % (s.get("version"), _TRIES, s.get("previous")))
 
 
 def at_boot():
     s = _state()
     if s.get("state") == "rolling back":  # cut while the previous image was written back
         _rollback_rom(s)
-    elif _exists("stage/ready") and _exists(IMG):
+    elif _exists("stage/ready") and _exists(_IMG):
         _apply_rom(s)
     elif _exists("stage/ready") and _exists("stage/lib"):
         _apply()
     elif not _exists("lib") and _exists("lib.prev"):  # lost in the middle of a rollback
         os.rename("lib.prev", "lib")
-        _move(PREV, MANIFEST)
+        _move(_PREV, _MANIFEST)
     elif _exists("stage"):  # a push cut before its end, or an update whose clean-up was cut
         _rmtree("stage")
     s = _state()
-    if s.get("state") == "trying" and _failed_starts() >= TRIES:
-        if s.get("rom") and _exists(ROM_PREV):
+    if s.get("state") == "trying" and _failed_starts() >= _TRIES:
+        if s.get("rom") and _exists(_ROM_PREV):
             _rollback_rom(s)
         elif not s.get("rom") and _exists("lib.prev"):
             _rollback(s)

@@ -9,9 +9,10 @@ import machine
 
 import firmware
 from firmware.log import log
+from micropython import const
 
 STATE = "state.json"
-HEALTHY_AFTER_S = 60
+_HEALTHY_AFTER_S = const(60)
 
 cfg = None  # the validated configuration
 outlets = None  # the arbiter
@@ -118,7 +119,7 @@ async def _watchdog(t0):
                 confirm = False
             except MemoryError:  # the heap is busy just now: a second later
                 pass
-        if not healthy and time.ticks_diff(time.ticks_ms(), t0) > HEALTHY_AFTER_S * 1000:
+        if not healthy and time.ticks_diff(time.ticks_ms(), t0) > _HEALTHY_AFTER_S * 1000:
             healthy = True
             firmware.boot_count(0)
         if tick % cfg["save_interval_s"] == 0:  # the state, when it changed

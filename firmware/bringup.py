@@ -11,8 +11,9 @@ import firmware
 
 from firmware import app
 from firmware.log import log
+from micropython import const
 
-RELAYS = "relays.json"  # read by early.py at the first instant of boot, before the configuration
+_RELAYS = const("relays.json")  # read by early.py at the first instant of boot, before the configuration
 
 
 def config():
@@ -75,7 +76,7 @@ def _build():
     b = c["board"]
     app.bus = bus = SoftI2C(scl=Pin(b["i2c"]["scl"]), sda=Pin(b["i2c"]["sda"]), freq=b["i2c"]["freq"]) if b["i2c"] else None
     w = wiring(b)
-    old = app.load(RELAYS)
+    old = app.load(_RELAYS)
     if old != w:
         if old and (old.get("gpio"), old.get("pcf")) != (w.get("gpio"), w.get("pcf")):
             from firmware import reset
@@ -84,7 +85,7 @@ def _build():
             reset.relays_off(w)    # and the new ones start from off
             firmware.drop("reset")
             firmware.warm = False
-        app.save(RELAYS, w)
+        app.save(_RELAYS, w)
     drive, on = relays(b, bus)
     app.outlets = o = Outlets(drive, [x["name"] for x in c["outlets"]], c["stagger_ms"])
     o.on, o.want = on, on[:]  # as they are: off after a reset of the chip, kept through a soft reset

@@ -15,7 +15,7 @@ from micropython import const
 
 from firmware.loop import sleep_ms
 
-_PREFIX = "/api/v1/device"
+_PREFIX = const("/api/v1/device")
 _LINE = const(128)   # the longest header line looked at (X-Signature takes 78)
 _HEAD = const(1024)  # most head bytes taken from an answer (the reference server sends about 200)
 _BODY = const(2048)  # most body bytes taken (a full commands list is about 700)
@@ -24,9 +24,9 @@ _EAGAIN = const(11)  # the same numbers on the ESP8266 (lwIP) and on Linux
 _EINPROGRESS = const(115)
 _Y2K = const(946684800)  # 2000-01-01 in unix time: the ESP8266's time.time() counts from there
 # Why a call failed, all in one constant: while the module is loaded, each string constant keeps a block of heap
-_WHY = ("unsigned answer: %d|bad answer signature|signed answer not JSON|url: not http://host[:port]|no address for %s"
+_WHY = const(("unsigned answer: %d|bad answer signature|signed answer not JSON|url: not http://host[:port]|no address for %s"
         "|cannot connect|connection lost|truncated answer|answer head too long|answer without Content-Length"
-        "|answer too big")
+        "|answer too big"))
 _UNSIGNED = const(0)
 _FORGED = const(1)
 _NOT_JSON = const(2)

@@ -4,9 +4,10 @@ import time
 
 import firmware
 from firmware import app
+from micropython import const
 
 HELP = "commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, scan, rtc, reboot, help"
-CHIPS = {0x20: "PCF8574", 0x24: "PN532", 0x28: "MFRC522", 0x38: "PCF8574A", 0x57: "EEPROM", 0x68: "RTC"}
+_CHIPS = const("|20 PCF8574|24 PN532|28 MFRC522|38 PCF8574A|57 EEPROM|68 RTC|")  # one string: no names
 
 
 def run(line, source="serial"):
@@ -42,7 +43,7 @@ def run(line, source="serial"):
         if not app.bus:
             return "error: no I2C bus configured"
         found = app.bus.scan()
-        return ("I2C 0x%02x %s" % (a, CHIPS.get(a, "?")) for a in found) if found else "I2C: nothing answers"
+        return ("I2C 0x%02x %s" % (a, (_CHIPS.split("|%02x " % a) + ["?"])[1].split("|")[0]) for a in found) if found else "I2C: nothing answers"
     if cmd == "rtc":
         try:
             return rtc()

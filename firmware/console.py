@@ -6,8 +6,9 @@ import select
 import sys
 
 from firmware.loop import sleep_ms
+from micropython import const
 
-MAX_LINE = 80
+_MAX_LINE = const(80)
 hide = False  # the line being typed is the web password: not echoed, handed to the web server (webpass)
 
 
@@ -51,7 +52,7 @@ def _key(src, line):
         if line and not hide:
             sys.stdout.write("\b \b")
         return line[:-1]
-    if 32 <= c < 127 and len(line) < MAX_LINE:
+    if 32 <= c < 127 and len(line) < _MAX_LINE:
         if not hide:
             sys.stdout.write(chr(c))
         return line + chr(c)

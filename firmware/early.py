@@ -5,14 +5,15 @@ import machine
 import micropython
 
 import firmware
+from micropython import const
 
 try:
     micropython.alloc_emergency_exception_buf(100)
 except AttributeError:  # ports without hard IRQs (the unix port of the virtual board)
     pass
 
-RELAYS = "relays.json"  # the relay wiring of the last good configuration (bringup.py writes it)
-MAX_FAILED_BOOTS = 3
+_RELAYS = const("relays.json")  # the relay wiring of the last good configuration (bringup.py writes it)
+_MAX_FAILED_BOOTS = const(3)
 safe = None  # why the app is not started, or None
 
 
@@ -46,7 +47,7 @@ def _start():
     try:
         import json
 
-        with open(RELAYS) as f:
+        with open(_RELAYS) as f:
             wiring = json.load(f)
     except (OSError, ValueError):
         pass
@@ -58,7 +59,7 @@ def _start():
     failed = firmware.boot_count()  # app starts that ended in a crash or a reset (app.run, bringup.stop)
     if held:
         safe = "the FLASH button was held at boot"
-    elif failed >= MAX_FAILED_BOOTS:
+    elif failed >= _MAX_FAILED_BOOTS:
         safe = "%d boots in a row failed within 60 s" % failed
     firmware.warm = warm and not safe
     if wiring and not firmware.warm:

@@ -4,14 +4,15 @@ import time
 
 from firmware import app
 from firmware.log import log
+from micropython import const
 
-GRANTS = "grants.json"
+_GRANTS = const("grants.json")
 MAX = 16
 
 
 def keep(h, ans):
     """Keep this grant, or forget the badge the server now refuses (by the first half of its hash)."""
-    g = app.load(GRANTS) or {}
+    g = app.load(_GRANTS) or {}
     k = h[:32]
     if ans["allow"]:
         g[k] = [time.time(), ans["outlets"][:8], ans["seconds"]]
@@ -20,14 +21,14 @@ def keep(h, ans):
     while len(g) > MAX:
         del g[min(g, key=lambda k: g[k][0])]
     try:
-        app.save(GRANTS, g)
+        app.save(_GRANTS, g)
     except OSError as e:
-        log("badge: cannot write %s (%r)" % (GRANTS, e))
+        log("badge: cannot write %s (%r)" % (_GRANTS, e))
 
 
 def find(h, hours, why):
     """(answer, how) for a badge granted within `hours`, else (None, why not)."""
-    g = (app.load(GRANTS) or {}).get(h[:32])
+    g = (app.load(_GRANTS) or {}).get(h[:32])
     if type(g) is not list or len(g) != 3 or time.time() - g[0] > hours * 3600:
         return None, "server: %s; not granted in the last %d h" % (why, hours)
     return {"allow": True, "outlets": g[1], "seconds": g[2], "name": None, "reason": "cached"}, \

@@ -11,12 +11,13 @@ import sys
 import time
 
 from firmware import app, mqtt
+from micropython import const
 
 # A sensor a line: object, name, the telemetry's key, unit, device class, state class, entity category
-_SENSORS = ("power|Power (estimate)|power_total_w|W|power|measurement|\n"
+_SENSORS = const(("power|Power (estimate)|power_total_w|W|power|measurement|\n"
             "energy|Energy (estimate)|energy_wh|Wh|energy|total_increasing|\n"
             "rssi|Wi-Fi signal|rssi|dBm|signal_strength|measurement|diagnostic\n"
-            "heap|Free heap|heap|B|data_size|measurement|diagnostic")
+            "heap|Free heap|heap|B|data_size|measurement|diagnostic"))
 
 
 def discovery(conf, k):

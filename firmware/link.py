@@ -16,8 +16,11 @@ import time
 import firmware
 from firmware import app
 from firmware.log import log
+from micropython import const
 
 EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0  # board time + EPOCH = unix time
+_POLL_MS = const(150)  # the reader is polled this often: a badge is seen within it
+_GONE = const(2)  # empty polls in a row that end a card's tap
 OPEN = "open.json"
 DONE = "done.log"
 sessions = []  # per outlet: None, or [id, badge hash, start (unix), watts]
@@ -75,7 +78,7 @@ def unshed(i, why):
 
 
 async def run():
-    """The task: the Wi-Fi kept joined; the reader polled every POLL_MS, and a new badge handed to badge.py; every
+    """The task: the Wi-Fi kept joined; the reader polled every _POLL_MS, and a new badge handed to badge.py; every
     second, sheddings that are over; a round with the server as soon as the link is up, then every poll_s. One task
     for all, so that a tap and a round never hold the heap at the same time (each loads a client of the server for
     the moment); busy tells the clock's task."""
@@ -85,14 +88,14 @@ async def run():
     r = app.reader
     k = 0
     while True:
-        await sleep_ms(POLL_MS if r else 250)
+        await sleep_ms(_POLL_MS if r else 250)
         k += 1
         try:
             _radio(app.cfg["wifi"])
             uid = r and _poll(r)
             if uid:
                 await _job(_tap(uid))
-            if k >= 1000 // (POLL_MS if r else 250):
+            if k >= 1000 // (_POLL_MS if r else 250):
                 k = 0
                 _second()
             srv = app.cfg["server"]
@@ -159,10 +162,8 @@ async def _round():
         firmware.drop("remote", "client")
 
 
-# The reader (app.reader, built by bringup from board.reader): a card left on it is one tap; it must leave (GONE
+# The reader (app.reader, built by bringup from board.reader): a card left on it is one tap; it must leave (_GONE
 # empty polls in a row) before it taps again. A reader that stops answering is said once, and tried again.
-POLL_MS = 150  # a badge is seen within this
-GONE = 2
 _seen = [None, 0, None]  # the UID on the reader as last seen, empty polls since, the reader answered its set-up
 
 
@@ -181,13 +182,13 @@ def _poll(r):
     except OSError as e:
         if s[2] is not False:
             log("rfid: the reader does not answer (%r); trying again every 5 s" % e)
-        s[1], s[2] = 5000 // POLL_MS, False
+        s[1], s[2] = 5000 // _POLL_MS, False
         return None
     except MemoryError:  # the heap is in pieces just now: the next poll
         return None
     if uid is None:
         s[1] += 1
-        if s[1] >= GONE:
+        if s[1] >= _GONE:
             s[0] = None
         return None
     s[1] = 0

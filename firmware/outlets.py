@@ -6,11 +6,11 @@ Wishes made during a hold are remembered, so what should be on comes back when i
 Switch-ons are staggered to limit inrush; switch-offs are immediate.
 """
 import time
+from micropython import const
 
 SAFETY = 1  # hold bits, strongest first
 SHED = 2
-POLL_MS = 20  # how soon the loop's task notices a decision
-HOLDS = ((SAFETY, "safety"), (SHED, "shed"))
+_POLL_MS = const(20)  # how soon the loop's task notices a decision
 
 
 class Outlets:
@@ -43,7 +43,7 @@ class Outlets:
     def reason(self, i):
         """Why outlet i is in its state, in words."""
         if self.want[i] and self.hold[i]:
-            return "held off: " + ", ".join(name for bit, name in HOLDS if self.hold[i] & bit)
+            return "held off: " + ", ".join(name for bit, name in ((SAFETY, "safety"), (SHED, "shed")) if self.hold[i] & bit)
         if self.want[i] != self.on[i]:
             return "%s, switching %s" % (self.why[i], "on" if self.want[i] else "off")
         return self.why[i]
@@ -97,14 +97,14 @@ class Outlets:
             time.sleep_ms(wait)
 
     async def run(self):
-        """The task that applies decisions inside the app's loop. It looks every POLL_MS for work rather
+        """The task that applies decisions inside the app's loop. It looks every _POLL_MS for work rather
         than being woken, which would cost heap for little gain."""
         from firmware.loop import sleep_ms
 
         self.wake = True
         while True:
             wait = self.step()
-            await sleep_ms(POLL_MS if wait is None else min(wait, POLL_MS))
+            await sleep_ms(_POLL_MS if wait is None else min(wait, _POLL_MS))
 
 
 # The relay drivers (bringup.relays): made here, in a module that stays, not in the one that is dropped after boot.

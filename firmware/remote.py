@@ -7,12 +7,13 @@ import time
 import firmware
 from firmware import app, link
 from firmware.log import log
+from micropython import const
 
-MAX_DONE = 64  # finished sessions kept for the server; beyond, the oldest are dropped (and counted)
+_MAX_DONE = const(64)  # finished sessions kept for the server; beyond, the oldest are dropped (and counted)
 PATH = "/api/v1/device/"
 # The rare lines of the log, in one constant: while the module is loaded, each string constant keeps a block of heap
-_SAY = ("server: our clock is not trusted and the server's says %d: taken|server: session refused (%d %s): %s"
-        "|badge: %d finished session(s) dropped: more than %d waiting for the server")
+_SAY = const(("server: our clock is not trusted and the server's says %d: taken|server: session refused (%d %s): %s"
+        "|badge: %d finished session(s) dropped: more than %d waiting for the server"))
 
 
 def _say(i, a):
@@ -70,7 +71,7 @@ def _skew(st, ans):
 
 async def _deliver(client, srv):
     """Send done.log's sessions, oldest first, until one is not taken; then keep only those not delivered (and
-    at most MAX_DONE of them)."""
+    at most _MAX_DONE of them)."""
     try:
         f = open(link.DONE)
     except OSError:  # nothing waits
@@ -100,16 +101,16 @@ async def _deliver(client, srv):
 
 
 def _bound(n, sent=0):
-    """done.log holds n sessions, the first `sent` of them delivered: keep the rest, the newest MAX_DONE at most."""
-    drop = max(0, n - sent - MAX_DONE)
+    """done.log holds n sessions, the first `sent` of them delivered: keep the rest, the newest _MAX_DONE at most."""
+    drop = max(0, n - sent - _MAX_DONE)
     if sent or drop:
         _keep(sent + drop)
     if drop:
-        _say(2, (drop, MAX_DONE))
+        _say(2, (drop, _MAX_DONE))
 
 
 def trim():
-    """Keep done.log within MAX_DONE sessions while no round can deliver them (link.finish, when it grows)."""
+    """Keep done.log within _MAX_DONE sessions while no round can deliver them (link.finish, when it grows)."""
     with open(link.DONE) as f:
         n = sum(1 for line in f if line != "\n")
     _bound(n)

@@ -3,15 +3,14 @@ then dropped. Changes are stored in config.json (atomically) and apply at once."
 import time
 
 from firmware import app, clock
+from micropython import const
 
-USAGE = {
-    "sched": "sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear",
-    "pulse": "pulse N SECONDS (0: no pulse)",
-}
+_SCHED = const("sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear")
+_PULSE = const("pulse N SECONDS (0: no pulse)")
 
 
 def run(cmd, args):
-    return app.handle(globals(), cmd, args, USAGE[cmd], "rules", "sched")
+    return app.handle(globals(), cmd, args, _SCHED if cmd == "sched" else _PULSE, "rules", "sched")
 
 
 def _sched(a):

@@ -3,16 +3,15 @@ then dropped."""
 import time
 
 from firmware import app, clock
+from micropython import const
 
 who = "timer"  # the reason a timer's switch-on is given (orders.line sets its own)
-USAGE = {
-    "time": "time | time sync | time set YYYY-MM-DD HH:MM[:SS] (local time)",
-    "timer": "timer | timer N for 30m | timer N on|off HH:MM|45m|90s|2h | timer N cancel",
-}
+_TIME = const("time | time sync | time set YYYY-MM-DD HH:MM[:SS] (local time)")
+_TIMER = const("timer | timer N for 30m | timer N on|off HH:MM|45m|90s|2h | timer N cancel")
 
 
 def run(cmd, args):
-    return app.handle(globals(), cmd, args, USAGE[cmd], "sched")
+    return app.handle(globals(), cmd, args, _TIME if cmd == "time" else _TIMER, "sched")
 
 
 def secs(s):

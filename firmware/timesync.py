@@ -7,8 +7,9 @@ import machine
 import firmware
 from firmware import app, clock
 from firmware.log import log
+from micropython import const
 
-NTP_ZERO = 1139293696  # a transmit time of 0 (a kiss-of-death, an unsynchronized server), as ntptime reads it
+_NTP_ZERO = const(1139293696)  # a transmit time of 0 (a kiss-of-death, an unsynchronized server), as ntptime reads it
 
 
 def trusted(source, step=0):
@@ -29,7 +30,7 @@ def ntp(host):
         ntptime.host = host
         ntptime.timeout = 1
         t = ntptime.time()
-        if not clock.T_MIN <= t < clock.T_MAX or t == NTP_ZERO:
+        if not clock.T_MIN <= t < clock.T_MAX or t == _NTP_ZERO:
             raise ValueError("no time in the answer (%d)" % t)
     except Exception as e:  # no network, no answer in time, an answer that makes no sense, no ntptime module
         log("clock: NTP %s: no good answer (%r)" % (host, e))

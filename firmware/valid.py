@@ -5,10 +5,11 @@ import json
 
 import firmware
 from firmware.log import log
+from micropython import const
 
 CONFIG = "config.json"
 VALID = "config.valid.json"
-FORM = 3  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
+_FORM = const(3)  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
 # Bump it with every key the validator adds, renames or removes.
 
 
@@ -29,7 +30,7 @@ def cached(s):
     try:
         with open(VALID) as f:
             c = json.load(f)
-        return c if s and c.get("sha") == s and c.get("form") == FORM else None
+        return c if s and c.get("sha") == s and c.get("form") == _FORM else None
     except (OSError, ValueError):
         return None
 
@@ -44,7 +45,7 @@ def check(s):
     firmware.drop("config", "rules", "mqttconf")
     if c:
         with open(VALID + ".tmp", "w") as f:
-            json.dump({"sha": s, "form": FORM, "cfg": c, "warnings": warnings}, f)
+            json.dump({"sha": s, "form": _FORM, "cfg": c, "warnings": warnings}, f)
         os.rename(VALID + ".tmp", VALID)
     return c, errors, warnings
 

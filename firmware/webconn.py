@@ -31,9 +31,9 @@ _REQ = const(5)  # the request: method, path, body length, session token, CSRF h
 _OUT = const(6)  # what is sent: [parts, part, offset]; a part is bytes, str or an open file
 _CLOSE = const(7)  # close once sent
 # the statuses' reasons: code and words, a line each (a dict would stay on the heap)
-_WHY = ("200 OK\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
+_WHY = const(("200 OK\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
         "405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n414 URI Too Long\n"
-        "429 Too Many Requests\n431 Request Header Fields Too Large\n501 Not Implemented\n503 Service Unavailable")
+        "429 Too Many Requests\n431 Request Header Fields Too Large\n501 Not Implemented\n503 Service Unavailable"))
 
 
 def why(code):

@@ -6,8 +6,9 @@ import time
 
 from firmware import link
 from firmware.log import log
+from micropython import const
 
-WHY = {2: "wrong password", 3: "network not found", 4: "connection failed"}
+_WHY = const(("wrong password", "network not found", "connection failed"))  # status 2, 3, 4
 
 
 def look(conf, w):
@@ -36,11 +37,11 @@ def look(conf, w):
             return
         if link.wifi == "connecting":
             st = sta.status()
-            if st != network.STAT_GOT_IP and st not in WHY and time.ticks_diff(now, w[3]) < 15000:
+            if st != network.STAT_GOT_IP and not 2 <= st <= 4 and time.ticks_diff(now, w[3]) < 15000:
                 w[1] = time.ticks_add(now, 250)
                 return
             w[2] = min(w[2] * 2 or 5, 60)
-            link.wifi = "down (%s)" % WHY.get(st, "no answer")
+            link.wifi = "down (%s)" % _WHY[st - 2] if 2 <= st <= 4 else "no answer"
             log("wifi: cannot join %s: %s; retrying in %d s" % (conf["ssid"], link.wifi, w[2]))
             w[1] = time.ticks_add(now, w[2] * 1000)
             return

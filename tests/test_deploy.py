@@ -51,7 +51,7 @@ def test_deploy_copies_only_what_changed(vboard, tmp_path, capsys):
 
     src = ROOT / "firmware" / "log.py"  # one module changes (as after an edit): only it is copied
     changed = tmp_path / "log.py"
-    changed.write_text(src.read_text().replace("KEEP = 10", "KEEP = 9"))
+    changed.write_text(src.read_text().replace("_KEEP = const(10)", "_KEEP = const(9)"))
     (IMAGE / "lib" / "firmware" / "log.mpy").unlink()  # compile_file keeps a target newer than its source
     compile_file(changed, IMAGE / "lib" / "firmware" / "log.mpy", "firmware/log.py")
     try:

@@ -14,7 +14,7 @@ from test_webrepl import PASSWORD
 from tools import deploy
 from tools.build import next_version
 
-CHUNK = int(re.search(r"CHUNK = (\d+)", (ROOT / "updater.py").read_text()).group(1))  # the updater's writes
+CHUNK = int(re.search(r"_CHUNK = const\((\d+)\)", (ROOT / "updater.py").read_text()).group(1))  # the updater's writes
 
 
 def partition(b, n):

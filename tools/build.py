@@ -34,6 +34,37 @@ def compile_file(src, dst, name=None):
     return True
 
 
+def mpy_vuint(data, i):
+    """A .mpy's variable-length number at i (7 bits a byte, high first): (value, index after it)."""
+    n = 0
+    while True:
+        c = data[i]
+        i += 1
+        n = (n << 7) | (c & 0x7F)
+        if not c & 0x80:
+            return n, i
+
+
+def mpy_named(data, name):
+    """A .mpy with the source name it stores (its first name, for tracebacks) made `name`: the path the board
+    imports it from, which the board interns anyway (py/builtinimport.c), so that the two are one name."""
+    if data[:2] != b"M\x06":
+        raise ValueError("not a .mpy of format 6")
+    i = mpy_vuint(data, mpy_vuint(data, 4)[1])[1]  # past the counts of names and of constants
+    start = i
+    n, i = mpy_vuint(data, i)
+    if n & 1:
+        raise ValueError("a .mpy whose source name is a static name")
+    new = name.encode()
+    v, head = len(new) << 1, bytearray()
+    while True:
+        head.insert(0, (v & 0x7F) | (0x80 if head else 0))
+        v >>= 7
+        if not v:
+            break
+    return data[:start] + bytes(head) + new + data[i + (n >> 1):]
+
+
 def firmware_sources():
     return sorted((ROOT / "firmware").rglob("*.py"))
 

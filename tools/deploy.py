@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tools import frozen
-from tools.build import BUILD, IMAGE, build, mpy_cross
+from tools.build import BUILD, IMAGE, build, mpy_cross, mpy_named
 
 BIN = Path(sys.executable).parent
 MANIFEST = "deploy.json"  # on the board: the SHA-256 of every file deploy put there (and the ROMFS image's)
@@ -173,7 +173,10 @@ def romfs_image(files, name):
     tree.mkdir(parents=True)
     for rel, src in files.items():
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, tree / rel)
+        data = Path(src).read_bytes()
+        if rel.endswith(".mpy"):  # the board imports it from /rom/...: the source name it keeps is that path
+            data = mpy_named(data, "/rom/" + rel)
+        (tree / rel).write_bytes(data)
     out = ROMFS / (name + ".romfs")
     mpremote(None, "romfs", "-o", str(out), "--no-mpy", "build", str(tree))
     return out, sha256(out)

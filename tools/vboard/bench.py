@@ -80,13 +80,21 @@ def boot_free(heap):
 
 
 def firmware_names():
-    """The names the built firmware interns on an ESP8266 (boot.py and main.py compiled as the board does)."""
+    """The names the built firmware interns on an ESP8266: those its .mpy files hold (boot.py and main.py compiled
+    as the board does), and those an import makes of a module's place (py/builtinimport.c): `firmware.app` for
+    `from firmware import app`, each name of the dotted path. The path a module is imported from is its source
+    name (tools/build.py), so it is among the first."""
     files = [f for f in IMAGE.rglob("*.mpy") if f.parent != IMAGE / "frozen"]
+    modules = set()
+    for f in files:
+        parts = f.relative_to(IMAGE / ("lib" if IMAGE / "lib" in f.parents else "")).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        modules |= {".".join(parts[:i + 1]) for i in range(len(parts))} | set(parts)
     for name in ("boot.py", "main.py"):
         out = BUILD / "names" / (name[:-3] + ".mpy")
         compile_file(IMAGE / name, out, name)
         files.append(out)
-    return heapmodel.firmware_names(files)
+    return heapmodel.firmware_names(files) | (modules - heapmodel.rom_names())
 
 
 def free_port():
@@ -579,6 +587,7 @@ class Bench:
         it would signal the interpreter whatever the board set (and end it, where its handler is the default)."""
         if b"\x02" in data:
             self._raw = False
+        self._intr_taken()
         while b"\x03" in data and self._takes_intr():
             i = data.index(b"\x03")
             self._write_tty(data[:i])
@@ -599,16 +608,26 @@ class Bench:
             except OSError:
                 pass
 
-    def _takes_intr(self):
-        """Whether the interpreter has its SIGINT handler in place (the board's interrupt character is Ctrl-C)."""
+    def _signals(self, *fields):
+        """Whether SIGINT is in the interpreter's masks of /proc/PID/status (any of these fields)."""
         try:
             with open("/proc/%d/status" % self.proc.pid) as f:
-                for line in f:
-                    if line.startswith("SigCgt:"):
-                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+                masks = [int(ln.split()[1], 16) for ln in f if ln.split(":")[0] in fields]
+            return any(m & (1 << (signal.SIGINT - 1)) for m in masks)
         except (OSError, AttributeError, ValueError):
-            pass
-        return False
+            return False
+
+    def _takes_intr(self):
+        """Whether the interpreter has its SIGINT handler in place (the board's interrupt character is Ctrl-C)."""
+        return self._signals("SigCgt")
+
+    def _intr_taken(self):
+        """Bytes that follow a Ctrl-C wait until the interpreter has taken its signal (1 s at most): a board's UART
+        takes the interrupt as the byte arrives, before those after it; a loaded host may not run the interpreter
+        for a while, and the code it interrupts would read them (mpremote's Ctrl-A right after its Ctrl-C)."""
+        end = self._last_intr + 1.0
+        while time.monotonic() < end and self._signals("SigPnd", "ShdPnd"):
+            time.sleep(0.005)
 
     def _read_serial(self):
         while not self._closed:

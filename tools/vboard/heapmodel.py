@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.build import mpy_vuint
+
 MICROPYTHON = os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
 CHIP_HEAP = 38912  # ports/esp8266/main.c: static char heap[38 * 1024]
 # The 64-bit unix port's cap at which the running app's steady free heap is the 32-bit build's at CHIP_HEAP, with
@@ -64,21 +66,12 @@ def mpy_names(data):
     if data[:2] != b"M\x06":
         raise ValueError("not a .mpy of format 6")
 
-    def vuint(i):
-        n = 0
-        while True:
-            c = data[i]
-            i += 1
-            n = (n << 7) | (c & 0x7F)
-            if not c & 0x80:
-                return n, i
-
     i = 4
-    count, i = vuint(i)
-    _, i = vuint(i)  # the constants' count
+    count, i = mpy_vuint(data, i)
+    _, i = mpy_vuint(data, i)  # the constants' count
     names = set()
     for _ in range(count):
-        n, i = vuint(i)
+        n, i = mpy_vuint(data, i)
         if n & 1:  # a static name: in every port's ROM
             continue
         names.add(data[i:i + (n >> 1)].decode("utf-8", "replace"))
