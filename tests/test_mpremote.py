@@ -32,6 +32,7 @@ def test_mpremote_lists_copies_and_runs_code(vboard, tmp_path):
     assert (b.board_dir / "notes.txt").read_text() == "tap badge 4\n"  # it landed on the board's flash
     assert "Up to date: notes.txt" in mpremote(b, "fs", "cp", str(src), ":notes.txt")  # unchanged: not copied again
     assert mpremote(b, "fs", "cat", ":notes.txt") == "tap badge 4\n"
+    assert "          12 notes.txt" in mpremote(b, "fs", "ls", ":").splitlines()  # its size, as LittleFS lists it
     assert mpremote(b, "exec", "print(6 * 7)").strip() == "42"
     script = tmp_path / "probe.py"
     script.write_text("from firmware.repl import *\non(2)\n")

@@ -213,3 +213,21 @@ print(r)
     b.reset()
     b.serial.expect(r">>> $", 10, since=b.serial.mark())
     assert "mpy-esp8266" in b.exec("import network; print(network.hostname())")
+
+
+def test_the_flash_answers_stat_and_ilistdir_as_littlefs(vboard):
+    """extmod/vfs_lfsx.c: `os.stat` gives no inode, device, links or owner, a folder's size as 0 and the file's time
+    counted from 2000; `os.ilistdir` gives (name, type, 0, size). The ROMFS partition answers as its own."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    (b.board_dir / "notes.txt").write_text("x" * 5000)
+    (b.board_dir / "sub").mkdir()
+    out = b.exec("""
+import os
+print(os.stat('notes.txt')[:7], os.stat('sub')[:7], sorted(e for e in os.ilistdir() if e[0] in ('notes.txt', 'sub')))
+print(os.stat('notes.txt')[8])
+""")
+    first, when = out.strip().splitlines()[-2:]
+    assert first == ("(32768, 0, 0, 0, 0, 0, 5000) (16384, 0, 0, 0, 0, 0, 0) "
+                     "[('notes.txt', 32768, 0, 5000), ('sub', 16384, 0, 0)]")
+    assert abs(int(when) - ((b.board_dir / "notes.txt").stat().st_mtime - 946684800)) < 2

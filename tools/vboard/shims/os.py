@@ -1,8 +1,9 @@
 # ESP8266 `os` on the virtual board: the unix port's, with the REPL's duplicate terminals. On the board,
 # os.dupterm_notify() moves what the attached streams have into the REPL's input; here it goes in on the serial line.
 # Only the names a board has: the unix port's own (getenv, system, VfsPosix...) stay in `uos`.
-from uos import (VfsFat, VfsLfs2, chdir, getcwd, ilistdir, listdir, mkdir, mount, remove, rename, rmdir, sep,  # noqa: F401
-                 stat, umount, unlink, urandom)
+from uos import (VfsFat, VfsLfs2, chdir, getcwd, listdir, mkdir, mount, remove, rename, rmdir, sep,  # noqa: F401
+                 umount, unlink, urandom)
+from uos import ilistdir as _ilistdir, stat as _stat
 import _wire
 
 _t = [None, None]  # slot 0 (WebREPL's on the board) and 1 (the UART's)
@@ -20,6 +21,23 @@ def dupterm_notify(_):
         while s and s.readinto(b):
             _wire.go("f keys", (bytes(b),), {})
 
+
+
+def stat(p):
+    # As LittleFS answers (extmod/vfs_lfsx.c): the type only, no inode, device, links or owner; the time the
+    # file was last written, counted from 2000 as the board's clock counts (here the host's time of the write).
+    s = _stat(p)
+    if not s[1]:  # not the board folder (the ROMFS partition): already as on the board
+        return s
+    t = max(0, s[8] - 946684800)
+    d = s[0] & 0x4000  # a folder: its mode is only that (no permission bits), its size 0
+    return (d or 0x8000, 0, 0, 0, 0, 0, 0 if d else s[6], t, t, t)
+
+
+def ilistdir(p="."):
+    # LittleFS's entries are (name, type, 0, size); the host folder's have no size.
+    for e in _ilistdir(p):
+        yield e if len(e) > 3 else (e[0], e[1], 0, stat(p.rstrip("/") + "/" + e[0])[6] if e[1] == 0x8000 else 0)
 
 
 def sync():  # the board's flushes its FAT filesystems; here every write is already in the host's file
