@@ -182,9 +182,10 @@ print(r)
 
 
 def test_the_host_name_is_the_chips_until_a_reset_and_the_access_point_hears_it_at_connect(vboard):
-    """extmod/modnetwork.c and network_wlan.c: `network.hostname()` (the deprecated `config("hostname")` and
-    `config(dhcp_hostname=...)` too, on the station only) is kept in the chip's RAM: a soft reboot keeps it, a reset
-    gives back "mpy-esp8266"; the station gives it to the access point's DHCP at each connect()."""
+    """extmod/modnetwork.c and network_wlan.c: `network.hostname()` and `network.country()` (the deprecated
+    `config("hostname")` and `config(dhcp_hostname=...)` too, on the station only) are kept in the chip's RAM: a soft
+    reboot keeps them, a reset gives back "mpy-esp8266" and "XX"; the station gives the host name to the access
+    point's DHCP at each connect()."""
     b = vboard(None)
     b.serial.expect(r">>> $", 10, since=0)
     out = b.exec("""
@@ -192,6 +193,7 @@ import network
 sta, ap = network.WLAN(network.STA_IF), network.WLAN(network.AP_IF)
 r = [network.hostname(), sta.config("hostname")]
 sta.config(dhcp_hostname="desk-strip")
+network.country("FR")
 r.append(network.hostname())
 for call in (lambda: ap.config("hostname"), lambda: network.hostname("x" * 33)):
     try:
@@ -209,10 +211,10 @@ print(r)
     m = b.serial.mark()
     b.serial.write(b"\x04")  # a soft reboot
     b.serial.expect(r">>> $", 10, since=m)
-    assert "desk-strip" in b.exec("import network; print(network.hostname())")
+    assert "desk-strip FR" in b.exec("import network; print(network.hostname(), network.country())")
     b.reset()
     b.serial.expect(r">>> $", 10, since=b.serial.mark())
-    assert "mpy-esp8266" in b.exec("import network; print(network.hostname())")
+    assert "mpy-esp8266 XX" in b.exec("import network; print(network.hostname(), network.country())")
 
 
 def test_the_flash_answers_stat_and_ilistdir_as_littlefs(vboard):

@@ -241,7 +241,8 @@ class Bench:
         self.join_s = 0.3  # how long the access point takes to let the station in (a test may hurry it)
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
         self.ap_if_active = False
-        self.hostname = HOSTNAME  # network.hostname(): in the chip's RAM, kept at a soft reboot, not at a reset
+        self.hostname, self.country = HOSTNAME, "XX"  # network.hostname(), country(): in the chip's RAM, kept at a
+        # soft reboot, not at a reset
         self.dhcp_name = None  # the host name the station gave the access point's DHCP when it last joined
         self.webrepl = None  # the WebREPL server, once the firmware started it
         self.webrepl_port = webrepl_port  # host port for the board's 8266 (0: any free port)
@@ -317,7 +318,7 @@ class Bench:
                 dev.power(True)
             self.powered = True
             self.reset_cause = PWRON_RESET
-            self.hostname = HOSTNAME
+            self.hostname, self.country = HOSTNAME, "XX"
             self.esp_rtc.power_on()  # the ESP8266's RTC starts at 2000-01-01
             self._glitch_boot_pins()
             self._spawn()
@@ -349,7 +350,7 @@ class Bench:
             self.sta.update(active=False)
             self.esp_rtc.reset()
             self.reset_cause = cause
-            self.hostname = HOSTNAME
+            self.hostname, self.country = HOSTNAME, "XX"
             self._glitch_boot_pins()
             self._spawn()
 

@@ -136,7 +136,7 @@ MODULES = {
     "machine.Timer": {name: "not modelled: no hardware timers on the bench"
                       for name in ("deinit", "init", "ONE_SHOT", "PERIODIC")},
     "network": {
-        "country": "yes",
+        "country": "yes: the bench's, kept at a soft reboot, 'XX' again at a reset",
         "hostname": "yes: the bench's, kept at a soft reboot, 'mpy-esp8266' again at a reset",
         "WLAN": "yes",
         "phy_mode": "not modelled: the bench's radio has no PHY mode",

@@ -486,6 +486,13 @@ def module_function(bench, name, args):
         return bench.rom_written()
     if name == "statvfs":
         return bench.statvfs()
+    if name == "country":  # extmod/modnetwork.c: two characters
+        if args:
+            if len(args[0]) != 2:
+                raise ValueError()
+            bench.country = args[0]
+            return None
+        return bench.country
     if name == "hostname":  # extmod/modnetwork.c: up to 32 characters
         if args:
             if len(args[0].encode()) > 32:
