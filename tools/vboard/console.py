@@ -112,7 +112,7 @@ def snapshot(bench, names):
     with bench.lock:
         rtc = bench.rtc
         return {"relays": list(bench.relay_state), "names": list(names), "powered": bench.powered,
-                "ap": dict(bench.ap), "station": bench.wifi_status(), "button": bench.button,
+                "ap": dict(bench.ap), "station": bench.wifi_status(), "dhcp": bench.dhcp_name, "button": bench.button,
                 "now": datetime.datetime.fromtimestamp(bench.clock.now(), UTC),
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery, rtc.time_lost()),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
@@ -143,6 +143,7 @@ def status_lines(s):
         [("power ", ""), ("on" if s["powered"] else "CUT", "on" if s["powered"] else "bad"),
          ("   Wi-Fi AP %s " % ap["ssid"], ""), ("up" if ap["up"] else "DOWN", "on" if ap["up"] else "bad"),
          (", board: %s" % (STATION.get(s["station"], s["station"]) if s["powered"] else "no power"), ""),
+         (" as %s" % s["dhcp"] if s.get("dhcp") and s["powered"] and s["station"] == 5 else "", ""),
          ("   FLASH button ", ""), ("HELD" if s["button"] else "released", "bad" if s["button"] else "")],
         [("world %s UTC   %s" % (stamp(s["now"]), rtc), "")],
         [(s["ntp"], "")],
