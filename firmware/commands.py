@@ -6,7 +6,7 @@ import firmware
 from firmware import app
 from micropython import const
 
-HELP = "commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, scan, rtc, reboot, help"
+HELP = "commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, name, poweron, scan, rtc, reboot, help"
 _CHIPS = const("|20 PCF8574|24 PN532|28 MFRC522|38 PCF8574A|57 EEPROM|68 RTC|")  # one string: no names
 
 
@@ -29,8 +29,8 @@ def run(line, source="serial"):
         return status()
     if cmd == "time" and len(w) == 1:
         return time_line()
-    if cmd in ("time", "sched", "timer", "pulse"):
-        name = "schedcmd" if cmd in ("sched", "pulse") else "timecmd"
+    if cmd in ("time", "sched", "timer", "pulse", "name", "poweron"):
+        name = "timecmd" if cmd in ("time", "timer") else "schedcmd"
         try:
             return __import__("firmware." + name, None, None, ["run"]).run(cmd, w[1:])
         finally:

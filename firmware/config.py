@@ -2,7 +2,6 @@
 resolved, or every mistake in it, each named by its key path."""
 import json
 
-_GPIOS = (0, 2, 4, 5, 12, 13, 14, 15, 16)
 _BOARD = ('relays', 'expander', 'active_low', 'i2c', 'spi', 'rtc', 'reader', 'button', 'led')
 
 
@@ -61,7 +60,7 @@ def _gpio(e, path, v, none_ok=False):
     # True when v is a GPIO the application may use; otherwise says why not
     if v is None and none_ok:
         return False
-    if type(v) is int and v in _GPIOS:
+    if type(v) is int and v in (0, 2, 4, 5, 12, 13, 14, 15, 16):  # the GPIOs a NodeMCU gives
         return True
     why = ''
     if type(v) is int:

@@ -33,7 +33,7 @@ def _which(c):
 
 def line(text, who):
     """A command line in the console's words (MQTT, the web API): on|off|toggle N|all, shed N|all|class C
-    [for 30m|2h...], unshed N|all, timer ..., sched ... (as at the console), log; its answer (lines joined by a line
+    [for 30m|2h...], unshed N|all, timer ..., sched ..., name N TEXT, poweron N ... (as at the console), log; its answer (lines joined by a line
     end for sched and log), "error: ..." when it is refused."""
     w = text.split()
     op = w[0] if w else ""
@@ -43,7 +43,7 @@ def line(text, who):
         timecmd.who = who
         r = timecmd.run(op, w[1:])
         return r if type(r) is str else "; ".join(r)
-    if op == "sched":  # the console's words and checks (schedcmd.py); a rule changed is stored at once
+    if op in ("sched", "name", "poweron"):  # the console's words and checks (schedcmd.py), stored at once
         from firmware import schedcmd
 
         r = schedcmd.run(op, w[1:])
@@ -55,7 +55,7 @@ def line(text, who):
     c = {"op": op}
     try:
         if op not in ("on", "off", "toggle", "shed", "unshed") or len(w) not in (2, 3, 4):
-            raise ValueError("on|off|toggle N|all, shed N|all|class C [for 30m], unshed N|all, timer, sched, log")
+            raise ValueError("on|off|toggle N|all, shed N|all|class C [for 30m], unshed N|all, timer, sched, name, poweron, log")
         k = 2
         if w[1] == "class" and op == "shed":
             c["class"] = int(w[2])

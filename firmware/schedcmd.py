@@ -1,16 +1,17 @@
-"""Commands about schedules: sched, pulse (the console and commands.py pass them here). Loaded for one command,
-then dropped. Changes are stored in config.json (atomically) and apply at once."""
+"""Commands about an outlet's settings: sched, pulse, name, poweron (the console and commands.py pass them here).
+Loaded for one command, then dropped. Changes are stored in config.json (atomically) and apply at once."""
 import time
 
 from firmware import app, clock
 from micropython import const
 
-_SCHED = const("sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear")
-_PULSE = const("pulse N SECONDS (0: no pulse)")
+_USAGE = const("sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear\n"
+               "pulse N SECONDS (0: no pulse)\nname N TEXT (1 to 24 characters)\npoweron N off|on|last|schedule")
 
 
 def run(cmd, args):
-    return app.handle(globals(), cmd, args, _SCHED if cmd == "sched" else _PULSE, "rules", "sched")
+    usage = [u for u in _USAGE.split("\n") if u.startswith(cmd + " ")][0]
+    return app.handle(globals(), cmd, args, usage, "rules", "sched")
 
 
 def _sched(a):
@@ -53,13 +54,35 @@ def _pulse(a):
     return "%d pulse %s" % (i + 1, "%d s" % s if s else "off")
 
 
-def _store(i, key, text, value):
-    """Set outlets[i].key in config.json (as text, atomically) and in the running configuration (as value). The
-    next boot checks the changed config.json and applies it as the board runs now."""
+def _name(a):
+    i = app.outlet(a[0])
+    t = " ".join(a[1:])
+    if not 0 < len(t) <= 24:
+        raise ValueError("a name of 1 to 24 characters")
+    _store(i, "name", t, t, app.outlets.names)
+    from firmware.commands import line_of
+
+    return line_of(i)
+
+
+def _poweron(a):
+    i = app.outlet(a[0])
+    v = a[1]
+    if len(a) != 2 or v not in ("off", "on", "last", "schedule"):
+        raise ValueError("off, on, last or schedule")
+    if v == "schedule" and not app.cfg["schedule"][i]:
+        raise ValueError("outlet %d has no schedule" % (i + 1))
+    _store(i, "power_on", v, v)
+    return "%d at power-on: %s" % (i + 1, v)
+
+
+def _store(i, key, text, value, into=None):
+    """Set outlets[i].key in config.json (as text, atomically) and in the running configuration (as value; or in
+    the list into). The next boot checks the changed config.json and applies it as the board runs now."""
     raw = app.load("config.json") or {}
     o = raw.get("outlets")
     if type(o) is not list:
         o = raw["outlets"] = [{} for _ in app.outlets.names]
     o[i][key] = text
     app.save("config.json", raw)
-    app.cfg[key][i] = value
+    (app.cfg[key] if into is None else into)[i] = value

@@ -167,3 +167,23 @@ def test_log_lines_and_the_time_command_speak_the_same_local_time(vboard):
     line = b.serial.expect(r"(\S+ \S+) outlet 1 on \(serial\)", 5, since=m)
     logged = datetime.datetime.strptime(line.group(1).decode(), "%Y-%m-%d %H:%M:%S")
     assert abs((logged - local).total_seconds()) < 60, (said, line.group(0))  # an hour apart when one is UTC
+
+
+def test_an_outlet_is_named_and_its_power_on_set_at_the_console_and_both_hold_after_a_power_cut(vboard):
+    b = vboard({})
+    ready(b)
+    assert b.command("name 3 Desk lamp", expect=r"3 [^\n]*\n").startswith("3 Desk lamp: off")
+    for line, why in (("name 3", "1 to 24 characters"), ("name 3 " + "x" * 25, "1 to 24 characters"),
+                      ("poweron 3 sometimes", "off, on, last or schedule"),
+                      ("poweron 3 schedule", "outlet 3 has no schedule"), ("poweron 9 on", "no outlet 9")):
+        out = b.command(line, expect=r"error[^\n]*\n")
+        assert why in out and "usage: " + line.split()[0] + " N" in out, out
+    assert b.command("poweron 3 on", expect=r"3 at power-on[^\n]*\n").startswith("3 at power-on: on")
+    conf = json.loads((b.board_dir / "config.json").read_text())["outlets"][2]
+    assert conf["name"] == "Desk lamp" and conf["power_on"] == "on"
+    assert b.relays() == [False] * 6  # a setting switches nothing
+    m = b.serial.mark()
+    b.power_cycle()
+    ready(b, since=m)
+    b.wait_relays([False, False, True, False, False, False], timeout=5)
+    assert "3 Desk lamp: on (power-on on)" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")

@@ -271,8 +271,8 @@ def test_ten_thousand_malformed_requests_on_the_boards_own_interpreter(vboard):
 
 def test_the_state_keeps_ten_minutes_of_power_and_command_lines_edit_schedules_and_read_the_log(vboard):
     """The page's graph: the board keeps a point of total power every 10 s (60 of them, oldest first, 4 hex digits
-    each, ffff before it had one). Schedules and the log through /api/command, in the console's words, with its
-    checks and messages."""
+    each, ffff before it had one). Schedules, the log and an outlet's name and power-on through /api/command, in the
+    console's words, with its checks and messages."""
     b = vboard({"wifi": LAB, "web": {}, "outlets": [{"watts": 100 * (i + 1)} for i in range(6)]}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)
     set_password(b)
@@ -297,3 +297,10 @@ def test_the_state_keeps_ten_minutes_of_power_and_command_lines_edit_schedules_a
     assert "no schedule" in b.command("sched 4", expect=r"4 Outlet 4[^\n]*\n")
     status, _, body = call(b, "POST", "/api/command", "log", auth)
     assert status == 200 and "outlet 2 on (web)" in body["answer"]
+    status, _, body = call(b, "POST", "/api/command", "name 5 Fridge", auth)  # the settings, as at the console
+    assert status == 200 and body["answer"].startswith("5 Fridge: off"), body
+    assert call(b, "GET", "/api/state", headers=auth)[2]["outlets"][4]["name"] == "Fridge"
+    status, _, body = call(b, "POST", "/api/command", "poweron 5 last", auth)
+    assert status == 200 and body["answer"] == "5 at power-on: last", body
+    status, _, body = call(b, "POST", "/api/command", "poweron 5 schedule", auth)
+    assert status == 400 and "outlet 5 has no schedule" in body["error"], body

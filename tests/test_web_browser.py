@@ -79,7 +79,7 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
     print("the console's switch on the page after %.2f s" % (time.monotonic() - t0))
 
 
-def test_the_page_draws_the_power_graph_edits_a_schedule_and_shows_the_log(vboard, browser, tmp_path):  # noqa: F811
+def test_the_page_draws_the_power_graph_edits_a_schedule_names_an_outlet_and_shows_the_log(vboard, browser, tmp_path):  # noqa: F811
     b = vboard({"wifi": LAB, "web": {}, "outlets": [{"watts": 100 * (i + 1)} for i in range(6)]}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)
     set_password(b)
@@ -106,6 +106,16 @@ def test_the_page_draws_the_power_graph_edits_a_schedule_and_shows_the_log(vboar
     d.find_element(By.CSS_SELECTOR, "#rules button").click()
     until(d, "the rule deleted", lambda: "sat,sun" not in d.find_element(By.ID, "rules").text)
     assert "no schedule" in b.command("sched 4", expect=r"4 Outlet 4[^\n]*\n")
+    d.find_element(By.ID, "nm").send_keys("Heater")  # outlet 4's settings
+    d.find_element(By.ID, "ren").click()
+    until(d, "the new name", lambda: d.find_element(By.ID, "o4").text.startswith("4 Heater"))
+    Select(d.find_element(By.ID, "po")).select_by_visible_text("schedule")
+    d.find_element(By.ID, "pob").click()
+    until(d, "the refusal: no schedule", lambda: "outlet 4 has no schedule" in d.find_element(By.ID, "err").text)
+    Select(d.find_element(By.ID, "po")).select_by_visible_text("last")
+    d.find_element(By.ID, "pob").click()
+    until(d, "the power-on shown", lambda: d.find_element(By.ID, "pon").text == "now: last")
+    assert "4 Heater: off" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
     b.command("sched 4 add sat,sun 09:00-12:30", expect=r"1\) [^\n]*\n")
     d.find_element(By.ID, "logb").click()
     until(d, "the log", lambda: "outlet 1 on (serial)" in d.find_element(By.ID, "logt").text)
