@@ -8,6 +8,7 @@ import pytest
 
 from tools.benchmarks import every_feature_config, every_feature_run, every_feature_with_page
 from tools.vboard import heapmodel
+from tools.vboard.bench import firmware_names
 
 # Free heap the running app must leave, in bytes: the least the app saw itself (status, "min"), between its tasks'
 # steps, after a collection. Stated for the chip (the reference board on a 32-bit build at 38,912 bytes); the CI
@@ -59,6 +60,13 @@ def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vb
         assert refused <= answered // 10, "%d polls answered, %d refused" % (answered, refused)
     assert answered >= 5 and page.seen[-1]["outlets"][0]["on"] is False, "%d polls answered, %d refused" % (
         answered, refused)
+    # Every module's place the board interned (the path it was loaded from, its dotted name) is among the names the
+    # heap model counts (docs/heap.md, "Names"): with all of the firmware's features loaded, not one is missed.
+    dump = b.exec("import micropython; micropython.qstr_info(1)", timeout=30)
+    places = {ln[2:-1] for ln in dump.splitlines() if ln.startswith(("Q(/rom/", "Q(/lib/", "Q(firmware."))}
+    counted = {n[4:] if n.startswith("/rom/lib/") else n for n in places}  # the ROMFS image's source names: one for
+    # one with the /lib paths the count takes (tools/deploy.py, romfs_image); never both paths of one module
+    assert len(counted) == len(places) > 40 and counted <= firmware_names(), sorted(counted - firmware_names())
 
 
 def test_a_smaller_heap_is_refused_loudly_not_silently(vboard):

@@ -79,22 +79,33 @@ def boot_free(heap):
     return (free_at_start(heap) - heapmodel.board_charge(len(firmware_names()))) // block * block
 
 
+# Modules of which a board loads one at most, its wiring's: the RTC chip's driver, the RFID reader's.
+ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
+                ("firmware.drivers.mfrc522", "firmware.drivers.pn532"))
+
+
 def firmware_names():
-    """The names the built firmware interns on an ESP8266: those its .mpy files hold (boot.py and main.py compiled
-    as the board does), and those an import makes of a module's place (py/builtinimport.c): `firmware.app` for
-    `from firmware import app`, each name of the dotted path. The path a module is imported from is its source
-    name (tools/build.py), so it is among the first."""
-    files = [f for f in IMAGE.rglob("*.mpy") if f.parent != IMAGE / "frozen"]
-    modules = set()
-    for f in files:
+    """The most names one board interns from the built firmware on an ESP8266: those its .mpy files hold (boot.py
+    and main.py compiled as the board does), and those an import makes of a module's place (py/builtinimport.c):
+    `firmware.app` for `from firmware import app`, each name of the dotted path. The path a module is imported from
+    is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most."""
+    rom = heapmodel.rom_names()
+    per = {}  # module (dotted) -> its names
+    for f in IMAGE.rglob("*.mpy"):
+        if f.parent == IMAGE / "frozen":
+            continue
         parts = f.relative_to(IMAGE / ("lib" if IMAGE / "lib" in f.parents else "")).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
-        modules |= {".".join(parts[:i + 1]) for i in range(len(parts))} | set(parts)
+        places = {".".join(parts[:i + 1]) for i in range(len(parts))} | set(parts)
+        per[".".join(parts)] = (heapmodel.firmware_names([f]) | places) - rom
     for name in ("boot.py", "main.py"):
         out = BUILD / "names" / (name[:-3] + ".mpy")
         compile_file(IMAGE / name, out, name)
-        files.append(out)
-    return heapmodel.firmware_names(files) | (modules - heapmodel.rom_names())
+        per[name] = heapmodel.firmware_names([out])
+    names = set().union(*(n for m, n in per.items() if not any(m in group for group in ALTERNATIVES)))
+    for group in ALTERNATIVES:
+        names |= max((per.get(m, set()) for m in group), key=lambda n: len(n - names))
+    return names
 
 
 def free_port():
