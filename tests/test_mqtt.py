@@ -464,14 +464,21 @@ def test_a_badge_tap_is_published_with_its_hash_never_its_uid(vboard, broker, si
 
 
 def test_schedule_and_log_lines_are_answered_on_the_reply_topic_and_the_board_carries_on(vboard, broker):
-    """The console's sched and log lines on the command topic: a rule added (the console's checks), the log's last
-    lines published whole on prefix/reply (a kilobyte at most), no relay moved, no reset."""
+    """The console's sched, poweron, name and log lines on the command topic: a rule added (the console's checks), the
+    outlet's settings, the log's last lines published whole on prefix/reply (a kilobyte at most), no relay moved, no
+    reset."""
     w = broker.client()
     b = connected(vboard, broker)
     m0 = w.mark()
     w.publish(PREFIX + "/command", "sched 4 add mon-fri 07:30-22:00")
     assert b"1) mon-fri 07:30-22:00" in w.wait(PREFIX + "/reply", since=m0)
     assert "1) mon-fri 07:30-22:00" in b.command("sched 4", expect=r"1\) [^\n]*\n")
+    m0 = w.mark()
+    w.publish(PREFIX + "/command", "poweron 4 schedule")  # an outlet's settings, as at the console
+    assert w.wait(PREFIX + "/reply", since=m0) == b"4 at power-on: schedule"
+    m0 = w.mark()
+    w.publish(PREFIX + "/command", "name 4 Boiler")
+    assert w.wait(PREFIX + "/reply", since=m0).startswith(b"4 Boiler: off")
     for _ in range(3):
         m0 = w.mark()
         w.publish(PREFIX + "/command", "log")
