@@ -24,7 +24,8 @@ _EAGAIN = const(11)  # the same numbers on the ESP8266 (lwIP) and on Linux
 _EINPROGRESS = const(115)
 _Y2K = const(946684800)  # 2000-01-01 in unix time: the ESP8266's time.time() counts from there
 # Why a call failed, all in one constant: while the module is loaded, each string constant keeps a block of heap
-_WHY = const(("unsigned answer: %d|bad answer signature|signed answer not JSON|url: not http://host[:port]|no address for %s"
+_WHY = const(("unsigned answer: %d|bad answer signature|signed answer not JSON|url: not http://host[:port]"
+              "|no address for %s"
         "|cannot connect|connection lost|truncated answer|answer head too long|answer without Content-Length"
         "|answer too big"))
 _UNSIGNED = const(0)

@@ -6,7 +6,8 @@ import firmware
 from firmware import app
 from micropython import const
 
-HELP = "commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, name, poweron, scan, rtc, reboot, help"
+HELP = ("commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, name, poweron, scan, rtc,"
+        " reboot, help")
 _CHIPS = const("|20 PCF8574|24 PN532|28 MFRC522|38 PCF8574A|57 EEPROM|68 RTC|")  # one string: no names
 
 
@@ -43,7 +44,9 @@ def run(line, source="serial"):
         if not app.bus:
             return "error: no I2C bus configured"
         found = app.bus.scan()
-        return ("I2C 0x%02x %s" % (a, (_CHIPS.split("|%02x " % a) + ["?"])[1].split("|")[0]) for a in found) if found else "I2C: nothing answers"
+        if not found:
+            return "I2C: nothing answers"
+        return ("I2C 0x%02x %s" % (a, (_CHIPS.split("|%02x " % a) + ["?"])[1].split("|")[0]) for a in found)
     if cmd == "rtc":
         try:
             return rtc()

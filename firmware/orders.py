@@ -33,8 +33,8 @@ def _which(c):
 
 def line(text, who):
     """A command line in the console's words (MQTT, the web API): on|off|toggle N|all, shed N|all|class C
-    [for 30m|2h...], unshed N|all, timer ..., sched ..., name N TEXT, poweron N ... (as at the console), log; its answer (lines joined by a line
-    end for sched and log), "error: ..." when it is refused."""
+    [for 30m|2h...], unshed N|all, timer ..., sched ..., name N TEXT, poweron N ... (as at the console), log; its
+    answer (lines joined by a line end for sched and log), "error: ..." when it is refused."""
     w = text.split()
     op = w[0] if w else ""
     if op == "timer":
@@ -55,7 +55,8 @@ def line(text, who):
     c = {"op": op}
     try:
         if op not in ("on", "off", "toggle", "shed", "unshed") or len(w) not in (2, 3, 4):
-            raise ValueError("on|off|toggle N|all, shed N|all|class C [for 30m], unshed N|all, timer, sched, name, poweron, log")
+            raise ValueError("on|off|toggle N|all, shed N|all|class C [for 30m], unshed N|all, timer, sched, name,"
+                             " poweron, log")
         k = 2
         if w[1] == "class" and op == "shed":
             c["class"] = int(w[2])

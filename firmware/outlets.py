@@ -43,7 +43,7 @@ class Outlets:
     def reason(self, i):
         """Why outlet i is in its state, in words."""
         if self.want[i] and self.hold[i]:
-            return "held off: " + ", ".join(name for bit, name in ((SAFETY, "safety"), (SHED, "shed")) if self.hold[i] & bit)
+            return "held off: " + ", ".join(n for b, n in ((SAFETY, "safety"), (SHED, "shed")) if self.hold[i] & b)
         if self.want[i] != self.on[i]:
             return "%s, switching %s" % (self.why[i], "on" if self.want[i] else "off")
         return self.why[i]

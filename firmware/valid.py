@@ -9,7 +9,8 @@ from micropython import const
 
 CONFIG = "config.json"
 VALID = "config.valid.json"
-_FORM = const(3)  # the shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
+# The shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
+_FORM = const(3)
 # Bump it with every key the validator adds, renames or removes.
 
 

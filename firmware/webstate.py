@@ -26,7 +26,8 @@ def state():
         json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), json.dumps(measured))]
     for i in range(len(o)):
         t = clock.timers[i] if i < len(clock.timers) else None
-        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s,"power_on":%s}' % (
+        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s,'
+                     '"power_on":%s}' % (
             "," if i else "", json.dumps(o.names[i]), json.dumps(o.on[i]), json.dumps(o.reason(i)), w[i],
             max(0, t[0] - now) if t else "null", json.dumps(bool(t and t[1])), json.dumps(bool(o.hold[i] & 2)),
             json.dumps(bool(o.hold[i])), json.dumps(app.cfg["power_on"][i])))
