@@ -501,3 +501,15 @@ def test_a_stopped_or_lost_chip_is_taken_back_stopped_or_lost(model):
     assert chip.state() is None
     with pytest.raises(ValueError):
         (DS1307 if model is DS3231 else DS3231)(chip.clock).restore(again.state())
+
+
+def test_a_register_address_goes_out_in_addrsize_bits_as_the_port_sends_it():
+    """extmod/machine_i2c.c: readfrom_mem/writeto_mem send the register's address in addrsize bits, most significant
+    byte first (an ADE7953's registers are numbered in 16 bits); any size not a multiple of 8 up to 32 is refused."""
+    from tools.vboard import hw
+
+    assert hw._memaddr(0x0E, 8) == b"\x0e" and hw._memaddr(0x212, 16) == b"\x02\x12"
+    assert hw._memaddr(0x1234, 8) == b"\x34" and hw._memaddr(7, 0) == b"" and hw._memaddr(7, 256 + 8) == b"\x07"
+    for bad in (12, 40):
+        with pytest.raises(ValueError, match="invalid addrsize"):
+            hw._memaddr(1, bad)

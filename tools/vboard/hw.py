@@ -165,15 +165,24 @@ class SoftI2C:
         return Into((1, self._read(addr, len(buf))))
 
     def writeto_mem(self, addr, reg, buf, addrsize=8):
-        self._write(addr, bytes((reg,)) + bytes(buf))
+        self._write(addr, _memaddr(reg, addrsize) + bytes(buf))
 
     def readfrom_mem(self, addr, reg, n, addrsize=8):
-        self._write(addr, bytes((reg,)))
+        self._write(addr, _memaddr(reg, addrsize))
         return self._read(addr, n)
 
     def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        self._write(addr, bytes((reg,)))
+        self._write(addr, _memaddr(reg, addrsize))
         return Into((2, self._read(addr, len(buf))))
+
+
+def _memaddr(reg, addrsize):
+    """extmod/machine_i2c.c, fill_memaddr_buf: the register's address in addrsize bits (a uint8_t there), most
+    significant byte first (an ADE7953's 16-bit register numbers: addrsize=16)."""
+    addrsize &= 0xFF
+    if addrsize & 7 or addrsize > 32:
+        raise ValueError("invalid addrsize")
+    return (reg & (1 << addrsize) - 1).to_bytes(addrsize // 8, "big")
 
 
 class SoftSPI:
