@@ -19,8 +19,11 @@ WAIT = 30  # seconds for what the page waits on: the machine may be busy
 
 
 def until(driver, what, cond, timeout=WAIT):
+    """Wait for cond(); an element the page redrew while it was read (rows are made again at each poll) is read
+    again."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: cond())
+        return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: cond())
     except TimeoutException:
         raise AssertionError("%s: not within %d s; the page says %r" % (
             what, timeout, driver.find_element(By.TAG_NAME, "body").text)) from None
