@@ -6,6 +6,8 @@ STA_IF, AP_IF = 0, 1
 STAT_IDLE, STAT_CONNECTING, STAT_WRONG_PASSWORD, STAT_NO_AP_FOUND, STAT_CONNECT_FAIL, STAT_GOT_IP = 0, 1, 2, 3, 4, 5
 MODE_11B, MODE_11G, MODE_11N = 1, 2, 3
 AUTH_OPEN, AUTH_WEP, AUTH_WPA_PSK, AUTH_WPA2_PSK, AUTH_WPA_WPA2_PSK = 0, 1, 2, 3, 4
+
+
 def country(*a):  # extmod/modnetwork.c: in the chip's RAM (the bench's), kept at a soft reboot
     return _wire.go("f country", a, {})
 
