@@ -185,10 +185,10 @@ def _next(conf, now):
         else:
             publish("/status", "online", 1)
         return True
-    if c[_REPLY] is not None:
-        publish("/reply", c[_REPLY])
+    r = c[_REPLY]
+    if r is not None:  # a list of lines is sent line by line, never joined (see orders.line)
         c[_REPLY] = None
-        return True
+        return publish("/reply", r if type(r) is str else tuple(x for ln in r for x in (ln, "\n"))[:-1])
     o = app.outlets
     if dirty or c[_WHYS]:
         for i in range(len(o)):
@@ -226,8 +226,10 @@ def _short(s):
 
 
 def publish(topic, msg, retain=0, whole=False):
-    """Queue a PUBLISH (QoS 0) of msg on the prefix + topic (or on topic itself, whole); True."""
-    _packet(0x30 | retain, (_short(topic if whole else app.cfg["mqtt"]["prefix"] + topic), msg))
+    """Queue a PUBLISH (QoS 0) of msg (str, bytes, or a tuple of them) on the prefix + topic (or on topic itself,
+    whole); True."""
+    t = (_short(topic if whole else app.cfg["mqtt"]["prefix"] + topic),)
+    _packet(0x30 | retain, t + (msg if type(msg) is tuple else (msg,)))
     return True
 
 
@@ -342,7 +344,11 @@ def _packet_in(h, n):
         topic = topic[k:]
         o = app.outlets
         if topic == b"/command":
-            return _job("mqttlink", "line", m)
+            try:
+                return _job("mqttlink", "line", m)
+            except MemoryError:  # answered, never lost in silence (it may have been carried out in part)
+                c[_REPLY] = "error: not enough memory just now: see the state, then try again"
+                return
         i = topic[8:-4]
         if topic[:8] != b"/outlet/" or topic[-4:] != b"/set" or not i.isdigit() or not 0 < int(i) <= len(o):
             return _refused(0, topic)

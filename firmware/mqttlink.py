@@ -131,7 +131,7 @@ def line(m):
         finally:
             firmware.drop("orders", "timecmd", "schedcmd", "sched")
     mqtt._c[17] = r  # _REPLY
-    if r[:6] == "error:":
+    if type(r) is str and r[:6] == "error:":
         mqtt._refused(3, r[7:])
 
 

@@ -34,7 +34,8 @@ def _which(c):
 def line(text, who):
     """A command line in the console's words (MQTT, the web API): on|off|toggle N|all, shed N|all|class C
     [for 30m|2h...], unshed N|all, timer ..., sched ..., name N TEXT, poweron N ... (as at the console), log; its
-    answer (lines joined by a line end for sched and log), "error: ..." when it is refused."""
+    answer: a string, "error: ..." when it is refused, or a list of lines (sched, log: never joined here, as a
+    block of their whole size may not be free on a heap in pieces)."""
     w = text.split()
     op = w[0] if w else ""
     if op == "timer":
@@ -46,12 +47,11 @@ def line(text, who):
     if op in ("sched", "name", "poweron"):  # the console's words and checks (schedcmd.py), stored at once
         from firmware import schedcmd
 
-        r = schedcmd.run(op, w[1:])
-        return r if type(r) is str else "\n".join(r)
+        return schedcmd.run(op, w[1:])
     if op == "log":
         from firmware.log import lines
 
-        return "\n".join(lines())
+        return lines()
     c = {"op": op}
     try:
         if op not in ("on", "off", "toggle", "shed", "unshed") or len(w) not in (2, 3, 4):

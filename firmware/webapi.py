@@ -65,6 +65,8 @@ def run(c, r):
     from firmware import orders
 
     a = orders.line(line, "web")
+    if type(a) is list:
+        a = "\n".join(a)
     if a[:6] == "error:":
         return webconn.refused(c, 400, json.dumps(a[7:])[1:-1], False)
     webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))

@@ -129,6 +129,16 @@ def ready(bench, timeout=10.0, since=0):
     return bench.serial.expect(r"app: ready in \d+ ms, (\d+) bytes free", timeout, since=since)
 
 
+def days_not_today(n=1):
+    """n (1 to 3) days of the week, comma-separated, none of which is today in any time zone, for a rule that does not
+    switch an outlet while a test runs on a board whose clock is the host's (NTP): they start 3 days from today in
+    UTC, and a zone is less than a day away from UTC; in the week's order, as a rule shows them."""
+    assert 1 <= n <= 3
+    today = time.gmtime().tm_wday
+    return ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sorted((today + 3 + k) % 7
+                                                                                        for k in range(n)))
+
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 
