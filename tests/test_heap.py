@@ -8,7 +8,7 @@ import pytest
 
 from tools.benchmarks import every_feature_config, every_feature_run, every_feature_with_page
 from tools.vboard import heapmodel
-from tools.vboard.bench import firmware_names
+from tools.vboard.bench import BOOT_ONLY, firmware_names
 
 # Free heap the running app must leave, in bytes: the least the app saw itself (status, "min"), between its tasks'
 # steps, after a collection. Stated for the chip (the reference board on a 32-bit build at 38,912 bytes); the CI
@@ -67,6 +67,8 @@ def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vb
     counted = {n[4:] if n.startswith("/rom/lib/") else n for n in places}  # the ROMFS image's source names: one for
     # one with the /lib paths the count takes (tools/deploy.py, romfs_image); never both paths of one module
     assert len(counted) == len(places) > 40 and counted <= firmware_names(), sorted(counted - firmware_names())
+    # and the validator's modules, which the count leaves out, are not among them: their boot was reset
+    assert not {m for m in BOOT_ONLY if {m, "/lib/%s.mpy" % m.replace(".", "/")} & counted}, sorted(counted)
 
 
 def test_a_smaller_heap_is_refused_loudly_not_silently(vboard):

@@ -82,13 +82,18 @@ def boot_free(heap):
 # Modules of which a board loads one at most, its wiring's: the RTC chip's driver, the RFID reader's.
 ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
                 ("firmware.drivers.mfrc522", "firmware.drivers.pn532"))
+# The validator's modules: loaded only by valid.check, in a boot that then resets (soft, to apply a changed config.json,
+# or hard, short of memory) or stays in the safe state, never beside the app; a soft reset starts the pools of names
+# afresh (qstr_init in mp_init), so the running app never holds their names. test_heap checks the board has none.
+BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf")
 
 
 def firmware_names():
     """The most names one board interns from the built firmware on an ESP8266: those its .mpy files hold (boot.py
     and main.py compiled as the board does), and those an import makes of a module's place (py/builtinimport.c):
     `firmware.app` for `from firmware import app`, each name of the dotted path. The path a module is imported from
-    is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most."""
+    is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most;
+    none of BOOT_ONLY."""
     rom = heapmodel.rom_names()
     per = {}  # module (dotted) -> its names
     for f in IMAGE.rglob("*.mpy"):
@@ -97,7 +102,8 @@ def firmware_names():
         parts = f.relative_to(IMAGE / ("lib" if IMAGE / "lib" in f.parents else "")).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
         places = {".".join(parts[:i + 1]) for i in range(len(parts))} | set(parts)
-        per[".".join(parts)] = (heapmodel.firmware_names([f]) | places) - rom
+        if ".".join(parts) not in BOOT_ONLY:
+            per[".".join(parts)] = (heapmodel.firmware_names([f]) | places) - rom
     for name in ("boot.py", "main.py"):
         out = BUILD / "names" / (name[:-3] + ".mpy")
         compile_file(IMAGE / name, out, name)
