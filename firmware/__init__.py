@@ -16,12 +16,13 @@ def drop(*names):
 
 
 def boot_count(value=None):
-    """App starts in a row that did not stay up 60 s (in RTC memory: survives resets, not power cuts)."""
+    """App starts in a row that did not stay up 60 s (in RTC memory: survives resets, not power cuts). Its first 3
+    bytes: what follows is meter.py's."""
     import machine
 
     rtc = machine.RTC()
-    if value is not None:
-        rtc.memory(b"mp" + bytes((min(value, 255),)))
-        return value
     m = rtc.memory()
+    if value is not None:
+        rtc.memory(b"mp" + bytes((min(value, 255),)) + m[3:])
+        return value
     return m[2] if len(m) > 2 and m[:2] == b"mp" else 0

@@ -165,6 +165,12 @@ def _main(t0):
     for name, coro in (("outlets", outlets.run()), ("console", console.run()),
                        ("clock", clock.keep()), ("link", link.run())):
         loop.spawn(name, coro)
+    if "meter" in cfg:  # a metering chip: measured power and energy (without one, the estimates are where they are
+        from firmware import meter  # shown: each outlet's rated watts while it is on)
+
+        meter.start()
+        outlets.listeners.append(meter.switched)
+        loop.spawn("meter", meter.run())
     if "mqtt" in cfg:  # loaded only when configured: no MQTT, no heap for it
         from firmware import mqtt
 

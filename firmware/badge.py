@@ -4,6 +4,7 @@ The badge's session ends if it has one (its second tap); otherwise the server wa
 outlets here, now. The UID never leaves the board: the server gets HMAC(site secret, UID). When the server cannot
 say (unreachable, too slow, an answer unsigned or garbled), the offline policy decides: deny, or allow a badge the
 server allowed within offline_hours (grants.py)."""
+import sys
 import time
 
 from firmware import app, link
@@ -47,9 +48,10 @@ def tap(h, res):
     import os
     from binascii import hexlify
 
-    for i in free:
+    m = sys.modules.get("firmware.meter")
+    for i in free:  # the outlet's energy counter at the start, when a metering chip counts it
         link.sessions[i] = ["%d-%d-%s" % (start, i + 1, hexlify(os.urandom(3)).decode()), h, start,
-                            app.cfg["watts"][i]]
+                            app.cfg["watts"][i], m.mwh(i) if m else None]
     app.save(link.OPEN, link.sessions)  # before the outlets go on: a session never runs unrecorded
     from firmware import clock
 

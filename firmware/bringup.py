@@ -90,6 +90,11 @@ def _build():
     app.outlets = o = Outlets(drive, [x["name"] for x in c["outlets"]], c["stagger_ms"])
     o.on, o.want = on, on[:]  # as they are: off after a reset of the chip, kept through a soft reset
     app.reader = reader(b, bus)
+    if "meter" in c:  # the metering chip (meter.py reads it; without one it estimates)
+        from firmware import meter
+        from firmware.drivers.ade7953 import ADE7953
+
+        meter.chip = ADE7953(bus)
     app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
@@ -136,7 +141,8 @@ def power_on():
     shed = (app.saved or {}).get("shed") or []
     link.shed = [u if type(u) is int else None for u in shed[:n]] + [None] * (n - len(shed))
     opened = app.load(link.OPEN) or []
-    link.sessions = [s if type(s) is list and len(s) == 4 else None for s in opened[:n]] + [None] * (n - len(opened))
+    link.sessions = [s if type(s) is list and len(s) in (4, 5) else None for s in opened[:n]] + [None] * (
+        n - len(opened))  # (4: from a firmware before the metering)
     for i, p in enumerate(app.cfg["power_on"]):
         if link.shed[i] is not None:  # a shedding outlives a reset (link.run ends it on time)
             o.hold[i] |= 2  # outlets.SHED
@@ -259,9 +265,15 @@ def stop():
     mqtt = sys.modules.get("firmware.mqtt")
     if mqtt:  # the broker publishes the last will: offline
         mqtt.close()
+    meter = sys.modules.get("firmware.meter")
+    if meter and meter.wh:  # the energy counted: not a second lost, whatever comes next
+        try:
+            meter.keep(True)
+        except OSError:
+            pass
     app.events.clear()
-    firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "drivers.mfrc522", "drivers.pn532",
-                  "drivers")  # the REPL helpers load what they use again
+    firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "meter", "drivers.mfrc522",
+                  "drivers.pn532", "drivers.ade7953", "drivers")  # the REPL helpers load what they use again
     gc.collect()
 
 

@@ -6,9 +6,9 @@ import firmware
 from firmware import app
 from micropython import const
 
-HELP = ("commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, name, poweron, scan, rtc,"
-        " reboot, help")
-_CHIPS = const("|20 PCF8574|24 PN532|28 MFRC522|38 PCF8574A|57 EEPROM|68 RTC|")  # one string: no names
+HELP = ("commands: on N|all, off N|all, toggle N|all, status, log, time, sched, timer, pulse, name, poweron, calibrate,"
+        " scan, rtc, reboot, help")
+_CHIPS = const("|20 PCF8574|24 PN532|28 MFRC522|38 PCF8574A or ADE7953|57 EEPROM|68 RTC|")  # one string: no names
 
 
 def run(line, source="serial"):
@@ -30,7 +30,7 @@ def run(line, source="serial"):
         return status()
     if cmd == "time" and len(w) == 1:
         return time_line()
-    if cmd in ("time", "sched", "timer", "pulse", "name", "poweron"):
+    if cmd in ("time", "sched", "timer", "pulse", "name", "poweron", "calibrate"):
         name = "timecmd" if cmd in ("time", "timer") else "schedcmd"
         try:
             return __import__("firmware." + name, None, None, ["run"]).run(cmd, w[1:])
@@ -83,8 +83,32 @@ def status():
         yield "last badge: " + link.tapped
     if app.outlets.fault:
         yield "fault: " + app.outlets.fault
+    m = sys.modules.get("firmware.meter")
+    if m and m.wh:
+        yield from power(m)
     for i in range(len(app.outlets)):
         yield line_of(i)
+
+
+def power(m):
+    """The status's lines of power and energy, from the metering chip (meter.py)."""
+    n = len(m.watts)
+    r = m.reading
+    s = "power %d W measured" % m.total
+    if r[0]:
+        s += ": %d.%d V, %d.%02d A, pf %.2f" % (r[0] // 10, r[0] % 10, r[1] // 1000, r[1] // 10 % 100, r[2] / 1000)
+    yield s + "; energy today %s, overall %s" % (_kwh(m.wh[2 * n + 1]), _kwh(m.wh[n]))
+    if m.fault:
+        yield "meter: FAULT: %s (%d s without a reading since boot)" % (m.fault, m.lost)
+    if [1 for x in m.over if x]:
+        yield "overload: outlet %s shed (limit %d W)" % (
+            ",".join(str(i + 1) for i in range(n) if m.over[i]), app.cfg["meter"]["max_watts"])
+    yield "by outlet, W now / today: " + ", ".join("%d: %d / %s" % (i + 1, m.watts[i], _kwh(m.wh[n + 1 + i]))
+                                                 for i in range(n))
+
+
+def _kwh(wh):
+    return "%d.%03d kWh" % (wh // 1000, wh % 1000)
 
 
 def rtc():

@@ -195,7 +195,7 @@ def validate(raw):
         _bad(e, 'config', raw, 'an object')
         return None, e, w
     cfg = _obj(e, '', raw, ('name', 'board', 'outlets', 'stagger_ms', 'save_interval_s', 'wifi', 'time', 'server',
-                            'mqtt', 'web'),
+                            'mqtt', 'web', 'meter'),
                {'name': 'multiprise', 'board': {}, 'stagger_ms': 100, 'save_interval_s': 5, 'wifi': {}, 'time': {},
                 'server': {}})
     _range(e, 'name', cfg['name'], 1, 32, str)
@@ -240,6 +240,9 @@ def validate(raw):
     _range(e, 'time.ntp', t['ntp'], 0, 64, str)
     _range(e, 'time.ntp_interval_h', t['ntp_interval_h'], 1, 24)
     _server(e, cfg)
+    if 'meter' in cfg:  # the same for the metering chip
+        from firmware import meterconf
+        meterconf.check(e, cfg)
     if 'mqtt' in cfg:  # no key, no MQTT: the board never loads it (nor its checks, in a module of their own)
         from firmware import mqttconf
         mqttconf.check(e, cfg)

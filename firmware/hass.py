@@ -1,7 +1,8 @@
 """Home Assistant's MQTT discovery and the telemetry, written for the moment (loaded by mqtt.py, then dropped).
 
-Discovery (docs/mqtt.md): a switch per named outlet, sensors for the power, the energy (both estimated from each
-outlet's rated watts), the Wi-Fi signal and the free heap, a binary sensor for load shedding; one device groups
+Discovery (docs/mqtt.md): a switch per named outlet, sensors for the power, the energy (measured by the metering
+chip, or estimated from each outlet's rated watts), the Wi-Fi signal and the free heap, a binary sensor for load
+shedding (by the server or the overload protection); one device groups
 them. Each entity's config is retained at <discovery prefix, homeassistant by default>/<component>/<client id>/<object>/config; an empty one
 removes the entity (discovery off, an outlet without a name of its own: "Outlet N"). Keys are Home Assistant's
 abbreviations."""
@@ -41,7 +42,7 @@ def discovery(conf, k):
     elif k < 12:
         more = '"stat_t":"~/telemetry","val_tpl":"{{ value_json.%s }}","unit_of_meas":"%s","dev_cla":"%s",' \
                '"stat_cla":"%s"%s' % (s[2], s[3], s[4], s[5], ',"ent_cat":"%s"' % s[6] if s[6] else "")
-        name = s[1]
+        name = s[1] if k > 9 or "firmware.meter" not in sys.modules else s[1][:-11]  # less " (estimate)"
     else:
         more = '"stat_t":"~/shed","ic":"mdi:transmission-tower-off"'
         name = "Load shedding"
@@ -54,27 +55,33 @@ def discovery(conf, k):
 
 
 def telemetry():
-    """The telemetry's JSON: each outlet's power and their total (estimated: each outlet's rated watts while it is
-    on), the energy since boot (Wh, the same estimate), the Wi-Fi signal (dBm), the free heap (bytes), the uptime
-    (s), whether an outlet is shed, whether the time is trusted, and the longest step of the loop since the last
-    telemetry (ms)."""
+    """The telemetry's JSON: each outlet's power and their total, and the energy (Wh): measured by the metering chip
+    (meter.py: its counter overall, the voltage, current and power factor), or estimated (each outlet's rated watts
+    while it is on, the energy since boot; null for the rest); the Wi-Fi signal (dBm), the free heap (bytes), the
+    uptime (s), whether an outlet is shed, whether the time is trusted, and the longest step of the loop since the
+    last telemetry (ms)."""
     import network
 
     from firmware import loop
 
     o = app.outlets
-    w = [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))]
+    m = sys.modules.get("firmware.meter")
+    w = m.watts if m else [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))]
     try:
         rssi = network.WLAN(0).status("rssi")
     except (OSError, ValueError):
         rssi = None
     clock = sys.modules.get("firmware.clock")
     gc.collect()
-    e = mqtt.energy
-    s = '{"power_w":%s,"power_total_w":%d,"estimate":true,"energy_wh":%d.%02d,"rssi":%s,"heap":%d,"uptime":%d,' \
-        '"shed":%s,"time_trusted":%s,"loop_ms":%d}' % (
-            json.dumps(w), sum(w), e[0], e[1] // 36000, json.dumps(rssi), gc.mem_free(),
-            time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, json.dumps(bool([1 for h in o.hold if h & 2])),
+    e = m.mwh(len(w)) if m else mqtt.energy[0] * 1000 + mqtt.energy[1] // 3600
+    r = m.reading if m else (0,)
+    s = '{"power_w":%s,"power_total_w":%d,"estimate":%s,"energy_wh":%d.%03d,"volts":%s,"amps":%s,"pf":%s,"rssi":%s,' \
+        '"heap":%d,"uptime":%d,"shed":%s,"time_trusted":%s,"loop_ms":%d}' % (
+            json.dumps(w), m.total if m else sum(w), json.dumps(not m), e // 1000, e % 1000,
+            "%d.%d" % (r[0] // 10, r[0] % 10) if r[0] else "null",
+            "%d.%03d" % (r[1] // 1000, r[1] % 1000) if r[0] else "null",
+            "%.3f" % (r[2] / 1000) if r[0] else "null", json.dumps(rssi), gc.mem_free(),
+            time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, json.dumps(bool([1 for h in o.hold if h & 6])),
             json.dumps(bool(clock and clock.trust)), loop.longest)
     loop.longest = 0
     return s

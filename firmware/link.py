@@ -11,6 +11,7 @@ is a line of done.log, the very body the server is sent, kept until the server h
 appended to done.log before it leaves open.json: a power cut between the two leaves it in both, and the boot
 finds its id in done.log (bringup.recover). The id is the server's idempotency key, so a session sent again after a
 cut is stored once."""
+import sys
 import time
 
 import firmware
@@ -56,10 +57,12 @@ def finish(i, s, end):
     ends there, and is ignored)."""
     import os
 
-    wh = s[3] * (end - s[2]) // 36  # hundredths of a watt-hour
-    with open(DONE, "a") as f:
-        f.write('\n{"id":"%s","badge":"%s","outlet":%d,"start":%d,"end":%d,"energy_wh":%d.%02d}\n' % (
-            s[0], s[1], i + 1, s[2], end, wh // 100, wh % 100))
+    meter = sys.modules.get("firmware.meter")
+    m = len(s) > 4 and s[4] is not None and meter and meter.wh and meter.mwh(i) >= s[4]
+    wh = (meter.mwh(i) - s[4]) // 10 if m else s[3] * (end - s[2]) // 36  # hundredths of a watt-hour: measured, or
+    with open(DONE, "a") as f:                                            # the outlet's rated watts for its time
+        f.write('\n{"id":"%s","badge":"%s","outlet":%d,"start":%d,"end":%d,"energy_wh":%d.%02d,"measured":%s}\n' % (
+            s[0], s[1], i + 1, s[2], end, wh // 100, wh % 100, "true" if m else "false"))
     if os.stat(DONE)[6] > 12000:  # more than about 80 waiting (no round to deliver them): the oldest go
         try:
             from firmware import remote

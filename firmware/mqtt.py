@@ -155,7 +155,8 @@ def _step(conf):
 
 
 def _second(now):
-    """Once a second: the energy estimate (each outlet's rated watts while it is on), whether an outlet is shed."""
+    """Once a second: the energy estimate (each outlet's rated watts while it is on: without a metering chip, when
+    meter.py is not loaded), whether an outlet is shed (by the server, or by the overload protection)."""
     c = _c
     o = app.outlets
     dt = time.ticks_diff(now, c[_SECOND])
@@ -165,7 +166,7 @@ def _second(now):
     for i in range(len(o)):
         if o.on[i]:
             e[1] += app.cfg["watts"][i] * dt
-        if o.hold[i] & 2:  # outlets.SHED
+        if o.hold[i] & 6:  # outlets.SHED | OVER
             c[_SHEDDING] = True
     while e[1] >= 3600000:
         e[0] += 1

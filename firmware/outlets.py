@@ -9,7 +9,8 @@ import time
 from micropython import const
 
 SAFETY = 1  # hold bits, strongest first
-SHED = 2
+SHED = 2  # the server's shedding (link.py, orders.py)
+OVER = 4  # the strip's own overload protection (meter.py)
 _POLL_MS = const(20)  # how soon the loop's task notices a decision
 
 
@@ -20,7 +21,7 @@ class Outlets:
         self.names = names
         self.want = [False] * n
         self.why = ["boot"] * n  # who made the current wish
-        self.hold = [0] * n  # SAFETY | SHED bits
+        self.hold = [0] * n  # SAFETY | SHED | OVER bits
         self.on = [False] * n  # what the relay is driven to
         self.stagger = stagger_ms
         self.last_on = time.ticks_add(time.ticks_ms(), -stagger_ms)
@@ -43,7 +44,8 @@ class Outlets:
     def reason(self, i):
         """Why outlet i is in its state, in words."""
         if self.want[i] and self.hold[i]:
-            return "held off: " + ", ".join(n for b, n in ((SAFETY, "safety"), (SHED, "shed")) if self.hold[i] & b)
+            return "held off: " + ", ".join(n for b, n in ((SAFETY, "safety"), (SHED, "shed"), (OVER, "overload"))
+                                            if self.hold[i] & b)
         if self.want[i] != self.on[i]:
             return "%s, switching %s" % (self.why[i], "on" if self.want[i] else "off")
         return self.why[i]

@@ -1,4 +1,5 @@
-"""Commands about an outlet's settings: sched, pulse, name, poweron (the console and commands.py pass them here).
+"""Commands about an outlet's settings: sched, pulse, name, poweron, and the metering's calibrate (the console and
+commands.py pass them here).
 Loaded for one command, then dropped. Changes are stored in config.json (atomically) and apply at once."""
 import time
 
@@ -6,7 +7,8 @@ from firmware import app, clock
 from micropython import const
 
 _USAGE = const("sched [N] | sched N add DAYS HH:MM-HH:MM | sched N del K | sched N clear\n"
-               "pulse N SECONDS (0: no pulse)\nname N TEXT (1 to 24 characters)\npoweron N off|on|last|schedule")
+               "pulse N SECONDS (0: no pulse)\nname N TEXT (1 to 24 characters)\npoweron N off|on|last|schedule\n"
+               "calibrate N WATTS [VOLTS] (a known resistive load on outlet N, the only one on; VOLTS: 230)")
 
 
 def run(cmd, args):
@@ -63,6 +65,34 @@ def _name(a):
     from firmware.commands import line_of
 
     return line_of(i)
+
+
+def _calibrate(a):
+    """The metering chip's scale from a known load: counts per volt, ampere, watt and watt-hour, stored."""
+    import sys
+
+    m = sys.modules.get("firmware.meter")
+    if not (m and m.chip):
+        raise ValueError("no metering chip: add a meter section to config.json (docs/metering.md)")
+    i = app.outlet(a[0])
+    w = int(a[1])
+    v = int(a[2]) if len(a) == 3 else 230
+    if len(a) > 3 or not 10 <= w <= 4600 or not 90 <= v <= 260:
+        raise ValueError("a load of 10 to 4600 W, at 90 to 260 V")
+    o = app.outlets
+    if [k for k in range(len(o)) if o.on[k] != (k == i)]:
+        raise ValueError("outlet %d on with the known load, every other outlet off" % (i + 1))
+    r = m.raw  # the chip's counts, whatever the scale makes of them (a reading out of range too)
+    if m._c[4] is not None or not r or time.ticks_diff(time.ticks_ms(), r[7]) > 2000 or min(r[1], r[2], r[5]) <= 0:
+        raise ValueError(m.fault or "no steady reading of a load yet: wait a few seconds")
+    s = [round(x, 3) for x in (r[0] / v, r[1] * v / w, r[2] / w, r[5] * 3600 / (w * r[6]))]
+    raw = app.load("config.json") or {}
+    if type(raw.get("meter")) is dict:
+        raw["meter"]["scale"] = s
+        app.save("config.json", raw)
+    app.cfg["meter"]["scale"] = s
+    return "calibrated with %d W at %d V on outlet %d: %s counts per V, A, W, Wh (config.json, meter.scale)" % (
+        w, v, i + 1, ", ".join(str(x) for x in s))
 
 
 def _poweron(a):

@@ -10,7 +10,7 @@ from micropython import const
 CONFIG = "config.json"
 VALID = "config.valid.json"
 # The shape of the normalized configuration: one kept in another shape (older firmware) is checked again.
-_FORM = const(3)
+_FORM = const(4)
 # Bump it with every key the validator adds, renames or removes.
 
 
@@ -43,7 +43,7 @@ def check(s):
     from firmware import config
 
     c, errors, warnings = config.load(CONFIG)
-    firmware.drop("config", "rules", "mqttconf")
+    firmware.drop("config", "rules", "mqttconf", "webconf", "meterconf")
     if c:
         with open(VALID + ".tmp", "w") as f:
             json.dump({"sha": s, "form": _FORM, "cfg": c, "warnings": warnings}, f)

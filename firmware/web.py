@@ -27,8 +27,13 @@ def heard(what, badge, text):
 
 
 def watts():
-    """Each outlet's power (W) and whether it is measured: today an estimate, each outlet's rated watts while it is
-    on, as hass.telemetry computes it; the metering chip's reading once there is one."""
+    """Each outlet's power (W) and whether it is measured: the metering chip's share (meter.py, loaded when there is
+    one), else an estimate, each outlet's rated watts while it is on, as hass.telemetry computes it."""
+    import sys
+
+    m = sys.modules.get("firmware.meter")
+    if m:
+        return m.watts, True
     o = app.outlets
     return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
 

@@ -40,7 +40,7 @@ def defaults(board, outlets=OUTLETS):
 def mpy_dir(tmp_path_factory):
     """A directory holding firmware/config.mpy, imported on MicroPython as the board would import it."""
     out = tmp_path_factory.mktemp('mpy')
-    for name in ('config', 'rules', 'mqttconf', 'webconf'):  # rules with rules.py, mqtt with mqttconf.py, web...
+    for name in ('config', 'rules', 'mqttconf', 'webconf', 'meterconf'):  # the sections checked in modules of their own
         upy.mpy_cross('firmware/%s.py' % name, out / 'firmware' / (name + '.mpy'))
     return out
 
@@ -229,6 +229,13 @@ BROKEN = [
     ('wifi-type', {'wifi': PASSWORD}, [('wifi', '***: expected an object')]),
     ('wifi-ssid', {'wifi': {'ssid': 's' * 33}}, [('wifi.ssid', 'a string of 0 to 32 characters')]),
     ('mqtt-type', {'mqtt': 'broker.home'}, [('mqtt', 'expected an object')]),
+    ('meter-chip', {'meter': {'chip': 'hlw8012'}}, [('meter.chip', 'one of ade7953')]),
+    ('meter-scale', {'meter': {'scale': [1, 2, 0, 4]}}, [('meter.scale', '4 numbers above 0')]),
+    ('meter-scale-short', {'meter': {'scale': [1, 2, 3]}}, [('meter.scale', '4 numbers above 0')]),
+    ('meter-limits', {'meter': {'max_watts': 5000, 'over_s': 0, 'restore_s': 1}},
+     [('meter.max_watts', 'from 0 to 4600'), ('meter.over_s', 'from 1 to 600'), ('meter.restore_s', 'from 5 to 3600')]),
+    ('meter-without-i2c', {'board': {'i2c': None, 'rtc': None, 'reader': None}, 'meter': {}},
+     [('meter.chip', 'board.i2c set: the metering chip is on I2C')]),
     ('mqtt-without-host', {'mqtt': {}}, [('mqtt.host', "the broker's name or IP address")]),
     ('mqtt-host', {'mqtt': {'host': 'mqtt://broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),
     ('mqtt-host-underscore', {'mqtt': {'host': 'my_broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),
@@ -274,7 +281,7 @@ def test_message_shapes(impl):
         'outlets[2].power_on = "sometimes": expected one of off, on, last, schedule']
     assert impl.validate({'stager_ms': 5})[1] == [
         ('stager_ms: unknown key (expected one of name, board, outlets, stagger_ms, save_interval_s, wifi, time, '
-         'server, mqtt, web)')]
+         'server, mqtt, web, meter)')]
     assert impl.validate({'outlets': [{'schedule': ['mon 25:00-']}] + [{}] * 5})[1] == [
         ("outlets[0].schedule[0]: 'mon 25:00-': expected days then on-off times, like 'mon-fri 07:30-22:00', "
          "'sat,sun 09:00-' or 'daily -23:00'")]

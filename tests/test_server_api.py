@@ -2,14 +2,12 @@
 device requests and answers, replay and clock checks, rules, sessions, commands, statistics, the admin token."""
 import json
 import re
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
-from serverkit import database, postgres  # noqa: F401 (fixtures)
+from serverkit import NEW_YEAR, SITE, TOKEN, database, in_process, postgres, transport_for  # noqa: F401 (fixtures)
 from tools.server import models
 from tools.server.app import create_app
 from tools.server.cli import main as cli
@@ -18,43 +16,12 @@ from tools.server.schemas import BadgeIn, DeviceIn
 from tools.server.signing import badge_hash
 from tools.server.store import Conflict, Store
 
-SITE = "site-secret-for-tests"
-TOKEN = "admin-token-for-tests"
-NEW_YEAR = 1767225600           # 2026-01-01 00:00 UTC, a Thursday
 ALICE, BOB = "04A1B2C3", "04D5E6F7A1B2C3"
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-def transport_for(http):
-    def send(method, path, headers, body):
-        r = http.request(method, path, headers=headers, content=body)
-        return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
-
-    return send
 
 
 @pytest.fixture
 def server(database):  # noqa: F811
-    clock = Clock(NEW_YEAR)
-    store = Store(database, SITE, ZoneInfo("UTC"), clock)
-    with TestClient(create_app(store, TOKEN)) as http:
-        def admin(method, path, body=None, token=TOKEN):
-            return http.request(method, "/api/v1/admin" + path, json=body,
-                                headers={"Authorization": "Bearer " + token} if token else {})
-
-        def device(device_id="strip", power=None):
-            r = admin("POST", "/devices", {"id": device_id, **({"power": power} if power else {})})
-            assert r.status_code == 201, r.text
-            return DeviceClient(transport_for(http), device_id, r.json()["secret"], clock)
-
-        yield SimpleNamespace(store=store, clock=clock, http=http, admin=admin, device=device, db=database)
+    yield from in_process(database)
 
 
 def enrol(server, uid, owner):
@@ -410,7 +377,8 @@ def test_the_admin_command_line_works_on_the_database(server, capsys):
     desk.session("x", badge_hash(SITE, ALICE), 3, 100, 400, 7.5)
     capsys.readouterr()
     assert cli(db + ["stats", "--by", "outlet"]) == 0
-    assert capsys.readouterr().out.split("\n")[1].split() == ["desk", "3", "-", "-", "-", "1", "300", "7.5"]
+    assert capsys.readouterr().out.split("\n")[1].split() == ["desk", "3", "-", "-", "-", "1", "300", "7.5", "0.0",
+                                                              "7.5"]
     assert cli(db + ["stats", "--since", "1970-01-01T00:05", "--until", "1970-01-01T00:10"]) == 0
     assert capsys.readouterr().out == "(none)\n"      # the session started at 00:01:40
     assert cli(db + ["sessions", "--device", "desk"]) == 0

@@ -207,6 +207,24 @@ def test_a_board_shows_online_with_its_version_outlets_shedding_and_clock_after_
     assert "2 h 1 min" in card.text and "6300 bytes" in card.text
 
 
+def test_a_board_that_measures_its_power_shows_it_now_and_its_energy_per_day(page, site):
+    hall = site.board("hall", power=(60, 2000))
+    site.board("desk")                          # a board that gives no power: none of it shown
+    for counter, kettle in ((1000.0, 400.0), (1060.5, 450.0)):
+        status, answer = hall.heartbeat(outlets=[{"on": True, "why": "badge", "power_w": 31.5, "energy_wh": 7.0},
+                                                 {"on": True, "why": "badge", "power_w": 1998, "energy_wh": kettle}],
+                                        power_w=2029.5, energy_wh=counter, measured=True, volts=231.0)
+        assert status == 200
+    today = time.strftime("%Y-%m-%d", time.gmtime(answer["time"]))
+    page.log_in()
+    assert page.text("#device-hall .power") == "2030 W, measured"
+    assert [cell.text for cell in page.all("#device-hall tr.power td")] == ["32 W", "1998 W"]
+    rows = page.all("#device-hall table.energy tr")
+    assert [cell.text for cell in page.all("th", rows[0])] == ["Day", "Strip", "Outlet 1", "Outlet 2", "From"]
+    assert [cell.text for cell in page.all("td", rows[1])] == [today, "60.5 Wh", "0.0 Wh", "50.0 Wh", "measured"]
+    assert page.all("#device-desk .power, #device-desk table.energy") == []
+
+
 def test_a_command_sent_from_the_page_is_queued_for_the_board(page, site):
     hall = site.board("hall")
     site.board("desk", power=(100, 100))          # never seen

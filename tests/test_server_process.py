@@ -39,7 +39,7 @@ def test_the_demo_site_answers_a_board(database):  # noqa: F811
         assert strip.session("demo-1", alice, 2, now - 90, now, 2.5)[1] == {"ok": True, "duplicate": False}
         assert admin(port, "GET", "/stats?by=badge", demo.ADMIN_TOKEN) == (200, [{
             "device": None, "outlet": None, "badge": alice, "owner": "Alice", "day": None, "count": 1, "seconds": 90,
-            "energy_wh": 2.5}])
+            "energy_wh": 2.5, "energy_wh_measured": 0.0, "energy_wh_estimated": 2.5}])
     out = proc.stdout.read()
     assert "demo: device demo-strip, device secret %s, site secret %s" % (demo.DEVICE_SECRET, demo.SITE_SECRET) in out
     # A second start on the same database sets the demo up again without doubling anything.

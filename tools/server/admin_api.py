@@ -1,12 +1,13 @@
 """The administration API, under /api/v1/admin, behind a bearer token."""
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tools.server.schemas import (HASH, BadgeIn, BadgeOut, BadgeUpdate, CommandIn, CommandOut, DeviceCreated, DeviceId,
-                                  DeviceIn, DeviceOut, DeviceUpdate, RuleIn, RuleOut, RuleUpdate, SessionRecord,
-                                  StatRow, Unix)
+from tools.server.schemas import (HASH, MAX_OUTLETS, BadgeIn, BadgeOut, BadgeUpdate, CommandIn, CommandOut,
+                                  DeviceCreated, DeviceId, DeviceIn, DeviceOut, DeviceUpdate, EnergyDayOut, ReadingOut,
+                                  RuleIn, RuleOut, RuleUpdate, SessionRecord, StatRow, Unix)
 from tools.server.signing import same
 
 bearer = HTTPBearer(auto_error=False, description="the server's admin token (--admin-token)")
@@ -14,6 +15,7 @@ bearer = HTTPBearer(auto_error=False, description="the server's admin token (--a
 
 PREFIX = "/api/v1/admin"
 BODY_MAX = 256 * 1024
+SERIES_MAX = 10000      # points in an answer: 48 hours of heartbeats every 20 s
 
 
 def refusal(token, authorization):
@@ -81,6 +83,27 @@ def update_device(device_id: DevicePath, body: DeviceUpdate, s: Store):
 def remove_device(device_id: DevicePath, s: Store):
     """Remove a device with its rules and commands; its sessions stay in the statistics."""
     s.remove_device(device_id)
+
+
+@router.get("/devices/{device_id}/series", response_model=list[ReadingOut], responses=NOT_FOUND)
+def series(device_id: DevicePath, s: Store,
+           since: Annotated[Unix | None, Query(description="heartbeats at or after (unix)")] = None,
+           until: Annotated[Unix | None, Query(description="heartbeats before (unix)")] = None,
+           outlet: Annotated[int | None, Query(ge=1, le=MAX_OUTLETS, description="none: the whole strip")] = None,
+           limit: Annotated[int, Query(ge=1, le=SERIES_MAX)] = 1000):
+    """The power and energy counter the device's heartbeats gave, for its whole strip or one outlet: the latest
+    `limit` points of the span, oldest first. Points are kept for a while (docs/server.md); the days' energy for
+    good."""
+    return s.series(device_id, outlet, since, until, limit)
+
+
+@router.get("/devices/{device_id}/energy", response_model=list[EnergyDayOut], responses=NOT_FOUND)
+def energy(device_id: DevicePath, s: Store,
+           since: Annotated[date | None, Query(description="from this day (YYYY-MM-DD, UTC)")] = None,
+           until: Annotated[date | None, Query(description="to this day, included")] = None):
+    """The energy the device's strip (`outlet` null) and each outlet took per UTC day, from the increases of the
+    counters its heartbeats gave. A removed device's days stay."""
+    return s.energy_days(device_id, since, until)
 
 
 @router.get("/badges", response_model=list[BadgeOut])
@@ -159,6 +182,7 @@ def list_sessions(s: Store, since: Since = None, until: Until = None,
 def stats(s: Store, by: Annotated[Literal["badge", "outlet", "device", "day"], Query()] = "badge",
           since: Since = None, until: Until = None, device: Annotated[DeviceId | None, Query()] = None,
           badge: Annotated[str | None, Query(pattern=HASH)] = None):
-    """Sessions counted, total seconds and total energy (Wh), per badge, per outlet (of a device), per device, or per
-    day (of the sessions' start, in the server's time zone)."""
+    """Sessions counted, total seconds and total energy (Wh, and its parts measured by the metering chip and
+    estimated), per badge, per outlet (of a device), per device, or per day (of the sessions' start, in the server's
+    time zone)."""
     return s.stats(by, device=device, badge=badge, since=since, until=until)

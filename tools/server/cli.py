@@ -5,7 +5,7 @@ import os
 import stat
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_CONNECTIONS = 200
@@ -98,6 +98,18 @@ def add_arguments(p):
         q.add_argument("--since", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
         q.add_argument("--until", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
 
+    series = what.add_parser("series", help="a device's power and energy counter at its latest heartbeats")
+    series.add_argument("device")
+    series.add_argument("--outlet", type=int, help="one outlet (default: the whole strip)")
+    series.add_argument("--since", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
+    series.add_argument("--until", help="YYYY-MM-DD[THH:MM] local time, or unix seconds")
+    series.add_argument("--limit", type=int, default=60, help="the latest N points (default 60)")
+    energy = what.add_parser("energy", help="a device's energy per UTC day: the whole strip (outlet -) and each "
+                                            "outlet")
+    energy.add_argument("device")
+    energy.add_argument("--since", type=_day, help="YYYY-MM-DD, a UTC day")
+    energy.add_argument("--until", type=_day, help="YYYY-MM-DD, a UTC day (included)")
+
 
 def _common(p, inherit):
     """Options that both the server and `admin` take; under `admin` they default to the server's."""
@@ -144,6 +156,13 @@ def _days(text):
     return sorted(set(out))
 
 
+def _day(text):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a day, YYYY-MM-DD: %r" % text) from None
+
+
 def _hours(text):
     start, sep, end = text.partition("-")
     if not sep:
@@ -163,7 +182,7 @@ def _when(text, tz):
     return int(moment.timestamp())
 
 
-TIMES = {"last_seen", "start", "end", "created", "acked", "until"}     # unix times, shown in local time
+TIMES = {"last_seen", "start", "end", "created", "acked", "until", "time"}     # unix times, shown in local time
 
 
 HASH_SHOWN = 12  # hex digits of a badge hash a person sees (--json has them whole)
@@ -306,6 +325,10 @@ def _admin(a, store):
                                                          priority_class=a.priority_class, until=until))])
         else:
             _table(store.commands(a.device, True if a.pending else None))
+    elif a.what == "series":
+        _table(store.series(a.device, a.outlet, _when(a.since, store.tz), _when(a.until, store.tz), a.limit))
+    elif a.what == "energy":
+        _table(store.energy_days(a.device, a.since, a.until))
     else:
         tz = store.tz
         span = dict(device=a.device, since=_when(a.since, tz), until=_when(a.until, tz))

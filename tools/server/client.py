@@ -56,9 +56,11 @@ class DeviceClient:
     def authorize(self, badge):
         return self.request("POST", "/authorize", {"badge": badge})
 
-    def session(self, key, badge, outlet, start, end, energy_wh):
+    def session(self, key, badge, outlet, start, end, energy_wh, measured=None):
+        """`measured`: None leaves the field out, as a board without a metering chip does."""
         return self.request("POST", "/sessions", {"id": key, "badge": badge, "outlet": outlet, "start": start,
-                                                  "end": end, "energy_wh": energy_wh})
+                                                  "end": end, "energy_wh": energy_wh,
+                                                  **({} if measured is None else {"measured": measured})})
 
     def commands(self):
         return self.request("GET", "/commands")
@@ -66,6 +68,8 @@ class DeviceClient:
     def ack(self, command_id, ok, result=""):
         return self.request("POST", "/commands/%d/ack" % command_id, {"ok": ok, "result": result})
 
-    def heartbeat(self, version="0.1.0", uptime=0, heap=0, outlets=(), shed=False):
+    def heartbeat(self, version="0.1.0", uptime=0, heap=0, outlets=(), shed=False, **metering):
+        """`metering`: the optional fields of a board that measures or estimates its power (power_w, energy_wh,
+        measured, volts, amps, pf)."""
         return self.request("POST", "/heartbeat", {"version": version, "uptime": uptime, "heap": heap,
-                                                   "outlets": list(outlets), "shed": shed})
+                                                   "outlets": list(outlets), "shed": shed, **metering})

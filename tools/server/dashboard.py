@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import io
 import secrets
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -23,6 +23,7 @@ PREFIX = "/dashboard"
 COOKIE = "multiprise_login"
 LOGIN_S = 12 * 3600         # a login lasts this long
 ONLINE_S = 180              # a device is online when its last heartbeat is this recent: 3 of the boards' default 60 s
+ENERGY_DAYS = 7             # a device's energy per day, shown for the last days
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OPS = ("on", "off", "toggle", "shed", "unshed")
 HEADERS = {"content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -188,17 +189,35 @@ async def _log_out(visitor):
 router.add_api_route("/logout", guarded(_log_out), methods=["POST"])
 
 
-def _device_view(d, commands, now):
+def _device_view(d, commands, energy, now):
     state = d.state or {}
     outlets = []
     for i, watts in enumerate(d.power):
         reported = state.get("outlets", [])
         known = reported[i] if i < len(reported) else None
         outlets.append({"n": i + 1, "watts": watts, "on": known and known["on"], "why": known and known["why"],
-                        "known": known is not None})
+                        "known": known is not None, "power": known and known.get("power_w")})
     return {"id": d.id, "name": d.name, "online": d.last_seen is not None and now - d.last_seen <= ONLINE_S,
             "seen": d.last_seen, "ago": None if d.last_seen is None else now - d.last_seen, "state": d.state,
-            "skew": d.skew, "outlets": outlets, "commands": commands[-5:][::-1]}
+            "skew": d.skew, "outlets": outlets, "commands": commands[-5:][::-1], "power": state.get("power_w"),
+            "measured": state.get("measured"), "metered": any(o["power"] is not None for o in outlets),
+            "days": _energy_days(energy)}
+
+
+def _energy_days(rows):
+    """A device's energy rows as one line a day, latest first: the strip's, each outlet's, and where they came
+    from (the chip, estimates, or both)."""
+    days = {}
+    for row in rows:
+        day = days.setdefault(row.day, {"day": row.day, "strip": None, "outlets": {}, "sources": set()})
+        if row.outlet is None:
+            day["strip"] = row.energy_wh
+        else:
+            day["outlets"][row.outlet] = row.energy_wh
+        day["sources"].add(row.source)
+    for day in days.values():
+        day["source"] = day.pop("sources").pop() if len(day["sources"]) == 1 else "mixed"
+    return sorted(days.values(), key=lambda day: day["day"], reverse=True)
 
 
 async def _devices(visitor, problem=None, status=200, where=None):
@@ -207,7 +226,8 @@ async def _devices(visitor, problem=None, status=200, where=None):
     commands = {}
     for c in s.commands():
         commands.setdefault(c.device, []).append(c)
-    devices = [_device_view(d, commands.get(d.id, []), now) for d in s.devices()]
+    week = datetime.fromtimestamp(now, UTC).date() - timedelta(days=ENERGY_DAYS - 1)
+    devices = [_device_view(d, commands.get(d.id, []), s.energy_days(d.id, since=week), now) for d in s.devices()]
     return page(visitor, "devices.html", status, devices=devices, ops=OPS, problem=problem, where=where,
                 when=lambda t: _local(s.tz, t))
 

@@ -1,8 +1,8 @@
 """The database: tables, and opening one by URL (SQLite by default, PostgreSQL by `postgresql+psycopg://...`)."""
 import os
 
-from sqlalchemy import (JSON, ForeignKey, Integer, String, UniqueConstraint, create_engine, event, insert, inspect,
-                        make_url, text, true)
+from sqlalchemy import (JSON, ForeignKey, Index, Integer, String, UniqueConstraint, create_engine, event, false, insert,
+                        inspect, make_url, text, true)
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -73,6 +73,7 @@ class Session(Base):
     end: Mapped[int]
     duration_s: Mapped[int]
     energy_wh: Mapped[float]
+    measured: Mapped[bool] = mapped_column(server_default=false())     # by the metering chip; false: estimated
 
 
 class Command(Base):
@@ -87,6 +88,32 @@ class Command(Base):
     acked: Mapped[int | None]
     ok: Mapped[bool | None]
     result: Mapped[str | None] = mapped_column(String(200))
+
+
+class Reading(Base):
+    """A heartbeat's power and energy counter, for the whole strip (outlet 0) or one outlet; kept
+    store.READINGS_KEEP_S, then deleted."""
+    __tablename__ = "readings"
+    __table_args__ = (Index("readings_series", "device", "outlet", "time"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device: Mapped[str] = mapped_column(String(32))
+    outlet: Mapped[int]
+    time: Mapped[int] = mapped_column(index=True)        # when the server had the heartbeat, unix seconds
+    power_w: Mapped[float | None]
+    energy_wh: Mapped[float | None]                      # the board's counter
+    measured: Mapped[bool]
+
+
+class EnergyDay(Base):
+    """The energy a device's strip (outlet 0) or one of its outlets took in a UTC day: the sum of its counter's
+    increases between heartbeats. Kept for good, and when the device is removed (as its sessions)."""
+    __tablename__ = "energy_days"
+    device: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)      # YYYY-MM-DD, UTC
+    outlet: Mapped[int] = mapped_column(primary_key=True)
+    measured_wh: Mapped[float]
+    estimated_wh: Mapped[float]
+    sources: Mapped[int]        # the heartbeats counted: 1 some measured, 2 some estimated, 3 both
 
 
 class Nonce(Base):

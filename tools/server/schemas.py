@@ -13,6 +13,8 @@ END = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 ALL = "all"             # a rule's scope: every badge, or every device
 UNIX_MAX = 2**32 - 1
 MAX_OUTLETS = 8
+POWER_MAX_W = 100_000
+ENERGY_MAX_WH = 1e9     # a board's counter: 3.6 kW for 30 years
 # a badge UID as a reader or a person writes it: 4, 7 or 10 bytes in hex, each byte pair maybe after a colon or a space
 _BYTE = "[: ]?[0-9A-Fa-f]{2}"
 UID = r"^[0-9A-Fa-f]{2}(%s){3}((%s){3}((%s){3})?)?$" % (_BYTE, _BYTE, _BYTE)
@@ -53,8 +55,18 @@ Unix = Annotated[integer(ge=0, le=UNIX_MAX), Field(description="unix time, secon
 Name = Annotated[str, Field(min_length=1, max_length=32)]
 Outlets = Annotated[list[Outlet], Field(min_length=1, max_length=MAX_OUTLETS)]
 PriorityClass = integer(ge=0, le=9)
-Watts = integer(ge=0, le=100000)
+Watts = integer(ge=0, le=POWER_MAX_W)
 Weekday = integer(ge=1, le=7)
+
+
+def measure(low, high, what):
+    """A float within [low, high]: NaN and the infinities are refused (and an integer is taken)."""
+    return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False, description=what)]
+
+
+Power = measure(0, POWER_MAX_W, "active power now, W")
+EnergyCounter = measure(0, ENERGY_MAX_WH, "the board's counter of the energy taken, Wh: it only grows, but starts "
+                                          "again lower when the board lost it")
 
 
 class Message(BaseModel):
@@ -86,7 +98,9 @@ class SessionIn(Message):
     outlet: Outlet
     start: Unix
     end: Unix
-    energy_wh: float = Field(ge=0, le=1e6)
+    energy_wh: measure(0, 1e6, "Wh")
+    measured: bool = Field(False, description="energy_wh measured by the metering chip (false: estimated from the "
+                                              "outlet's rated power)")
 
     @model_validator(mode="after")
     def _order(self):
@@ -125,14 +139,25 @@ class Ok(Message):
 class OutletState(Message):
     on: bool
     why: str = Field(max_length=32)
+    power_w: Power | None = None
+    energy_wh: EnergyCounter | None = None
 
 
 class HeartbeatIn(Message):
+    """The board's state. The power and energy fields are optional: a board without them (older, or without a
+    metering chip) sends none."""
     version: str = Field(min_length=1, max_length=32)
     uptime: integer(ge=0, le=UNIX_MAX)
     heap: integer(ge=0, le=UNIX_MAX)
     outlets: list[OutletState] = Field(max_length=MAX_OUTLETS)
     shed: bool
+    power_w: Power | None = None
+    energy_wh: EnergyCounter | None = None
+    measured: bool = Field(False, description="the power and energy come from the metering chip (false: estimated "
+                                              "from each outlet's rated power)")
+    volts: measure(0, 1000, "mains voltage, V rms") | None = None
+    amps: measure(0, 1000, "the strip's current, A rms") | None = None
+    pf: measure(-1, 1, "power factor") | None = None
 
 
 class HeartbeatOut(Message):
@@ -270,6 +295,7 @@ class SessionRecord(Message):
     end: int
     duration_s: int
     energy_wh: float
+    measured: bool
 
 
 class StatRow(Message):
@@ -281,3 +307,23 @@ class StatRow(Message):
     count: int
     seconds: int
     energy_wh: float
+    energy_wh_measured: float = Field(description="the part of energy_wh in sessions measured by the metering chip")
+    energy_wh_estimated: float = Field(description="the part estimated from the outlets' rated power")
+
+
+class ReadingOut(Message):
+    time: int = Field(description="when the server had the heartbeat (unix)")
+    outlet: int | None = Field(description="null: the whole strip")
+    power_w: float | None
+    energy_wh: float | None = Field(description="the board's energy counter then")
+    measured: bool
+
+
+class EnergyDayOut(Message):
+    day: str = Field(description="YYYY-MM-DD, the UTC day of the heartbeats")
+    outlet: int | None = Field(description="null: the whole strip")
+    energy_wh: float
+    energy_wh_measured: float
+    energy_wh_estimated: float
+    source: Literal["measured", "estimated", "mixed"] = Field(
+        description="where the day's counters came from: the metering chip, estimates from the rated power, or both")

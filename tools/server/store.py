@@ -3,21 +3,25 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tools.server import models, rules
 from tools.server.ledger import Ledger
-from tools.server.schemas import (ALL, BadgeOut, CommandOut, DeviceOut, PendingCommand, RuleIn, RuleOut, SessionRecord,
-                                  StatRow)
+from tools.server.schemas import (ALL, BadgeOut, CommandOut, DeviceOut, EnergyDayOut, PendingCommand, ReadingOut,
+                                  RuleIn, RuleOut, SessionRecord, StatRow)
 from tools.server.signing import badge_hash
 
 NONCE_KEEP_S = 600
 PENDING_MAX = 8          # commands handed to a board at once: its heap is small
+READINGS_KEEP_S = 48 * 3600     # the heartbeats' power and energy points are kept this long; the days' energy for good
+PRUNE_EVERY_S = 60              # older points are deleted this often (each process), with a heartbeat
+MEASURED, ESTIMATED = 1, 2      # models.EnergyDay.sources
+SOURCES = {MEASURED: "measured", ESTIMATED: "estimated", MEASURED | ESTIMATED: "mixed"}
 
 
 class NotFound(Exception):
@@ -87,6 +91,7 @@ class Store:
         self.tz = tz
         self.clock = clock
         self._purged = 0
+        self._pruned = 0
         self._ledger = None
         self._tables = None
         if site_secret is not None:
@@ -184,11 +189,11 @@ class Store:
         return _device_out(d)
 
     def remove_device(self, device_id):
-        """Remove a device, its rules and its commands; its sessions stay in the statistics."""
+        """Remove a device, its rules, its commands and its power readings; its sessions and its days' energy stay."""
         with self.tx.begin() as tx:
             d = self._device(tx, device_id)
-            tx.execute(delete(models.Rule).where(models.Rule.device == device_id))
-            tx.execute(delete(models.Command).where(models.Command.device == device_id))
+            for table in (models.Rule, models.Command, models.Reading):
+                tx.execute(delete(table).where(table.device == device_id))
             tx.delete(d)
             _bump(tx)
 
@@ -360,7 +365,8 @@ class Store:
 
     def record_session(self, device, s):
         """Store a finished session once; True when the same one was already stored (a repeat)."""
-        row = dict(badge=s.badge, outlet=s.outlet, start=s.start, end=s.end, energy_wh=s.energy_wh)
+        row = dict(badge=s.badge, outlet=s.outlet, start=s.start, end=s.end, energy_wh=s.energy_wh,
+                   measured=s.measured)
         with self.tx() as tx:
             self._check_outlets(self._device(tx, device), [s.outlet])
         for _ in range(2):
@@ -380,13 +386,90 @@ class Store:
         raise Conflict("session id %s: concurrent writes" % s.id)
 
     def heartbeat(self, device, beat, sent=None):
-        """Keep what the board says of itself, and how far its clock is from the server's (`sent`: its X-Time)."""
+        """Keep what the board says of itself, how far its clock is from the server's (`sent`: its X-Time), and its
+        power and energy (readings, and the day's energy)."""
+        now = self.now()
         with self.tx.begin() as tx:
-            d = self._device(tx, device)
-            d.last_seen = self.now()
-            d.state = beat.model_dump()
-            d.skew = None if sent is None else sent - d.last_seen
-        return d.last_seen
+            # the UPDATE first: it holds the device's row (SQLite: the database) until the commit, so that of two
+            # heartbeats of a device at once the second counts its counters' increase from the first's
+            if not tx.execute(update(models.Device).where(models.Device.id == device).values(last_seen=now)).rowcount:
+                raise NotFound("no device %r" % device)
+            d = tx.get(models.Device, device)
+            before = d.state or {}
+            d.state = beat.model_dump(exclude_unset=True)
+            d.skew = None if sent is None else sent - now
+            self._meter(tx, device, now, beat, before)
+            if now - self._pruned >= PRUNE_EVERY_S:
+                tx.execute(delete(models.Reading).where(models.Reading.time < now - READINGS_KEEP_S))
+                self._pruned = now
+        return now
+
+    @staticmethod
+    def _meter(tx, device, now, beat, before):
+        """Keep the heartbeat `beat`'s power and energy counters as readings, and add each counter's increase since
+        the heartbeat before (its state `before`) to the energy of the UTC day. A counter lower than before was
+        started again by the board: its whole value is the increase. The first counter known counts nothing."""
+        earlier = [None] + [o.get("energy_wh") for o in before.get("outlets", [])]
+        meters = [(0, beat.power_w, beat.energy_wh, before.get("energy_wh"))] + [
+            (n, o.power_w, o.energy_wh, earlier[n] if n < len(earlier) else None)
+            for n, o in enumerate(beat.outlets, 1)]
+        increases = {}
+        for outlet, power, energy, last in meters:
+            if power is not None or energy is not None:
+                tx.add(models.Reading(device=device, outlet=outlet, time=now, power_w=power, energy_wh=energy,
+                                      measured=beat.measured))
+            if energy is not None and last is not None:
+                increases[outlet] = energy - last if energy >= last else energy
+            elif energy is not None:
+                increases[outlet] = 0.0
+        if not increases:
+            return
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        E = models.EnergyDay
+        days = {e.outlet: e for e in tx.scalars(select(E).where(E.device == device, E.day == day))}
+        for outlet, wh in increases.items():
+            e = days.get(outlet)
+            if e is None:
+                e = E(device=device, day=day, outlet=outlet, measured_wh=0.0, estimated_wh=0.0, sources=0)
+                tx.add(e)
+            if beat.measured:
+                e.measured_wh += wh
+            else:
+                e.estimated_wh += wh
+            e.sources |= MEASURED if beat.measured else ESTIMATED
+
+    def series(self, device, outlet=None, since=None, until=None, limit=1000):
+        """The power and energy counter of a device's strip (`outlet` None) or of one outlet at its heartbeats
+        from `since` to before `until` (unix): the latest `limit` points, oldest first."""
+        R = models.Reading
+        q = select(R).where(R.device == device, R.outlet == (outlet or 0))
+        if since is not None:
+            q = q.where(R.time >= since)
+        if until is not None:
+            q = q.where(R.time < until)
+        with self.tx() as tx:
+            self._device(tx, device)
+            rows = tx.scalars(q.order_by(R.time.desc(), R.id.desc()).limit(limit)).all()
+        return [ReadingOut(time=r.time, outlet=r.outlet or None, power_w=r.power_w, energy_wh=r.energy_wh,
+                           measured=r.measured) for r in reversed(rows)]
+
+    def energy_days(self, device, since=None, until=None):
+        """The energy of a device's strip and of each outlet per UTC day, from day `since` to `until` (dates, both
+        included). A removed device's days are kept: NotFound only for an id that has neither."""
+        E = models.EnergyDay
+        q = select(E).where(E.device == device)
+        if since is not None:
+            q = q.where(E.day >= since.isoformat())
+        if until is not None:
+            q = q.where(E.day <= until.isoformat())
+        with self.tx() as tx:
+            rows = tx.scalars(q.order_by(E.day, E.outlet)).all()
+            if not rows and tx.get(models.Device, device) is None and tx.scalar(
+                    select(E.day).where(E.device == device).limit(1)) is None:
+                raise NotFound("no device %r" % device)
+        return [EnergyDayOut(day=e.day, outlet=e.outlet or None, energy_wh=e.measured_wh + e.estimated_wh,
+                             energy_wh_measured=e.measured_wh, energy_wh_estimated=e.estimated_wh,
+                             source=SOURCES[e.sources]) for e in rows]
 
     # Sessions and statistics
 
@@ -408,17 +491,21 @@ class Store:
         q = self._filtered(q, **filters).order_by(S.start.desc(), S.id.desc()).limit(limit)
         with self.tx() as tx:
             return [SessionRecord(key=s.key, device=s.device, badge=s.badge, owner=owner, outlet=s.outlet,
-                                  start=s.start, end=s.end, duration_s=s.duration_s, energy_wh=s.energy_wh)
+                                  start=s.start, end=s.end, duration_s=s.duration_s, energy_wh=s.energy_wh,
+                                  measured=s.measured)
                     for s, owner in tx.execute(q)]
 
     def stats(self, by, **filters):
-        """Count, total seconds and total energy of the sessions, per badge, per outlet, per device or per day."""
+        """Count, total seconds and total energy of the sessions (and its part measured by the metering chip), per
+        badge, per outlet, per device or per day."""
         S = models.Session
         if by == "day":
             return self._daily(**filters)
         keys = {"badge": [S.badge], "outlet": [S.device, S.outlet], "device": [S.device]}[by]
         q = select(*keys, func.count(S.id), func.coalesce(func.sum(S.duration_s), 0),
-                   func.coalesce(func.sum(S.energy_wh), 0.0))
+                   *(func.coalesce(func.sum(energy), 0.0) for energy in (
+                       S.energy_wh, case((S.measured, S.energy_wh), else_=0.0),
+                       case((S.measured, 0.0), else_=S.energy_wh))))
         q = self._filtered(q, **filters).group_by(*keys).order_by(*keys)
         with self.tx() as tx:
             owners = dict(tx.execute(select(models.Badge.hash, models.Badge.owner)).all()) if by == "badge" else {}
@@ -426,9 +513,11 @@ class Store:
         out = []
         for row in rows:
             key = dict(zip([c.key for c in keys], row[:len(keys)], strict=True))
+            count, seconds, energy, measured, estimated = row[len(keys):]
             out.append(StatRow(device=key.get("device"), outlet=key.get("outlet"), badge=key.get("badge"),
-                               owner=owners.get(key.get("badge")), day=None, count=row[-3], seconds=int(row[-2]),
-                               energy_wh=float(row[-1])))
+                               owner=owners.get(key.get("badge")), day=None, count=count, seconds=int(seconds),
+                               energy_wh=float(energy), energy_wh_measured=float(measured),
+                               energy_wh_estimated=float(estimated)))
         return out
 
     def _daily(self, **filters):
@@ -436,10 +525,12 @@ class Store:
         S = models.Session
         days = {}
         with self.tx() as tx:
-            for start, seconds, energy in tx.execute(self._filtered(select(S.start, S.duration_s, S.energy_wh),
-                                                                     **filters)):
+            for start, seconds, energy, measured in tx.execute(self._filtered(
+                    select(S.start, S.duration_s, S.energy_wh, S.measured), **filters)):
                 day = datetime.fromtimestamp(start, self.tz).date().isoformat()
-                count, total_s, total_wh = days.get(day, (0, 0, 0.0))
-                days[day] = count + 1, total_s + seconds, total_wh + energy
+                count, total_s, total_wh, measured_wh, estimated_wh = days.get(day, (0, 0, 0.0, 0.0, 0.0))
+                days[day] = (count + 1, total_s + seconds, total_wh + energy, measured_wh + (energy if measured else 0),
+                             estimated_wh + (0 if measured else energy))
         return [StatRow(device=None, outlet=None, badge=None, owner=None, day=day, count=count, seconds=total_s,
-                        energy_wh=total_wh) for day, (count, total_s, total_wh) in sorted(days.items())]
+                        energy_wh=total_wh, energy_wh_measured=measured_wh, energy_wh_estimated=estimated_wh)
+                for day, (count, total_s, total_wh, measured_wh, estimated_wh) in sorted(days.items())]

@@ -24,7 +24,9 @@ from tools.build import BUILD, IMAGE, SHIMS, compile_file
 
 from . import heapmodel, hw, ntp, radio, rfid, webrepl
 from .heapmodel import MICROPYTHON
+from .ade7953 import ADE7953
 from .chips import DS1307, DS3231, PCF8574, Clock
+from .mains import Mains
 
 EPOCH2000 = 946684800
 PWRON_RESET, WDT_RESET, EXCEPTION_RESET, SOFT_WDT_RESET, SOFT_RESET, HARD_RESET = (
@@ -85,7 +87,7 @@ ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
 # The validator's modules: loaded only by valid.check, in a boot that then resets (soft, to apply a changed config.json,
 # or hard, short of memory) or stays in the safe state, never beside the app; a soft reset starts the pools of names
 # afresh (qstr_init in mp_init), so the running app never holds their names. test_heap checks the board has none.
-BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf")
+BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf", "firmware.meterconf")
 
 
 def firmware_names():
@@ -219,7 +221,7 @@ class Bench:
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap=None, ssid="multiprise-lab",
                  password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None,
-                 reader="wiring", http_port=0):
+                 reader="wiring", http_port=0, meter=None):
         self.board_dir = Path(board_dir)
         self.heap = heap
         self.romfs = romfs and heap_bytes(romfs)  # the ROMFS partition's size (a FLASH_2M_ROMFS build has 320k)
@@ -246,6 +248,14 @@ class Bench:
             self.pcf = PCF8574(w["pcf"])
             self.buses[w["i2c"]][self.pcf.addr] = self.pcf
         self.relay_wires = w["relays"]
+        self.mains = Mains(len(self.relay_wires))  # the loads the relays power, and the energy they really take
+        self.meter = None  # the metering chip on the I2C bus (meter: "ade7953" or None)
+        if meter == "ade7953":
+            self.meter = ADE7953(self.mains.measure)
+            self.buses[w["i2c"]][self.meter.addr] = self.meter
+            self.mains.listeners.append(self.meter.sync)
+        elif meter is not None:
+            raise ValueError("meter: ade7953 or None, not %r" % (meter,))
         self.relay_active_low = [True] * len(self.relay_wires)
         self.relay_state = [False] * len(self.relay_wires)
         self.relay_history = []  # (monotonic time, outlet index from 0, on)
@@ -888,6 +898,7 @@ class Bench:
             on = (lvl == 0) if self.relay_active_low[i] else (lvl == 1)
             if on != self.relay_state[i]:
                 self.relay_state[i] = on
+                self.mains.switch(i, on)
                 self.relay_history.append((now, i, on))
                 changed = True
         if changed:

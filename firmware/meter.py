@@ -1,0 +1,278 @@
+"""Power and energy measured by the metering chip (drivers/ade7953.py; docs/metering.md): the strip's and each
+outlet's, now, today and overall. Loaded only when the configuration has `meter`: without a chip, the places that
+show power estimate it (each outlet's rated watts while it is on) and this module takes no heap. And the strip's own protection from overload: above meter.max_watts for meter.over_s seconds, an
+outlet is shed, then another, until the power is below; they come back one by one, meter.restore_s apart, when each
+fits again under 90 % of the limit.
+
+The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched
+(with one outlet on, its share is the total, exact), or its rated watts until it has one; the energy of a reading
+during which an outlet switched is the old total's up to the switch. The counters are overall and today, per outlet
+and for the strip (the strip's also counts what no outlet took), in Wh with the µWh beside: integers that never
+outgrow a small int. They are kept in the ESP8266's RTC memory every 10 s (it survives a reset, not a power cut) and
+in energy.json every 5 minutes: a power cut loses 5 minutes of counting at most, the flash sees 12 writes an hour.
+
+A chip that does not answer for a while keeps counting: the first reading after it gives that energy, unless the
+silence lasted over _SILENT_S, when the 24-bit register may have wrapped at full load. That energy, the energy a
+chip loses when it starts again on its own, and a reading out of range are not counted, never guessed: the status
+says how many seconds went without a reading.
+
+This module stays on the heap, and its step runs every second: what it keeps is made once (lists of small ints
+updated in place; volts, amps, power factor and frequency in fixed point), so that it leaves no small blocks
+scattered over the heap."""
+import sys
+import time
+
+from firmware import app
+from firmware.log import log
+from micropython import const
+
+FILE = "energy.json"
+_FLASH_S = const(300)  # energy.json written this often
+_RTC_S = const(10)  # the RTC memory
+_SETTLE_MS = const(1500)  # a switch's step is measured until this long after it
+_SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
+_RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
+_MILLION = const(1000000)
+
+chip = None  # the metering chip's driver (bringup)
+fault = None  # why the chip's readings are not used just now, in words
+lost = 0  # seconds without a reading (a fault) since boot
+total = 0  # the strip's power now (W)
+watts = []  # each outlet's (W)
+reading = [0, 0, 0, 0]  # the chip's last reading: dV, mA, power factor in thousandths, cHz (0: none)
+raw = [0] * 8  # the same in the chip's counts (the driver's order), the seconds its energy took, when (calibrate)
+learned = []  # each outlet's load, learned from the total's step when it switched (W; 0: none yet)
+over = []  # per outlet: shed by the overload protection
+wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
+uwh = []  # and the µWh over each
+day = 0  # the local day today counts (days since 2000), 0 while unknown
+_c = [0, 0, 0, 0, None, 0]  # seconds above the limit, since the last shed or restore, to the next RTC and flash
+# writes; a switch's step being measured: [outlet, on, total before, when, outlets on before (bits), another switch
+# came before a reading]; when energy was last counted (time.ticks_ms())
+
+
+def start():
+    """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
+    global watts, learned, over, wh, uwh, day
+    n = len(app.outlets)
+    k = 2 * (n + 1)
+    watts, learned, over, wh, uwh = [0] * n, [0] * n, [False] * n, [0] * k, [0] * k
+    got = _from_rtc(k) or app.load(FILE)
+    if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
+        wh[:] = got["wh"]
+        uwh[:] = got["uwh"]
+        day = got["day"]
+    _start()
+    _c[5] = time.ticks_ms()
+
+
+def _start():
+    global fault
+    try:
+        chip.start()
+        fault = None
+    except OSError:
+        fault = "the metering chip does not answer"
+
+
+def _from_rtc(k):
+    import machine
+    import struct
+    from binascii import crc32
+
+    m = machine.RTC().memory()[_RECORD:]
+    if len(m) == 8 + 8 * k and struct.unpack("<I", m[-4:])[0] == crc32(m[:-4]):
+        v = struct.unpack("<%dI" % (2 * k + 1), m[:-4])
+        return {"day": v[0], "wh": list(v[1:k + 1]), "uwh": list(v[k + 1:])}
+    return None
+
+
+def keep(flash=False):
+    """The counters into RTC memory (and energy.json)."""
+    import machine
+    import struct
+    from binascii import crc32
+
+    rtc = machine.RTC()
+    m = struct.pack("<%dI" % (2 * len(wh) + 1), day, *(wh + uwh))
+    rtc.memory(bytes(rtc.memory()[:_RECORD]) + m + struct.pack("<I", crc32(m)))
+    if flash:
+        app.save(FILE, {"day": day, "wh": wh, "uwh": uwh})
+
+
+def mwh(k):
+    """Counter k in mWh."""
+    return wh[k] * 1000 + uwh[k] // 1000
+
+
+def switched(i, on, why):
+    """Outlet listener: the total's step after a switch is the outlet's load; the reading it falls in counts the
+    energy before it for the outlets on then. Two switches with no reading between them (on all, say): no load is
+    learned, the energy before the first is still theirs."""
+    t = _c[4]
+    if t and time.ticks_diff(_c[5], t[3]) <= 0:
+        t[5] = True
+        return
+    o = app.outlets
+    m = 0
+    for k in range(len(o)):
+        if o.on[k] != (k == i):
+            m |= 1 << k
+    _c[4] = [i, on, total, time.ticks_ms(), m, False]
+
+
+def share(i):
+    """Outlet i's part of the strip's power: its learned load, its rated watts, or 1 W."""
+    return learned[i] or app.cfg["watts"][i] or 1
+
+
+def _add(k, x):
+    r = uwh[k] + int(x * 1000)
+    wh[k] += r // _MILLION
+    uwh[k] = r % _MILLION
+
+
+def _split(e, m):
+    """e mWh shared among the outlets of the mask m (bit i: outlet i), each for its share, into their counters."""
+    n = len(watts)
+    whole = 0
+    for p in (0, 1):
+        for i in range(n):
+            if m >> i & 1:
+                if p:
+                    _add(i, e * share(i) / whole)
+                    _add(n + 1 + i, e * share(i) / whole)
+                else:
+                    whole += share(i)
+
+
+def _read(dt):
+    """The chip's reading: the energy of the last dt seconds (mWh), or None (fault says why)."""
+    global fault, lost, total
+    r = raw
+    try:
+        ok = chip.read(r)
+    except OSError:
+        ok = fault = "the metering chip does not answer"
+    if ok is False:
+        fault = "the metering chip started again: its energy since the last reading is lost"
+        _start()
+        _c[5] = time.ticks_ms()
+    if ok is not True:
+        lost += 1
+        return None
+    r[6], r[7] = dt, time.ticks_ms()
+    s = app.cfg["meter"]["scale"]
+    v, a, w, e = r[0] / s[0], r[1] / s[1], r[2] / s[2], r[5] * 1000 / s[3]
+    _c[5] = r[7]
+    if dt > _SILENT_S:
+        e = 0
+    if not (v <= 300 and a <= 20 and abs(w) <= 4600 and abs(e) <= 4600 * dt / 3.6):
+        fault = "a reading out of range (%d V, %d A, %d W): not counted" % (v, a, w)
+        lost += 1
+        return None
+    fault = None
+    total = int(max(0, w))
+    m = reading
+    m[0], m[1], m[2], m[3] = int(v * 10), int(a * 1000), r[3] * 1000 // 32768, 22375000 // (r[4] + 1) if r[4] else 0
+    return max(0, e)
+
+
+def step(t):
+    """Every second (t: time.ticks_ms()): power now, the energy counted, the overload watched."""
+    global total, day
+    o = app.outlets
+    n = len(o)
+    prev = _c[5]  # when energy was last counted
+    dt = time.ticks_diff(t, prev) / 1000
+    e0 = 0
+    e = _read(dt)
+    if e is None:
+        total = 0
+        for i in range(n):
+            watts[i] = 0
+        return
+    s = _c[4]
+    if s:  # a switch: its step is the outlet's load, until it settled
+        if not s[5]:
+            learned[s[0]] = int(max(0, total - s[2] if s[1] else s[2] - total))
+        if s[5] or time.ticks_diff(_c[5], s[3]) >= _SETTLE_MS:
+            _c[4] = None
+        if time.ticks_diff(s[3], prev) > 0:  # within this reading: before it, the energy is the old total's
+            e0 = min(e, s[2] * time.ticks_diff(s[3], prev) / 3600)
+            _split(e0, s[4])
+    clock = sys.modules.get("firmware.clock")
+    if clock and clock.trust:
+        d = (time.time() + clock.offset(time.time())) // 86400
+        if d != day:
+            if day:
+                for k in range(n + 1, 2 * n + 2):
+                    wh[k] = uwh[k] = 0
+            day = d
+    whole = m = 0
+    for i in range(n):
+        if o.on[i]:
+            whole += share(i)
+            m |= 1 << i
+    for i in range(n):
+        watts[i] = total * share(i) // whole if o.on[i] else 0
+    _split(e - e0, m)
+    _add(n, e)
+    _add(2 * n + 1, e)
+    if app.cfg["meter"]["max_watts"]:
+        _guard(o, n)
+
+
+def _guard(o, n):
+    """Over the limit for over_s seconds: the outlet on with the highest class (9 goes first; never_shed: never),
+    the biggest load first, is shed. Under it: those shed come back, one every restore_s, the lowest class first of
+    those whose load fits with the total under 90 % of the limit."""
+    conf = app.cfg["meter"]
+    mx = conf["max_watts"]
+    cl = app.cfg["class"]
+    c = _c
+    c[1] += 1
+    c[0] = c[0] + 1 if total > mx else 0
+    if c[0] >= conf["over_s"]:
+        k = -1
+        for i in range(n):
+            if o.on[i] and not over[i] and cl[i] < 10 and (
+                    k < 0 or (cl[i], share(i)) > (cl[k], share(k))):
+                k = i
+        if k >= 0:
+            over[k] = True
+            o.set_hold(k, 4)  # outlets.OVER
+            log("overload: %d W over %d W for %d s: outlet %d shed" % (total, mx, c[0], k + 1))
+        c[0] = c[1] = 0
+    elif not c[0] and c[1] >= conf["restore_s"]:
+        k = -1
+        for i in range(n):
+            if over[i] and total + share(i) <= mx * 9 // 10 and (k < 0 or cl[i] < cl[k]):
+                k = i
+        if k >= 0:
+            over[k] = False
+            o.set_hold(k, 4, False)
+            log("overload: outlet %d restored (%d W now, limit %d W)" % (k + 1, total, mx))
+            c[1] = 0
+
+
+async def run():
+    from firmware.loop import sleep_ms
+
+    c = _c
+    c[2] = c[3] = 0
+    while True:
+        await sleep_ms(1000 - time.ticks_diff(time.ticks_ms(), c[5]) % 1000)
+        try:
+            step(time.ticks_ms())
+            c[2] += 1
+            c[3] += 1
+            if c[2] >= _RTC_S:
+                keep(c[3] >= _FLASH_S)
+                c[2] = 0
+                if c[3] >= _FLASH_S:
+                    c[3] = 0
+        except MemoryError:  # no room this second: the chip holds its energy for the next reading
+            pass
+        except OSError as e:  # the flash full or failing: counted on, said
+            log("meter: cannot write %s (%r)" % (FILE, e))
