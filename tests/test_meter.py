@@ -199,3 +199,62 @@ def test_the_energy_counted_outlives_a_reset_and_a_power_cut_loses_minutes_at_mo
         time.sleep(2)
         after = counters(b)
         assert after[5] >= before[5] + 800 * 10 / 3.6 * 0.98  # the 12 s after the stop, less what a reset takes
+
+
+def test_a_badge_session_reports_the_energy_its_outlets_took_and_the_server_keeps_the_counters(vboard, site):
+    """Bob's badge powers outlets 1-3 (60, 100 and 2000 W, rated as plugged in) for a few seconds: the server gets
+    each session's measured energy, within 5 % of what the outlet took, marked measured; the heartbeats give it the
+    strip's energy counter and power, measured."""
+    from test_badge import BOB, admin, config, online, sessions, tap, untap
+
+    from tools.server import demo
+
+    c = dict(config(site, heartbeat_s=10), meter={})
+    b = vboard(c, meter="ade7953", start=False)
+    for i, w in enumerate(demo.POWER):
+        b.mains.set_load(i, w)
+    b.start()
+    online(b)
+    assert "outlet 1,2,3 on" in tap(b, BOB, r"badge \w+ \(Bob\): [^\n]*\n")
+    time.sleep(6)
+    untap(b)
+    tap(b, BOB, r"badge \w+: session ended[^\n]*\n")
+    b.wait_relays([False] * 6)
+    got = sessions(site, 3)
+    assert [s["outlet"] for s in got] == [1, 2, 3], got
+    for s in got:
+        truth = b.mains.joules(s["outlet"] - 1) / 3600
+        assert s["measured"] is True and abs(s["energy_wh"] - truth) <= 0.05 * truth + 0.02, (s, truth)
+    end = time.monotonic() + 25
+    while True:
+        points = admin(site, "GET", "/devices/%s/series" % demo.DEVICE_ID)[1]
+        last = points[-1] if points else {}
+        if last.get("energy_wh") and last["energy_wh"] > 0.9 * b.mains.joules() / 3600:
+            break
+        assert time.monotonic() < end, points
+        time.sleep(1)
+    assert last["measured"] is True and last["outlet"] is None
+
+
+def test_mqtt_telemetry_and_home_assistant_see_the_measured_power(vboard, broker):
+    """With the chip, the telemetry says estimate false, with the strip's power, voltage, current and power factor
+    and the energy counter; Home Assistant's power sensor is named "Power", not "Power (estimate)"."""
+    w = broker.client()
+    c = {"outlets": [{"watts": 0}] * 6, "meter": {}, "wifi": {"ssid": "multiprise-lab", "password": "lab-password"},
+         "mqtt": broker.board_config(client_id="metered", telemetry_s=10)}
+    b = vboard(c, meter="ade7953", start=False)
+    b.mains.set_load(2, 1500, 0.9)
+    b.start()
+    ready(b, 20)
+    b.command("on 3", expect=r"3 Outlet[^\n]*\n")
+    disc = json.loads(w.wait("homeassistant/sensor/metered/power/config", timeout=30))
+    assert disc["name"] == "Power", disc
+    end = time.monotonic() + 40
+    while True:
+        t = json.loads(w.wait("multiprise/metered/telemetry", timeout=30, since=w.mark() - 1))
+        if t["power_total_w"] > 0:
+            break
+        assert time.monotonic() < end, t
+    assert t["estimate"] is False and abs(t["power_total_w"] - 1500) <= 15 and abs(t["volts"] - 230) <= 1.5, t
+    assert abs(t["amps"] - 1500 / 0.9 / 230) <= 0.05 and abs(t["pf"] - 0.9) <= 0.01 and t["power_w"][2] > 1400, t
+    assert t["energy_wh"] >= 0
