@@ -37,7 +37,7 @@ def eventually(check, timeout=5.0):
 
 
 def board(vboard):
-    b = vboard(config=example_config("seed", LAB["ssid"], LAB["password"]))
+    b = vboard(config=example_config("seed", LAB["ssid"], LAB["password"]), meter="ade7953")
     ready(b)
     b.wait_relays([False, False, False, False, True, False])  # the example's Router is on at power-on
     return b
@@ -53,6 +53,23 @@ def test_on_switches_the_outlet_and_the_status_shows_it(vboard):
     s = shown(b)
     assert "3 Heater       ON" in s and "5 Router       ON" in s and "1 Lamp         off" in s
     assert "socket://127.0.0.1:%d" % b.serial.port in s
+
+
+def test_a_load_plugged_in_is_measured_by_the_board(vboard):
+    """load N WATTS [PF] puts a load on outlet N: switched on, the board's metering chip measures it."""
+    b = board(vboard)
+    assert handle(b, "load 3 1500 0.9") == "outlet 3 draws 1500 W at power factor 0.90 while it is on"
+    assert handle(b, "load 7 10").startswith("usage: load N WATTS [PF], N from 1 to 6")
+    assert handle(b, "load 3 -5").startswith("usage:") and handle(b, "load 3 100 1.5").startswith("usage:")
+    handle(b, "on 3")
+    b.wait_relays([False, False, True, False, True, False])
+
+    def measured():
+        out = b.command("status", expect=r"6 [^\n]*\n")
+        m = re.search(r"power (\d+) W measured", out)
+        return m and 1500 <= int(m[1]) <= 1540  # the heater, and the router's 10 W beside it
+
+    eventually(measured, timeout=10)
 
 
 def test_unknown_console_command_gets_the_boards_error(vboard):

@@ -43,6 +43,8 @@ ntp on|off|garbage|kod
                     the NTP server answers, stays silent, answers junk, or says RATE (kiss-of-death)
 ntp +/-N[s|m|h|d]   the NTP server's time is off by that much (ntp 0: right); ntp alone: its state
 tap UID             a badge on the RFID reader: its UID in hex, 4 or 7 bytes (tap 04a1b2c3d4e5f6)
+load N WATTS [PF]   what is plugged into outlet N draws while it is on, at power factor PF (1: a heater);
+                    the metering chip measures it (status on the board): load 3 2000
 untap               take the badge off the reader
 quit                stop the board and leave (Ctrl-C too)"""
 
@@ -54,7 +56,8 @@ def example_config(wiring, ssid, password, server=None):
 
     cfg = {"name": "multiprise-sim", "board": {"profile": wiring}, "wifi": {"ssid": ssid, "password": password},
            "outlets": [{"name": n, "power_on": p, "watts": w}
-                       for (n, p), w in zip(EXAMPLE_OUTLETS, demo.POWER, strict=True)]}
+                       for (n, p), w in zip(EXAMPLE_OUTLETS, demo.POWER, strict=True)],
+           "meter": {"max_watts": 3500}}
     if server:
         cfg["server"] = {"url": server, "device": demo.DEVICE_ID, "secret": demo.DEVICE_SECRET,
                          "site_secret": demo.SITE_SECRET}
@@ -105,6 +108,17 @@ def prepare(board, wiring, ap, config_path=None, server=None):
         notes.append("config.json is for the %s wiring but the bench is wired %s: the relays will not follow; "
                      "use another --board folder or --config" % (profile, wiring))
     return names, notes
+
+
+def plug_loads(bench, board):
+    """Each outlet's load on the bench: its rated watts in config.json (the sim's `load` changes it)."""
+    try:
+        outlets = json.loads((board / "config.json").read_text()).get("outlets", [])
+        for i, o in enumerate(outlets[:len(bench.relay_wires)]):
+            w = o.get("watts", 0)
+            bench.mains.set_load(i, w if type(w) in (int, float) and w >= 0 else 0)
+    except (ValueError, AttributeError, TypeError):  # a configuration the board will refuse: no loads
+        pass
 
 
 def snapshot(bench, names):
@@ -257,6 +271,15 @@ def handle(bench, line):
         return "%s, at 127.0.0.1:%d" % (ntp_state(bench), bench.ntp.port)
     if cmd in ("tap", "untap"):
         return tap(bench, rest if cmd == "tap" else None)
+    if cmd == "load":
+        try:
+            i, watts, pf = int(rest[0]) - 1, float(rest[1]), float(rest[2]) if len(rest) == 3 else 1.0
+            if not 0 <= i < len(bench.relay_wires) or len(rest) > 3:
+                raise ValueError
+            bench.mains.set_load(i, watts, pf)
+        except (ValueError, IndexError):
+            return "usage: load N WATTS [PF], N from 1 to %d, WATTS >= 0, 0 < PF <= 1" % len(bench.relay_wires)
+        return "outlet %d draws %g W at power factor %.2f while it is on" % (i + 1, watts, pf)
     if not bench.powered:
         return "the board has no power: type restore"
     bench.serial.write(line + "\r")
@@ -474,7 +497,7 @@ def main(args):
 def _run(args, board, server, more_notes, clock_file=None):
     lib = getattr(args, "lib", False)
     bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else None),
-                  serial_port=args.port, romfs=None if lib else args.romfs)
+                  serial_port=args.port, romfs=None if lib else args.romfs, meter="ade7953")
     bench.clock_file = clock_file  # the demo server's clock follows the world's (world_moved)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
@@ -482,6 +505,7 @@ def _run(args, board, server, more_notes, clock_file=None):
     try:
         names, notes = prepare(board, args.wiring, bench.ap, args.config, server)
         notes += more_notes
+        plug_loads(bench, board)
         if bench.romfs:
             from tools.deploy import romfs_board
 
