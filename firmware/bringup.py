@@ -266,10 +266,11 @@ def stop():
     if mqtt:  # the broker publishes the last will: offline
         mqtt.close()
     meter = sys.modules.get("firmware.meter")
-    if meter and meter.wh:  # the energy counted: not a second lost, whatever comes next
-        try:
+    if meter and meter.wh:  # the energy counted to this instant (a last reading; no overload step: nothing switches
+        try:              # here), kept: not a second lost, whatever comes next
+            meter.count(time.ticks_ms())
             meter.keep(True)
-        except OSError:
+        except (OSError, MemoryError):
             pass
     app.events.clear()
     firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "meter", "drivers.mfrc522",

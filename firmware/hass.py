@@ -74,13 +74,10 @@ def telemetry():
     clock = sys.modules.get("firmware.clock")
     gc.collect()
     e = m.mwh(len(w)) if m else mqtt.energy[0] * 1000 + mqtt.energy[1] // 3600
-    r = m.reading if m else (0,)
-    s = '{"power_w":%s,"power_total_w":%d,"estimate":%s,"energy_wh":%d.%03d,"volts":%s,"amps":%s,"pf":%s,"rssi":%s,' \
+    s = '{"power_w":%s,"power_total_w":%d,"estimate":%s,"energy_wh":%d.%03d,%s,"rssi":%s,' \
         '"heap":%d,"uptime":%d,"shed":%s,"time_trusted":%s,"loop_ms":%d}' % (
             json.dumps(w), m.total if m else sum(w), json.dumps(not m), e // 1000, e % 1000,
-            "%d.%d" % (r[0] // 10, r[0] % 10) if r[0] else "null",
-            "%d.%03d" % (r[1] // 1000, r[1] % 1000) if r[0] else "null",
-            "%.3f" % (r[2] / 1000) if r[0] else "null", json.dumps(rssi), gc.mem_free(),
+            m.rms() if m else '"volts":null,"amps":null,"pf":null', json.dumps(rssi), gc.mem_free(),
             time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, json.dumps(bool([1 for h in o.hold if h & 6])),
             json.dumps(bool(clock and clock.trust)), loop.longest)
     loop.longest = 0

@@ -58,8 +58,8 @@ def finish(i, s, end):
     import os
 
     meter = sys.modules.get("firmware.meter")
-    m = len(s) > 4 and s[4] is not None and meter and meter.wh and meter.mwh(i) >= s[4]
-    wh = (meter.mwh(i) - s[4]) // 10 if m else s[3] * (end - s[2]) // 36  # hundredths of a watt-hour: measured, or
+    m = len(s) > 4 and s[4] is not None and meter and meter.wh and meter.now_mwh(i) >= s[4]
+    wh = (meter.now_mwh(i) - s[4]) // 10 if m else s[3] * (end - s[2]) // 36  # hundredths of a watt-hour: measured, or
     with open(DONE, "a") as f:                                            # the outlet's rated watts for its time
         f.write('\n{"id":"%s","badge":"%s","outlet":%d,"start":%d,"end":%d,"energy_wh":%d.%02d,"measured":%s}\n' % (
             s[0], s[1], i + 1, s[2], end, wh // 100, wh % 100, "true" if m else "false"))

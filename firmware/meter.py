@@ -40,7 +40,8 @@ lost = 0  # seconds without a reading (a fault) since boot
 total = 0  # the strip's power now (W)
 watts = []  # each outlet's (W)
 reading = [0, 0, 0, 0]  # the chip's last reading: dV, mA, power factor in thousandths, cHz (0: none)
-raw = [0] * 8  # the same in the chip's counts (the driver's order), the seconds its energy took, when (calibrate)
+raw = [0] * 9  # the same in the chip's counts (the driver's order), when; the energy counted since the last switch,
+# in counts and ms (calibrate: a window of several readings, whose timing jitter a single one would carry)
 learned = []  # each outlet's load, learned from the total's step when it switched (W; 0: none yet)
 over = []  # per outlet: shed by the overload protection
 wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
@@ -105,11 +106,20 @@ def mwh(k):
     return wh[k] * 1000 + uwh[k] // 1000
 
 
+def rms():
+    """The reading's voltage, current and power factor as JSON members (the telemetry's, the heartbeat's)."""
+    r = reading
+    if not r[0]:
+        return '"volts":null,"amps":null,"pf":null'
+    return '"volts":%d.%d,"amps":%d.%03d,"pf":%.3f' % (r[0] // 10, r[0] % 10, r[1] // 1000, r[1] % 1000, r[2] / 1000)
+
+
 def switched(i, on, why):
     """Outlet listener: the total's step after a switch is the outlet's load; the reading it falls in counts the
     energy before it for the outlets on then. Two switches with no reading between them (on all, say): no load is
     learned, the energy before the first is still theirs."""
     t = _c[4]
+    raw[7] = raw[8] = 0
     if t and time.ticks_diff(_c[5], t[3]) <= 0:
         t[5] = True
         return
@@ -160,11 +170,17 @@ def _read(dt):
         _c[5] = time.ticks_ms()
     if ok is not True:
         lost += 1
+        r[7] = r[8] = 0
         return None
-    r[6], r[7] = dt, time.ticks_ms()
+    r[6] = time.ticks_ms()
+    r[7] += r[5]  # (whatever the scale makes of it: calibrate corrects a scale that puts readings out of range)
+    r[8] += time.ticks_diff(r[6], _c[5])
+    if r[8] > 60000:  # a minute is window enough; the counts stay small ints
+        r[7] //= 2
+        r[8] //= 2
     s = app.cfg["meter"]["scale"]
     v, a, w, e = r[0] / s[0], r[1] / s[1], r[2] / s[2], r[5] * 1000 / s[3]
-    _c[5] = r[7]
+    _c[5] = r[6]
     if dt > _SILENT_S:
         e = 0
     if not (v <= 300 and a <= 20 and abs(w) <= 4600 and abs(e) <= 4600 * dt / 3.6):
@@ -178,8 +194,8 @@ def _read(dt):
     return max(0, e)
 
 
-def step(t):
-    """Every second (t: time.ticks_ms()): power now, the energy counted, the overload watched."""
+def count(t):
+    """A reading (t: time.ticks_ms()): power now, the energy counted; False when the chip gave none."""
     global total, day
     o = app.outlets
     n = len(o)
@@ -191,7 +207,7 @@ def step(t):
         total = 0
         for i in range(n):
             watts[i] = 0
-        return
+        return False
     s = _c[4]
     if s:  # a switch: its step is the outlet's load, until it settled
         if not s[5]:
@@ -219,8 +235,13 @@ def step(t):
     _split(e - e0, m)
     _add(n, e)
     _add(2 * n + 1, e)
-    if app.cfg["meter"]["max_watts"]:
-        _guard(o, n)
+    return True
+
+
+def now_mwh(i):
+    """Outlet i's counter at this instant: the energy since the last reading at its power then, added (a session that
+    ends between two readings)."""
+    return mwh(i) + watts[i] * time.ticks_diff(time.ticks_ms(), _c[5]) // 3600
 
 
 def _guard(o, n):
@@ -264,7 +285,8 @@ async def run():
     while True:
         await sleep_ms(1000 - time.ticks_diff(time.ticks_ms(), c[5]) % 1000)
         try:
-            step(time.ticks_ms())
+            if count(time.ticks_ms()) and app.cfg["meter"]["max_watts"]:
+                _guard(app.outlets, len(watts))
             c[2] += 1
             c[3] += 1
             if c[2] >= _RTC_S:

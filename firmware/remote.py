@@ -140,14 +140,11 @@ def _state():
     o = app.outlets
     n = len(o)
     m = sys.modules.get("firmware.meter")
-    r = m and m.reading
     return '{"version":"%s","uptime":%d,"heap":%d,"outlets":[%s],"shed":%s%s}' % (
         VERSION, time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, gc.mem_free(),
         ",".join('{"on":%s,"why":"%s"%s}' % (
             "true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"),
             ',"power_w":%d,"energy_wh":%d.%03d' % (m.watts[i], m.wh[i], m.uwh[i] // 1000) if m else "")
             for i in range(n)), "true" if [1 for u in link.shed if u is not None] else "false",
-        ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,"volts":%s,"amps":%s,"pf":%s' % (
-            m.total, m.wh[n], m.uwh[n] // 1000, "%d.%d" % (r[0] // 10, r[0] % 10) if r[0] else "null",
-            "%d.%03d" % (r[1] // 1000, r[1] % 1000) if r[0] else "null", "%.3f" % (r[2] / 1000) if r[0] else "null")
+        ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,%s' % (m.total, m.wh[n], m.uwh[n] // 1000, m.rms())
         if m else "")

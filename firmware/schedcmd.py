@@ -83,9 +83,9 @@ def _calibrate(a):
     if [k for k in range(len(o)) if o.on[k] != (k == i)]:
         raise ValueError("outlet %d on with the known load, every other outlet off" % (i + 1))
     r = m.raw  # the chip's counts, whatever the scale makes of them (a reading out of range too)
-    if m._c[4] is not None or not r or time.ticks_diff(time.ticks_ms(), r[7]) > 2000 or min(r[1], r[2], r[5]) <= 0:
-        raise ValueError(m.fault or "no steady reading of a load yet: wait a few seconds")
-    s = [round(x, 3) for x in (r[0] / v, r[1] * v / w, r[2] / w, r[5] * 3600 / (w * r[6]))]
+    if time.ticks_diff(time.ticks_ms(), r[6]) > 2000 or r[8] < 5000 or min(r[1], r[2], r[7]) <= 0:
+        raise ValueError(m.fault or "no steady reading of a load yet: wait 5 seconds after the last switch")
+    s = [round(x, 3) for x in (r[0] / v, r[1] * v / w, r[2] / w, r[7] * 3600000 / (w * r[8]))]
     raw = app.load("config.json") or {}
     if type(raw.get("meter")) is dict:
         raw["meter"]["scale"] = s

@@ -162,7 +162,8 @@ def test_calibrate_sets_the_scale_from_a_known_load(vboard):
     assert "every other outlet off" in b.command("calibrate 1 1000", expect=r"[^\n]*\n")
     b.command("off 2", expect=r"2 Outlet[^\n]*\n")
     until("500 W", lambda: abs((watts(b) or -1e9) - 500) <= 10)
-    time.sleep(2)
+    assert "wait 5 seconds after the last switch" in b.command("calibrate 1 1000", expect=r"[^\n]*\n")
+    time.sleep(6)
     out = b.command("calibrate 1 1000", expect=r"[^\n]*\n")
     assert out.startswith("calibrated with 1000 W at 230 V on outlet 1"), out
     until("1000 W at the next reading", lambda: abs((watts(b) or -1e9) - 1000) <= 10)
@@ -258,3 +259,31 @@ def test_mqtt_telemetry_and_home_assistant_see_the_measured_power(vboard, broker
     assert t["estimate"] is False and abs(t["power_total_w"] - 1500) <= 15 and abs(t["volts"] - 230) <= 1.5, t
     assert abs(t["amps"] - 1500 / 0.9 / 230) <= 0.05 and abs(t["pf"] - 0.9) <= 0.01 and t["power_w"][2] > 1400, t
     assert t["energy_wh"] >= 0
+
+
+def test_today_starts_again_at_local_midnight_and_overall_goes_on(vboard):
+    """An 800 W load on across midnight in Paris (the RTC chip gives the time): today's counters start again from 0
+    at 00:00 local time, the overall ones go on; the next day's energy is what came after midnight."""
+    from datetime import UTC, datetime
+
+    c = {"outlets": [{"watts": 0}] * 6, "meter": {}, "time": {"tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}
+    b = vboard(c, meter="ade7953", start=False)
+    b.mains.set_load(5, 800)
+    midnight = datetime(2026, 11, 21, 23, 0, 0, tzinfo=UTC).timestamp()  # 00:00 in Paris (UTC+1)
+    b.clock.set(midnight - 12)
+    b.rtc.set(b.clock.now())
+    b.start()
+    ready(b, 20)
+    b.command("on 6", expect=r"6 Outlet[^\n]*\n")
+    while b.clock.now() < midnight + 8:
+        time.sleep(0.5)
+    t_mid = b.mains.joules(5)  # a little after midnight: the truth since then is at most this much below
+    time.sleep(1)
+    b.interrupt()
+    got = json.loads((b.board_dir / "energy.json").read_text())
+    mwh = [w * 1000 + u / 1000 for w, u in zip(got["wh"], got["uwh"], strict=True)]
+    overall, today = mwh[5], mwh[7 + 5]
+    assert mwh[6] >= overall and mwh[13] == pytest.approx(today, abs=1)  # the strip's counters hold the outlet's
+    assert abs(overall - b.mains.joules(5) / 3.6) <= 0.02 * overall + 5, (overall, b.mains.joules(5) / 3.6)
+    assert 800 * 7 / 3.6 <= today <= 800 * 11 / 3.6 < overall, (today, overall, t_mid)  # 8-10 s after midnight
+    assert got["day"] == (midnight + 3600 - 946684800) // 86400  # the local day, counted from 2000
