@@ -4,21 +4,38 @@ Polled with select.poll: a stream the loop waited on would cost more heap than a
 import gc
 import select
 import sys
+import time
 
 from firmware.loop import sleep_ms
 from micropython import const
 
 _MAX_LINE = const(80)
+_WAIT_MS = const(2000)  # a line whose command finds no room to load is tried again this long
 hide = False  # the line being typed is the web password: not echoed, handed to the web server (webpass)
+waiting = None  # that line, and when it was first tried: [line, time.ticks_ms()]
 
 
 async def run():
+    global waiting
     src = getattr(sys.stdin, "buffer", sys.stdin)
     poll = select.poll()
     poll.register(src, select.POLLIN)
     line = ""
     link = sys.modules.get("firmware.link")
     while True:
+        if waiting:  # another job (a web answer being sent, a telemetry) holds the heap for a moment: the line is
+            await sleep_ms(100)  # tried again while the keys typed after it wait in the UART's buffer
+            w, waiting = waiting, None
+            try:
+                _run(*w)
+                late = waiting and time.ticks_diff(time.ticks_ms(), w[1]) > _WAIT_MS
+            except MemoryError:
+                late = True
+            if late:
+                waiting = None
+                _free()
+                print("error: not enough memory for that just now (%d bytes free): it did not run" % gc.mem_free())
+            continue
         if not poll.poll(0) or link and link.busy:  # a tap or a round holds the heap it loaded: a line waits for it
             await sleep_ms(50)
             continue
@@ -66,10 +83,11 @@ def _password(line):
     print("\n" + sys.modules["firmware.web"].password(line))
 
 
-def _run(line):
+def _run(line, since=None):
+    """Run a line; one whose command has no room to load (nothing ran) is left `waiting`, since when it was typed."""
     import firmware
 
-    global hide
+    global hide, waiting
     w = line.split()
     if w == ["webpass"]:
         hide = "firmware.web" in sys.modules
@@ -83,7 +101,11 @@ def _run(line):
             mod = __import__("firmware." + name, None, None, ["run"])
         except MemoryError:  # nothing ran yet: once more, on a heap collected with the module gone
             _free()
-            mod = __import__("firmware." + name, None, None, ["run"])  # a MemoryError here: the line did not run
+            try:
+                mod = __import__("firmware." + name, None, None, ["run"])
+            except MemoryError:  # the line did not run: it waits
+                waiting = [line, time.ticks_ms() if since is None else since]
+                return
         try:
             reply = mod.run(line, "serial") if name == "commands" else mod.run(w[0], w[1:])
             for text in (reply,) if isinstance(reply, str) else reply:

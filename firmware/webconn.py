@@ -223,8 +223,13 @@ def _answer(c):
             refused(c, 503, "not enough memory just now: try again")
         return
     c[_STATE] = 3
-    try:  # a MemoryError in the answer (it may have done something) is answered 503 by step(), never tried again
-        webapi.run(c, r)
+    try:  # a MemoryError in the answer (it may have done something) is answered 503 by step(), never tried again;
+        webapi.run(c, r)  # but a GET changes nothing: one with nothing queued yet is tried again, until its deadline
+    except MemoryError:
+        if r[0] != b"GET" or c[_STATE] != 3 or time.ticks_diff(time.ticks_ms(), c[_DUE]) > 0:
+            raise
+        c[_STATE] = 2
+        return
     finally:
         firmware.drop("webapi", "webstate", "orders", "timecmd", "schedcmd", "sched")
     web.stats[0] += 1

@@ -11,14 +11,16 @@ n = 0
 
 def call(q):
     # Each request carries a number the answer repeats: after a Ctrl-C that landed while we waited,
-    # the answer to the interrupted request is still on its way, and is skipped here.
+    # the answer to the interrupted request is still on its way, and is skipped here; so is the rest of
+    # a line whose reading a MemoryError cut (the board's heap full: its bytes taken, the line not made).
     global n
     n = (n + 1) % 1000
-    s.write("%d %s\n" % (n, q))
+    t = "%d" % n
+    s.write("%s %s\n" % (t, q))
     while True:
         r = s.readline().decode()[:-1]
         k, _, r = r.partition(" ")
-        if int(k) == n:
+        if k == t:
             break
     if r[0] == "-":
         raise OSError(int(r[1:]))
