@@ -168,6 +168,8 @@ def _read(dt):
         fault = "the metering chip started again: its energy since the last reading is lost"
         _start()
         _c[5] = time.ticks_ms()
+    elif ok is None:
+        fault = "a reading garbled on the I2C bus: its energy is lost, not counted wrong"
     if ok is not True:
         lost += 1
         r[7] = r[8] = 0

@@ -333,3 +333,36 @@ def test_swrst_resets_the_registers():
     write(chip, 0x102, b"\x80\x84")  # CONFIG with SWRST
     assert value(chip, 0x282, 3) == 0x400000
     assert value(chip, 0x102, 2) == 0x8004
+
+
+def test_garble_flips_a_bit_on_the_bus_and_last_rwdata_keeps_what_the_chip_sent():
+    chip, _, tick = bench(amps_a=1.0)
+    tick.t += 10
+    chip.garble(addr=0x21E, bit=0)
+    assert value(chip, 0x21C, 3) == 230 * VRMS_PER_VOLT  # another register: untouched
+    assert value(chip, 0x21E, 3) == 230 * 10 * ENERGY_PER_JOULE ^ 1
+    assert value(chip, 0x2FF, 3) == 230 * 10 * ENERGY_PER_JOULE  # LAST_RWDATA_24: what the chip sent
+    assert value(chip, 0x1FE, 2) == 0x21E
+    chip.garble(reads=2, bit=23)  # any register, the next two reads
+    assert value(chip, 0x21C, 3) == 230 * VRMS_PER_VOLT ^ 1 << 23
+    assert value(chip, 0x2FF, 3) == 230 * VRMS_PER_VOLT ^ 1 << 23
+    assert value(chip, 0x21C, 3) == 230 * VRMS_PER_VOLT
+    chip.garble(reads=50)  # a random bit each time: one bit, never the same value
+    assert all(bin(value(chip, 0x102, 2) ^ 0x8004).count("1") == 1 for _ in range(50))
+
+
+def test_force_puts_a_value_in_a_register_for_its_next_reads_and_last_rwdata_agrees():
+    chip, _, tick = bench(amps_a=1.0)
+    tick.t += 10
+    chip.force(0x212, 0x7FFFFF, reads=2)  # AWATT at its top: 41.9 kW
+    assert value(chip, 0x212, 3) == value(chip, 0x2FF, 3) == 0x7FFFFF
+    assert value(chip, 0x212, 3) == 0x7FFFFF
+    assert value(chip, 0x212, 3) == 230 * POWER_PER_WATT
+    chip.force(0x21E, 0x123456)
+    assert value(chip, 0x21E, 3) == value(chip, 0x2FF, 3) == 0x123456
+    tick.t += 1
+    assert value(chip, 0x21E, 3) == 230 * ENERGY_PER_JOULE  # the 10 s before the glitch: lost with it
+    chip.force(0x21C, 0)
+    chip.power(False)
+    chip.power(True)
+    assert value(chip, 0x21C, 3) == 230 * VRMS_PER_VOLT  # a power cycle ends it

@@ -43,6 +43,12 @@ def board(vboard):
     return b
 
 
+def measured(b, low, high):
+    """The board's status says it measures between low and high watts."""
+    m = re.search(r"power (\d+) W measured", b.command("status", expect=r"6 [^\n]*\n"))
+    return m and low <= int(m[1]) <= high
+
+
 def test_on_switches_the_outlet_and_the_status_shows_it(vboard):
     b = board(vboard)
     assert "3 Heater       off" in shown(b)
@@ -63,13 +69,27 @@ def test_a_load_plugged_in_is_measured_by_the_board(vboard):
     assert handle(b, "load 3 -5").startswith("usage:") and handle(b, "load 3 100 1.5").startswith("usage:")
     handle(b, "on 3")
     b.wait_relays([False, False, True, False, True, False])
+    eventually(lambda: measured(b, 1500, 1540), timeout=10)  # the heater, and the router's 10 W beside it
 
-    def measured():
-        out = b.command("status", expect=r"6 [^\n]*\n")
-        m = re.search(r"power (\d+) W measured", out)
-        return m and 1500 <= int(m[1]) <= 1540  # the heater, and the router's 10 W beside it
 
-    eventually(measured, timeout=10)
+def test_a_kettle_switches_itself_off_with_its_outlet_on_and_the_board_measures_it(vboard):
+    """load N WATTS kettle=S: the kettle's thermostat stops it after S seconds on, the outlet staying on; noise=R
+    and inrush=KxMS give a load a wandering power and a surge at switch-on."""
+    b = board(vboard)
+    assert handle(b, "load 3 2000 kettle=12") == ("outlet 3 draws 2000 W at power factor 1.00 while it is on; its "
+                                                 "thermostat switches it off after 12 s on, until the outlet is "
+                                                 "switched off and on")
+    assert handle(b, "load 4 150 0.8 noise=5% inrush=8x20ms") == (
+        "outlet 4 draws 150 W at power factor 0.80 while it is on, its power wandering within 5 % of that; 8 times "
+        "that for 20 ms after the relay closes")
+    assert b.mains.loads[3].noise == 0.05 and (b.mains.loads[3].inrush, b.mains.loads[3].inrush_ms) == (8, 20)
+    for wrong in ("load 3 2000 kettle=", "load 3 2000 noise=2", "load 3 kettle=5 2000", "load 3 2000 surge=3"):
+        assert handle(b, wrong).startswith("usage: load N WATTS [PF], N from 1 to 6"), wrong
+    handle(b, "on 3")
+    b.wait_relays([False, False, True, False, True, False])
+    eventually(lambda: measured(b, 2000, 2040), timeout=10)  # the kettle, and the router's 10 W beside it
+    eventually(lambda: measured(b, 0, 20), timeout=15)  # its thermostat: the router alone
+    assert b.relays()[2] and b.mains.watts(2) == 0
 
 
 def test_unknown_console_command_gets_the_boards_error(vboard):

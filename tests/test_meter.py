@@ -8,6 +8,8 @@ import time
 import pytest
 from conftest import ready
 
+from tools.vboard.ade7953 import AENERGYA
+
 LOADS = [(60, 1.0), (40, 0.9), (2000, 1.0), (150, 0.8), (10, 0.5), (800, 1.0)]  # watts, power factor
 STATUS_END = r"6 Outlet 6[^\n]*\n"
 
@@ -119,6 +121,22 @@ def test_a_chip_that_stops_answering_gives_a_clear_state_and_no_wrong_energy(vbo
     truth = b.mains.joules(2) / 3.6
     assert board[2] <= truth * 1.005, (board, truth)  # never more than it took
     assert board[2] >= truth * 0.8, (board, truth)  # what the silence hid was counted: 4 s of 2000 W, not lost
+    assert "Traceback" not in b.serial.text()
+
+
+def test_a_reading_garbled_on_the_bus_is_not_counted(vboard):
+    """Five readings of the energy register reach the board with a bit flipped (8192 counts: 0.23 Wh, a value its
+    range check would take): the driver's check refuses them, those 5 seconds are lost, never counted wrong."""
+    b = metered(vboard)
+    b.command("on 3", expect=r"3 Outlet[^\n]*\n")
+    until("2000 W", lambda: abs((watts(b) or -1e9) - 2000) <= 20)
+    b.meter.garble(reads=5, addr=AENERGYA, bit=13)
+    time.sleep(9)
+    b.command("off 3", expect=r"3 Outlet[^\n]*\n")
+    time.sleep(2)
+    board, truth = counters(b)[2], b.mains.joules(2) / 3.6
+    assert truth - 2000 * 7 / 3.6 <= board <= truth - 2000 * 3 / 3.6, (board, truth)  # 5 s lost (a reading's
+    # timing: 3 to 7), where the garbled values would have added 1.1 Wh
     assert "Traceback" not in b.serial.text()
 
 

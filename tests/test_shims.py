@@ -1,6 +1,7 @@
 """The ESP8266 API the virtual board offers the firmware (machine, network, time), checked on the device
 against the bench, and every board file compiled as it will be deployed."""
 import json
+import socket
 import subprocess
 
 from conftest import ROOT
@@ -233,3 +234,55 @@ print(os.stat('notes.txt')[8])
     assert first == ("(32768, 0, 0, 0, 0, 0, 5000) (16384, 0, 0, 0, 0, 0, 0) "
                      "[('notes.txt', 32768, 0, 5000), ('sub', 16384, 0, 0)]")
     assert abs(int(when) - ((b.board_dir / "notes.txt").stat().st_mtime - 946684800)) < 2
+
+
+def test_a_line_that_is_no_request_is_answered_and_the_wire_serves_on(vboard, capsys):
+    """The wire (tools/vboard/bench.py, _wire_serve) answers every line: one it cannot read or parse gets a ValueError
+    answer ("!"), and the next request is served. Such a line is no device's but a client's come to the wrong port:
+    a test's MQTT client whose broker has stopped, its port since taken by a bench's wire, sends its CONNECT there
+    (0xc2: user, password, clean session, not UTF-8)."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    connect = b"\x10\x32\x00\x04MQTT\x04\xc2\x00\x1e\x00\x0ewatcher-home-1\x00\x04home\x00\x10home-assistant-7"
+    with socket.create_connection(("127.0.0.1", b.wire_port), timeout=10) as s:
+        f = s.makefile("rb")
+        codec = b"'utf-8' codec can't decode byte "
+        for line, answer in ((connect, codec + b"0xc2 in position 9: invalid continuation byte"),
+                             (b"\xff 7 t", codec + b"0xff in position 0: invalid start byte"),
+                             (b"8", b"''"), (b"9 12345 on", b"'12345 on'"), (b"10 new", b"'new'")):
+            s.sendall(line + b"\n")
+            assert f.readline() == line.partition(b" ")[0] + b" !not a wire request: " + answer + b"\n"
+        s.sendall(b"11 t\n")
+        seq, t = f.readline().split()
+        assert seq == b"11" and abs(int(t) - b.esp_time()) < 5
+    assert "Pin(12)" in b.exec("import machine\nprint(repr(machine.Pin(12)))")  # the board's own wire serves on
+    assert "vboard: wire request" not in capsys.readouterr().err  # no bench bug
+
+
+def test_strings_with_surrogates_cross_the_wire_as_on_the_board(vboard):
+    """A MicroPython string may hold surrogates (chr(0xdc80)), which it keeps as their 3 bytes, not UTF-8 to CPython:
+    the wire carries them both ways, in a value as in a method's or a keyword's name, and the board answers as the
+    ESP8266 does (AttributeError, TypeError; network.hostname keeps any string of 32 bytes at most)."""
+    b = vboard(None)
+    b.serial.expect(r">>> $", 10, since=0)
+    out = b.exec("""
+import machine, network
+p = machine.Pin(12, machine.Pin.OUT, value=0)
+r = []
+for call in (lambda: getattr(p, chr(0xdc80))(), lambda: p.value(**{chr(0xdc80): 1}), lambda: p.on(0)):
+    try:
+        call()
+    except Exception as e:
+        r.append(type(e).__name__ + " " + str(chr(0xdc80) in e.args[0]))
+network.hostname("desk-" + chr(0xdc80) * 9)
+r.append(network.hostname() == "desk-" + chr(0xdc80) * 9)
+try:
+    network.hostname("desk-" + chr(0xdc80) * 10)
+except ValueError:
+    r.append("ValueError")
+p.on()
+print(r)
+""")
+    assert out.strip().splitlines()[-1] == (
+        "['AttributeError True', 'TypeError True', 'TypeError False', True, 'ValueError']"), out
+    assert b.level(12) == 1  # the wire serves on

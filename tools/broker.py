@@ -26,6 +26,7 @@ class Broker:
         self.port = free_port()
         self.users = dict(users)
         self.proc = None
+        self.watchers = []  # every Watcher made by client(): closed with the broker
         passwd = self.folder / "passwd"
         for i, (user, password) in enumerate(self.users.items()):
             subprocess.run([PASSWD, "-b"] + ([] if i else ["-c"]) + [str(passwd), user, password], check=True,
@@ -64,6 +65,8 @@ class Broker:
         return self.start()
 
     def close(self):
+        for w in self.watchers:  # a watcher left running would reconnect to the port, which another program (a
+            w.close()  # bench's wire, say) may hold by then
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -73,7 +76,9 @@ class Broker:
 
     def client(self, user="home", topics=("#",)):
         """A connected Watcher (Home Assistant's stand-in)."""
-        return Watcher(self, user, topics)
+        w = Watcher(self, user, topics)
+        self.watchers.append(w)
+        return w
 
 
 class Watcher:

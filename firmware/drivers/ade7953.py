@@ -6,7 +6,11 @@ A register's number gives its width: 0x0xx 8 bits, 0x1xx 16, 0x2xx 24, sent MSB 
 start the chip gets the setting its datasheet requires after every power-up (0xAD to 0xFE, the key, then 0x30 to
 0x120), and LCYCMODE's RSTREAD (its power-up value, written again) makes a read of the energy register clear it.
 IRQSTATA's RESET bit, read through RSTIRQSTATA (which clears it), tells a chip that started again on its own (its
-energy lost, its setting gone)."""
+energy lost, its setting gone).
+
+I2C carries no checksum, but the chip keeps the data of its last transfer in LAST_RWDATA_24: the energy register,
+cleared as it is read, is checked against it, one more read, so that a bit flipped on the bus is never counted as
+energy. A value the chip itself holds out of range passes the check: the caller judges the range."""
 from micropython import const
 
 _LCYCMODE = const(0x004)
@@ -19,6 +23,7 @@ _IRMSA = const(0x21A)
 _VRMS = const(0x21C)
 _AENERGYA = const(0x21E)
 _RSTIRQSTATA = const(0x22E)
+_LAST_RWDATA24 = const(0x2FF)
 _RESET = const(0x100000)
 
 
@@ -51,10 +56,15 @@ class ADE7953:
 
     def read(self, r):
         """Into the list r: rms voltage, rms current, active power, power factor, mains period, active energy since
-        the last read, each in the chip's counts; True, or False when the chip started again since the last read (its
-        energy lost: start() it again). OSError when it does not answer."""
+        the last read, each in the chip's counts. True: a good reading. False: the chip started again since the last
+        read (its energy lost: start() it again). None: the energy's transfer failed its check (the reading is not
+        to be used, its energy is lost). OSError when it does not answer."""
         if self._get(_RSTIRQSTATA) & _RESET:
             return False
         r[0], r[1], r[2] = self._get(_VRMS), self._get(_IRMSA), self._get(_AWATT, True)
-        r[3], r[4], r[5] = self._get(_PFA, True), self._get(_PERIOD), self._get(_AENERGYA, True)
+        r[3], r[4] = self._get(_PFA, True), self._get(_PERIOD)
+        e = self._get(_AENERGYA)
+        if self._get(_LAST_RWDATA24) != e:
+            return None
+        r[5] = e - 0x1000000 if e & 0x800000 else e
         return True

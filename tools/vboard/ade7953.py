@@ -38,10 +38,13 @@ PHCALx are kept, not applied; so are the PGA and no-load settings.
 Every read of an rms, power or power-factor register draws its own noise, uniform within +-`noise` of the value
 (relative; default 0.1 %) from random.Random(`seed`): the same seed and the same reads give the same values. The
 energy registers integrate the noiseless power: the fraction of a count is carried, so no energy is lost to
-rounding. Integration is lazy: every transaction (and sync()) adds the power times the time since the one before,
-taking the truth at the end of the interval as the power over it; call sync() before changing what measure()
-gives, so that the time before the change counts at the old load. `clock` is a monotonic time in seconds (not the
-bench's world clock, which can jump). The chip counts while it has power, stopped or not.
+rounding. Integration is lazy: every transaction (and sync()) adds the power times the time since the one before.
+Without `pieces` it takes the truth at the end of the interval as the power over it: call sync() before changing
+what measure() gives, so that the time before the change counts at the old load. With `pieces`, a function
+pieces(t0, t1) giving [(seconds, truth), ...] that covers the interval (tools/vboard/mains.py's, whose loads change
+by themselves at instants no one calls), it adds each piece at its own truth, as the bench's energy does. `clock` is
+a monotonic time in seconds (not the bench's world clock, which can jump), the same as pieces'. The chip counts
+while it has power, stopped or not.
 
 Registers the model keeps as the datasheet says: LCYCMODE (0x40 at power-up: RSTREAD set, so a read of an energy
 register returns it and clears it; line-cycle accumulation is not modelled), ACCMODE (the active-energy modes
@@ -54,7 +57,10 @@ change them: unverified). VERSION gives the model's own VERSION_ID: the datashee
 driver tells the chip by LCYCMODE's 0x40).
 
 Faults: stop() and the chip acknowledges nothing (a transaction raises Nack, as a device not on the bus) until
-start(); power(False) loses every register (no battery), power(True) starts from the power-up values.
+start(); power(False) loses every register (no battery), power(True) starts from the power-up values. garble()
+flips a bit in what the bus carries back for the next read(s), after the chip sent it (a noisy bus: LAST_RWDATA
+keeps what the chip sent). force() puts a value in a register, out of range say, as a glitch inside the chip would:
+the chip sends it and LAST_RWDATA agrees.
 """
 
 import math
@@ -214,14 +220,16 @@ def _wrap24(value):
 class ADE7953(I2CDevice):
     """ADE7953 energy meter on I2C: measure() gives the truth (see the module), clock() monotonic seconds."""
 
-    def __init__(self, measure, clock=time.monotonic, noise=0.001, seed=7953, addr=0x38):
+    def __init__(self, measure, clock=time.monotonic, noise=0.001, seed=7953, addr=0x38, pieces=None):
         self.measure = measure
+        self.pieces = pieces
         self.clock = clock
         self.noise = noise
         self.addr = addr
         self.stopped = False
         self._rng = random.Random(seed)
         self._powered = True
+        self._garble = []  # the bus's faults: [register or None (any), reads left, bit or None (any)]
         self._reset()
 
     # the bus
@@ -254,7 +262,7 @@ class ADE7953(I2CDevice):
         value = self._get(addr, take=True)
         if addr not in _LAST:
             self._note(READ_OP, addr, size, value)
-        return (value.to_bytes(size, "big") + b"\xff" * n)[:n]
+        return self._carried(addr, size, (value.to_bytes(size, "big") + b"\xff" * n)[:n])
 
     def power(self, on):
         if on and not self._powered:
@@ -271,18 +279,30 @@ class ADE7953(I2CDevice):
     def start(self):
         self.stopped = False
 
+    def garble(self, reads=1, addr=None, bit=None):
+        """The next `reads` reads (of the register at `addr` only, or of any) reach the host with one bit flipped:
+        `bit` counted from the least significant bit of the register's value as sent, or a seeded random one."""
+        self._garble.append([addr, reads, bit])
+
+    def force(self, addr, value, reads=1):
+        """The register at `addr` (its 8-, 16- or 24-bit address) holds `value` (unsigned, as sent) for its next
+        `reads` reads, in place of what it measured or kept (an energy register's count so far is lost with it; a
+        power cycle or a reset ends it)."""
+        self._forced[addr] = [value, reads]
+
     def sync(self):
-        """Count the energy up to now at the present truth."""
+        """Count the energy up to now: at the present truth, or over pieces(then, now)."""
         now = self.clock()
-        dt, self._then = now - self._then, now
-        if not self._powered or dt <= 0:
+        then, self._then = self._then, now
+        if not self._powered or now <= then:
             return
-        levels = self._levels()
-        for reg in _ENERGIES:
-            carried = self._carry[reg] + levels[reg] * dt
-            whole = math.floor(carried)
-            self._carry[reg] = carried - whole
-            self._regs[reg] = _wrap24(self._regs[reg] + whole)
+        for dt, truth in (self.pieces(then, now) if self.pieces else [(now - then, None)]):
+            levels = self._levels(truth)
+            for reg in _ENERGIES:
+                carried = self._carry[reg] + levels[reg] * dt
+                whole = math.floor(carried)
+                self._carry[reg] = carried - whole
+                self._regs[reg] = _wrap24(self._regs[reg] + whole)
 
     def register(self, addr):
         """What a read of `addr` would give now as an unsigned integer, without noise and without a read's effects
@@ -298,6 +318,7 @@ class ADE7953(I2CDevice):
         self._regs[LAST_RWDATA32] = 0
         self._regs[IRQSTATA] |= RESET
         self._carry = dict.fromkeys(_ENERGIES, 0.0)
+        self._forced = {}  # register: [value, reads left]
         self._pointer = 0
         self._key = False
         self._then = self.clock()
@@ -341,7 +362,15 @@ class ADE7953(I2CDevice):
         """The register at `addr` as the chip sends it (unsigned, its width); `take`: a read's effects happen."""
         size = width(addr)
         base = addr - 0x100 if size == 4 and addr != LAST_RWDATA32 else addr
-        if base in _POWERS:
+        if base in self._forced:
+            value = self._forced[base][0]
+            if take:
+                self._forced[base][1] -= 1
+                if not self._forced[base][1]:
+                    del self._forced[base]
+                if base in _ENERGIES:
+                    self._regs[base] = 0
+        elif base in _POWERS:
             value = self._measured(base, jitter)
         elif base == ACCMODE:
             levels = self._levels()
@@ -358,10 +387,28 @@ class ADE7953(I2CDevice):
                 self._regs[base] = 0  # the carried fraction stays: it belongs to the next count
         return value & (1 << 8 * size) - 1
 
-    def _levels(self):
-        """The noiseless values now, from measure() and the gains: counts for the rms, power, power-factor and
-        period registers, counts a second for the energy registers."""
-        m = self.measure()
+    def _carried(self, addr, size, data):
+        """The bytes of a read as the host gets them: a bit flipped while garble() says so."""
+        if not data:
+            return data
+        for fault in self._garble:
+            if fault[0] in (None, addr):
+                fault[1] -= 1
+                if not fault[1]:
+                    self._garble.remove(fault)
+                k = min(size, len(data))  # the register's bytes carried (a read may take fewer, or more: 0xFF)
+                bit = self._rng.randrange(8 * k) if fault[2] is None else fault[2]
+                flipped = bytearray(data)
+                if bit < 8 * k:
+                    flipped[k - 1 - bit // 8] ^= 1 << bit % 8
+                return bytes(flipped)
+        return data
+
+    def _levels(self, m=None):
+        """The noiseless values, from the truth m (measure() now when None) and the gains: counts for the rms,
+        power, power-factor and period registers, counts a second for the energy registers."""
+        if m is None:
+            m = self.measure()
         volts = float(m.get("volts", 0.0))
         hz = float(m.get("hz", 50.0))
         v_gain = self._gain(AVGAIN)

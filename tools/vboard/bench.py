@@ -251,7 +251,7 @@ class Bench:
         self.mains = Mains(len(self.relay_wires))  # the loads the relays power, and the energy they really take
         self.meter = None  # the metering chip on the I2C bus (meter: "ade7953" or None)
         if meter == "ade7953":
-            self.meter = ADE7953(self.mains.measure)
+            self.meter = ADE7953(self.mains.measure, pieces=self.mains.pieces)
             self.buses[w["i2c"]][self.meter.addr] = self.meter
             self.mains.listeners.append(self.meter.sync)
         elif meter is not None:
@@ -713,19 +713,8 @@ class Bench:
                 delay = self.stall_until - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                seq, _, req = line.decode().partition(" ")
-                try:
-                    out = self._handle(req.split(" "), handles)
-                except OSError as e:
-                    out = "-%d" % e.errno if e.errno is not None else "^%s" % e.args[0]
-                except ValueError as e:
-                    out = "!%s" % e
-                except TypeError as e:
-                    out = "~%s" % e
-                except Exception as e:  # a bench bug must show, not hang the device
-                    sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
-                    out = "-%d" % hw.EIO
-                c.sendall(("%s %s\n" % (seq, out)).encode())
+                line = line.rstrip(b"\n")
+                c.sendall(line.partition(b" ")[0] + b" " + self._answer(line, handles) + b"\n")
                 if self._in_call is call:
                     self._in_call = None
         except OSError:
@@ -733,14 +722,39 @@ class Bench:
         finally:
             if self._in_call is call:
                 self._in_call = None
+            f.close()  # c.close() alone leaves the connection open while f is held (socket.makefile)
             c.close()
 
+    def _answer(self, line, handles):
+        """The answer to a request line (after its number), as bytes. Every line is answered: a request that fails
+        gets the error the device then raises (shims/_wire.py), and the wire serves on."""
+        try:
+            # MicroPython's strings are UTF-8, but may hold surrogates (chr(0xdc80)), which it keeps as their
+            # 3 bytes, as "surrogatepass" does. A line that is not UTF-8 even so is no device's: a client that
+            # came to the wrong port (the port of a service that stopped, since taken by a wire).
+            try:
+                req = line.decode("utf-8", "surrogatepass").partition(" ")[2]
+            except UnicodeDecodeError as e:
+                raise ValueError("not a wire request: %s" % e) from None
+            out = self._handle(req.split(" "), handles)
+        except OSError as e:
+            out = "-%d" % e.errno if e.errno is not None else "^%s" % e.args[0]
+        except ValueError as e:
+            out = "!%s" % e
+        except TypeError as e:
+            out = "~%s" % e
+        except Exception as e:  # a bench bug must show, not hang the device
+            sys.stderr.write("vboard: wire request %r failed: %r\n" % (line, e))
+            out = "-%d" % hw.EIO
+        return out.encode("utf-8", "surrogatepass")
+
     def _handle(self, a, handles):
-        a[-1] = a[-1].rstrip("\n")
-        if a[0] in "tT":  # time.time(), time.time_ns()
+        if a[0] in ("t", "T"):  # time.time(), time.time_ns()
             with self.lock:
                 t = self.esp_rtc.read()
             return str(int(t) if a[0] == "t" else int(t * 1e9))
+        if len(a) < 2 or a[0] not in ("f", "new") and not (a[0].isdecimal() and int(a[0]) in handles):
+            raise ValueError("not a wire request: %r" % " ".join(a))
         args, kw = [], {}
         for tok in a[2:]:
             if "=" in tok:  # name=value; a positional token never holds "="

@@ -45,6 +45,11 @@ ntp +/-N[s|m|h|d]   the NTP server's time is off by that much (ntp 0: right); nt
 tap UID             a badge on the RFID reader: its UID in hex, 4 or 7 bytes (tap 04a1b2c3d4e5f6)
 load N WATTS [PF]   what is plugged into outlet N draws while it is on, at power factor PF (1: a heater);
                     the metering chip measures it (status on the board): load 3 2000
+load N WATTS [PF] noise=R kettle=S inrush=KxMS (any of them)
+                    its power wanders within +-R of WATTS (noise=0.05 or 5%), a new value each second; its
+                    thermostat switches it off after S seconds on, the outlet staying on, until the outlet is
+                    switched off and on (a kettle: kettle=90); it draws K times WATTS for MS ms after the relay
+                    closes (a motor: inrush=8x20): load 3 2000 kettle=90
 untap               take the badge off the reader
 quit                stop the board and leave (Ctrl-C too)"""
 
@@ -272,18 +277,50 @@ def handle(bench, line):
     if cmd in ("tap", "untap"):
         return tap(bench, rest if cmd == "tap" else None)
     if cmd == "load":
-        try:
-            i, watts, pf = int(rest[0]) - 1, float(rest[1]), float(rest[2]) if len(rest) == 3 else 1.0
-            if not 0 <= i < len(bench.relay_wires) or len(rest) > 3:
-                raise ValueError
-            bench.mains.set_load(i, watts, pf)
-        except (ValueError, IndexError):
-            return "usage: load N WATTS [PF], N from 1 to %d, WATTS >= 0, 0 < PF <= 1" % len(bench.relay_wires)
-        return "outlet %d draws %g W at power factor %.2f while it is on" % (i + 1, watts, pf)
+        return load(bench, rest)
     if not bench.powered:
         return "the board has no power: type restore"
     bench.serial.write(line + "\r")
     return ""
+
+
+NUMBER = r"(\d*\.?\d+)"
+LOAD_OPTION = re.compile(r"noise=%s(%%?)|kettle=%ss?|inrush=%sx%s(?:ms)?" % (NUMBER, NUMBER, NUMBER, NUMBER))
+
+
+def load(bench, words):
+    """load N WATTS [PF] [noise=R] [kettle=S] [inrush=KxMS]: what outlet N draws while it is on."""
+    try:
+        cut = next((k for k, w in enumerate(words) if "=" in w), len(words))
+        plain = words[:cut]
+        i, watts, pf = int(plain[0]) - 1, float(plain[1]), float(plain[2]) if len(plain) == 3 else 1.0
+        if not 0 <= i < len(bench.relay_wires) or len(plain) > 3:
+            raise ValueError
+        options = {}
+        for w in words[cut:]:
+            m = LOAD_OPTION.fullmatch(w.lower())
+            if not m:
+                raise ValueError
+            if m[1]:
+                options["noise"] = float(m[1]) / (100 if m[2] else 1)
+            elif m[3]:
+                options["off_after"] = float(m[3])
+            else:
+                options["inrush"], options["inrush_ms"] = float(m[4]), float(m[5])
+        bench.mains.set_load(i, watts, pf, **options)
+    except (ValueError, IndexError):
+        return ("usage: load N WATTS [PF], N from 1 to %d, WATTS >= 0, 0 < PF <= 1; options after them: noise=R "
+                "(under 1, or a %%), kettle=S (seconds), inrush=KxMS (K times WATTS for MS ms)"
+                % len(bench.relay_wires))
+    said = "outlet %d draws %g W at power factor %.2f while it is on" % (i + 1, watts, pf)
+    if "noise" in options:
+        said += ", its power wandering within %g %% of that" % (options["noise"] * 100)
+    if "off_after" in options:
+        said += "; its thermostat switches it off after %g s on, until the outlet is switched off and on" % (
+            options["off_after"])
+    if "inrush" in options:
+        said += "; %g times that for %g ms after the relay closes" % (options["inrush"], options["inrush_ms"])
+    return said
 
 
 def world_moved(bench):

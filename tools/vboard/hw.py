@@ -504,7 +504,7 @@ def module_function(bench, name, args):
         return bench.country
     if name == "hostname":  # extmod/modnetwork.c: up to 32 characters
         if args:
-            if len(args[0].encode()) > 32:
+            if len(args[0].encode("utf-8", "surrogatepass")) > 32:  # the bytes the device's string holds
                 raise ValueError()
             bench.hostname = args[0]
             return None
@@ -519,8 +519,8 @@ def encode(v):
         return "o%d" % v
     if isinstance(v, int):
         return "i%d" % v
-    if isinstance(v, str):
-        return "s" + v.encode().hex()
+    if isinstance(v, str):  # as the device keeps it: UTF-8, and a surrogate as its 3 bytes (bench._answer)
+        return "s" + v.encode("utf-8", "surrogatepass").hex()
     if isinstance(v, (bytes, bytearray)):
         return "b" + bytes(v).hex()
     if isinstance(v, tuple):
@@ -537,7 +537,7 @@ def decode(tok, handles):
     if k == "i":
         return int(v)
     if k == "s":
-        return bytes.fromhex(v).decode()
+        return bytes.fromhex(v).decode("utf-8", "surrogatepass")
     if k == "b":
         return bytes.fromhex(v)
     if k == "h":
