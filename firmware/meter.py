@@ -2,7 +2,8 @@
 outlet's, now, today and overall. Loaded only when the configuration has `meter`: without a chip, the places that
 show power estimate it (each outlet's rated watts while it is on) and this module takes no heap. And the strip's own protection from overload: above meter.max_watts for meter.over_s seconds, an
 outlet is shed, then another, until the power is below; they come back one by one, meter.restore_s apart, when each
-fits again under 90 % of the limit.
+fits again under 90 % of the limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for
+meter.over_s seconds is switched off, as a breaker would be.
 
 The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched
 (with one outlet on, its share is the total, exact), or its rated watts until it has one; the energy of a reading
@@ -44,6 +45,7 @@ raw = [0] * 9  # the same in the chip's counts (the driver's order), when; the e
 # in counts and ms (calibrate: a window of several readings, whose timing jitter a single one would carry)
 learned = []  # each outlet's load, learned from the total's step when it switched (W; 0: none yet)
 over = []  # per outlet: shed by the overload protection
+hot = []  # per outlet: seconds its power has been above its own limit (meter.outlet_max_watts)
 wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
 uwh = []  # and the µWh over each
 day = 0  # the local day today counts (days since 2000), 0 while unknown
@@ -54,10 +56,10 @@ _c = [0, 0, 0, 0, None, 0]  # seconds above the limit, since the last shed or re
 
 def start():
     """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
-    global watts, learned, over, wh, uwh, day
+    global watts, learned, over, hot, wh, uwh, day
     n = len(app.outlets)
     k = 2 * (n + 1)
-    watts, learned, over, wh, uwh = [0] * n, [0] * n, [False] * n, [0] * k, [0] * k
+    watts, learned, over, hot, wh, uwh = [0] * n, [0] * n, [False] * n, [0] * n, [0] * k, [0] * k
     got = _from_rtc(k) or app.load(FILE)
     if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
         wh[:] = got["wh"]
@@ -247,11 +249,23 @@ def now_mwh(i):
 
 
 def _guard(o, n):
-    """Over the limit for over_s seconds: the outlet on with the highest class (9 goes first; never_shed: never),
-    the biggest load first, is shed. Under it: those shed come back, one every restore_s, the lowest class first of
-    those whose load fits with the total under 90 % of the limit."""
+    """An outlet above its own limit (outlet_max_watts) for over_s seconds is switched off, as a breaker would: it
+    stays off until it is switched on again. The strip over its limit (max_watts) for over_s seconds: the outlet on
+    with the highest class (9 goes first; never_shed: never), the biggest load first, is shed. Under it: those shed
+    come back, one every restore_s, the lowest class first of those whose load fits with the total under 90 % of
+    the limit."""
     conf = app.cfg["meter"]
+    lim = conf["outlet_max_watts"]
+    for i in range(n):
+        hot[i] = hot[i] + 1 if lim[i] and o.on[i] and watts[i] > lim[i] else 0
+        if hot[i] >= conf["over_s"]:
+            log("overload: outlet %d drew %d W, over its own %d W, for %d s: switched off" % (
+                i + 1, watts[i], lim[i], hot[i]))
+            hot[i] = 0
+            o.wish(i, False, "overload")
     mx = conf["max_watts"]
+    if not mx:
+        return
     cl = app.cfg["class"]
     c = _c
     c[1] += 1
@@ -284,10 +298,11 @@ async def run():
 
     c = _c
     c[2] = c[3] = 0
+    guard = app.cfg["meter"]["max_watts"] or max(app.cfg["meter"]["outlet_max_watts"])
     while True:
         await sleep_ms(1000 - time.ticks_diff(time.ticks_ms(), c[5]) % 1000)
         try:
-            if count(time.ticks_ms()) and app.cfg["meter"]["max_watts"]:
+            if count(time.ticks_ms()) and guard:
                 _guard(app.outlets, len(watts))
             c[2] += 1
             c[3] += 1

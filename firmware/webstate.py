@@ -9,7 +9,7 @@ from firmware import app, web
 def state():
     """The board's state as JSON, in parts of a few hundred bytes at most (a tuple: webconn.send sends them one after
     the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, Wi-Fi,
-    uptime, version, free heap, time, the loop's longest step (ms, since the start or MQTT's last telemetry), the
+    energy today and overall with a metering chip (Wh; null without), uptime, version, free heap, time, the loop's longest step (ms, since the start or MQTT's last telemetry), the
     last badge events, the last 10 minutes of total power (oldest first, a
     point every graph_s seconds: 4 hex digits a point, the watts big-endian, ffff before the board had one)."""
     import gc
@@ -20,17 +20,21 @@ def state():
     from firmware import VERSION, clock, loop
 
     o = app.outlets
+    n = len(o)
     now = time.time()
     w, measured = web.watts()
-    parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"outlets":[' % (
-        json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w), json.dumps(measured))]
-    for i in range(len(o)):
+    m = sys.modules.get("firmware.meter")
+    e = m and m.wh  # the energy counters (Wh), with a metering chip: per outlet and the strip, overall, then today
+    parts = ['{"name":%s,"version":"%s","power_total_w":%d,"measured":%s,"energy_today_wh":%s,"energy_wh":%s,'
+             '"outlets":[' % (json.dumps(app.cfg["name"]), app.stats["version"] or VERSION, sum(w),
+                              json.dumps(measured), e[2 * n + 1] if e else "null", e[n] if e else "null")]
+    for i in range(n):
         t = clock.timers[i] if i < len(clock.timers) else None
-        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"timer_s":%s,"timer_on":%s,"shed":%s,"held":%s,'
-                     '"power_on":%s}' % (
+        parts.append('%s{"name":%s,"on":%s,"why":%s,"power_w":%d,"today_wh":%s,"timer_s":%s,"timer_on":%s,'
+                     '"shed":%s,"held":%s,"power_on":%s}' % (
             "," if i else "", json.dumps(o.names[i]), json.dumps(o.on[i]), json.dumps(o.reason(i)), w[i],
-            max(0, t[0] - now) if t else "null", json.dumps(bool(t and t[1])), json.dumps(bool(o.hold[i] & 2)),
-            json.dumps(bool(o.hold[i])), json.dumps(app.cfg["power_on"][i])))
+            e[n + 1 + i] if e else "null", max(0, t[0] - now) if t else "null", json.dumps(bool(t and t[1])),
+            json.dumps(bool(o.hold[i] & 2)), json.dumps(bool(o.hold[i])), json.dumps(app.cfg["power_on"][i])))
     s = network.WLAN(0)
     wifi = []
     for k in ("essid", "channel", "mac", "rssi", "ip"):

@@ -61,6 +61,14 @@ UNITS = {
     "calibration": "with a 32-bit MICROPYTHON: every_feature_min_32 (heap.every_feature_min at the ESP8266's heap),"
                    " every_feature_min_64 (the same on the 64-bit wheel at heapmodel.CAP_64), gap = 64 - 32"
                    " (re-derive CAP_64 past 1024), cap_64_suggested (bytes)",
+    "meter": "the metering chip on the reference board (max_watts 3500): cpu_ms_per_s = the board process's CPU,"
+             " ms a second, with the meter less without (the host's CPU, not the ESP8266's), heap_kept = the steady"
+             " free heap without it less with it (bytes); a day compressed into day_hours hours of hour_s seconds"
+             " (each hour a random set of outlets on, switched 2 s apart, loads wandering): error_pct_outlet_N and"
+             " error_pct_strip = the board's energy against the bench's truth (energy_wh_strip), %; flash_writes"
+             " of energy.json in window_s, and per hour; over `cuts` power cuts a few seconds after a write of"
+             " energy.json, cut_lost_mwh_max = the most energy since that write (what a cut loses: it is at most"
+             " 5 minutes' worth) and cut_kept_mwh_max = how far the counters came back from the write (0: exactly)",
     "suite": "the last `make test` (build/suite.json): total_s (pytest's wall clock, s), tests (count), and the"
              " 15 slowest tests with their seconds",
     "badge": "the reference board (ROMFS, an ESP8266's heap, PN532) with the demo server on loopback, over `taps`"
@@ -1060,6 +1068,133 @@ def every_feature_min(tmp, quick=False):
         broker.close()
 
 
+# A day of the strip compressed: each outlet's load (watts, power factor, noise: the relative wander of its power)
+METER_LOADS = [(60, 1.0, 0.02), (40, 0.9, 0.02), (2000, 1.0, 0.01), (150, 0.8, 0.05), (10, 0.5, 0.0), (800, 1.0, 0.02)]
+
+
+def _cpu_ms(b):
+    """The board process's CPU time so far, ms (user and system, from /proc)."""
+    f = Path("/proc/%d/stat" % b.proc.pid).read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _metered_board(tmp, name, meter):
+    d = Path(tmp) / name
+    d.mkdir()
+    make_board(d, {"outlets": [{"watts": 0}] * 6, **({"meter": meter} if meter is not None else {})})
+    b = Bench(d, wiring="seed", heap=HEAP, romfs="320k", meter="ade7953")
+    romfs_board(b)
+    for i, (w, pf, noise) in enumerate(METER_LOADS):
+        b.mains.set_load(i, w, pf, noise=noise)
+    b.start()
+    b.serial.expect(READY, 30, since=0)
+    return b
+
+
+def _energy(b):
+    """The board's overall counters (mWh: each outlet, then the strip) as a stop keeps them (Ctrl-C)."""
+    b.interrupt()
+    got = json.loads((b.board_dir / "energy.json").read_text())
+    return [w * 1000 + u / 1000 for w, u in zip(got["wh"], got["uwh"], strict=True)][:len(METER_LOADS) + 1]
+
+
+def _soft_reset(b):
+    """From the REPL the app stopped at, the app again (Ctrl-D), until it is ready."""
+    m = b.serial.mark()
+    b.serial.write(b"\x04")
+    b.serial.expect(READY, 30, since=m)
+
+
+def measure_meter(res, tmp, quick):
+    """The metering chip on the reference board, max_watts 3500: a day compressed (hours of hour_s seconds; each
+    hour a random set of outlets on, loads wandering), the board's energy per outlet and for the strip against the
+    bench's truth; energy.json's writes over the day; the board process's CPU with the meter and without, in the same
+    quiet window; the steady free heap with and without; then power cuts at random instants, each losing what was
+    counted since energy.json's last write (the bound), never more."""
+    hours, hour_s, quiet_s, cuts = (2, 5, 3, 1) if quick else (24, 20, 20, 6)
+    rng = random.Random(7953)
+    figures = {}
+    for name, meter in (("without", None), ("with", {"max_watts": 3500})):
+        b = _metered_board(tmp, "meter-cpu-" + name, meter)
+        try:
+            time.sleep(3)
+            c0, t0 = _cpu_ms(b), time.monotonic()
+            time.sleep(quiet_s)
+            figures[name] = ((_cpu_ms(b) - c0) / (time.monotonic() - t0),
+                             int(re.search(STATUS, b.command("status", expect=STATUS + r"[^\n]*\n")).group(1)))
+        finally:
+            b.stop()
+    res["meter.cpu_ms_per_s"] = round(figures["with"][0] - figures["without"][0], 2)
+    res["meter.heap_kept"] = figures["without"][1] - figures["with"][1]
+
+    b = _metered_board(tmp, "meter-day", {"max_watts": 3500})
+    f = b.board_dir / "energy.json"
+    writes, stop = [], threading.Event()
+
+    def watch():  # when each new energy.json was written (a write makes a new file)
+        last = None
+        while not stop.is_set():
+            try:
+                st = f.stat()
+                key = (st.st_ino, st.st_mtime_ns)
+            except OSError:
+                key = None
+            if key != last and key is not None:
+                writes.append(time.monotonic())
+            last = key
+            time.sleep(0.05)
+
+    w = threading.Thread(target=watch, daemon=True)
+    n = len(METER_LOADS)
+    try:
+        t0 = time.monotonic()
+        w.start()
+        on = [False] * n
+        for _ in range(hours):
+            th = time.monotonic()
+            for i in range(n):
+                if (rng.random() < 0.5) != on[i]:
+                    on[i] = not on[i]
+                    b.command(("on %d" if on[i] else "off %d") % (i + 1), expect=r"\d Outlet[^\n]*\n")
+                    time.sleep(2)  # a reading and the step's settling between two switches (docs/metering.md)
+            time.sleep(max(0.0, hour_s - (time.monotonic() - th)))
+        b.command("off all", expect=r"6 Outlet[^\n]*\n")
+        time.sleep(2)
+        day_s = time.monotonic() - t0
+        stop.set()
+        during = len([t for t in writes if t > t0 + 0.5])  # (the file the watch found at its start is no write)
+        board = _energy(b)
+        truth = [b.mains.joules(i) / 3.6 for i in range(n)] + [b.mains.joules() / 3.6]
+        res.update({"meter.day_hours": hours, "meter.hour_s": hour_s, "meter.window_s": round(day_s),
+                    "meter.flash_writes": during, "meter.flash_writes_per_hour": round(during * 3600 / day_s, 1),
+                    "meter.energy_wh_strip": round(truth[n] / 1000, 3),
+                    "meter.error_pct_strip": round(100 * (board[n] - truth[n]) / truth[n], 2)})
+        for i in range(n):
+            res["meter.error_pct_outlet_%d" % (i + 1)] = round(100 * (board[i] - truth[i]) / truth[i], 2) \
+                if truth[i] else 0.0
+        # power cuts: a stop writes energy.json (Ctrl-C), the app runs again (Ctrl-D) with outlet 3's heater on, the
+        # plug is pulled a few seconds later (RTC memory lost); the board comes back from energy.json: what it lost
+        # is the energy since that write (the bound: 5 minutes at most between writes), and it keeps nothing more
+        # nor less than the write held (the outlets are off after a power cut: nothing counted since)
+        cut = []
+        for _ in range(cuts):
+            before, t_write = _energy(b)[-1], b.mains.joules()
+            _soft_reset(b)
+            b.command("on 3", expect=r"3 Outlet[^\n]*\n")
+            time.sleep(3 if quick else rng.uniform(3, 10))
+            m, t_cut = b.serial.mark(), b.mains.joules()
+            b.power_cycle()
+            b.serial.expect(READY, 30, since=m)
+            time.sleep(1)
+            cut.append(((t_cut - t_write) / 3.6, _energy(b)[-1] - before))
+            _soft_reset(b)
+        res.update({"meter.cuts": cuts, "meter.cut_lost_mwh_max": round(max(x for x, _ in cut)),
+                    "meter.cut_kept_mwh_max": round(max(abs(k) for _, k in cut), 1)})
+    finally:
+        stop.set()
+        b.stop()
+
+
 def measure_every_feature(res, tmp, quick):
     res["heap.every_feature_min"] = every_feature_min(tmp, quick)
 
@@ -1161,6 +1296,8 @@ def main(args):
         if step("every feature", failures, measure_every_feature, res, tmp, quick) and heapmodel.word_bits() == 32:
             print("bench: the same on the 64-bit board, for the calibration", flush=True)
             step("calibration", failures, calibrate, res, tmp, quick)
+        print("bench: the metering chip: a day compressed, power cuts", flush=True)
+        step("meter", failures, measure_meter, res, tmp, quick)
         print("bench: badges", flush=True)
         step("badges", failures, measure_badges, res, tmp, quick, failures)
         print("bench: MQTT", flush=True)
