@@ -45,7 +45,7 @@ def board(vboard):
 
 def measured(b, low, high):
     """The board's status says it measures between low and high watts."""
-    m = re.search(r"power (\d+) W measured", b.command("status", expect=r"6 [^\n]*\n"))
+    m = re.search(r"power (\d+) W measured", b.command("status", expect=r"\n6 [^\n]*\n"))
     return m and low <= int(m[1]) <= high
 
 

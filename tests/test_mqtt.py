@@ -282,7 +282,7 @@ def test_a_refused_password_is_said_clearly_never_shown_and_tried_again_later(vb
     b.serial.expect(refused + "10 s", 30, since=since)
     assert b.command("on 2")  # the board carries on
     b.wait_relays([False, True, False, False, False, False])
-    assert wrong not in b.serial.text() and wrong not in b.command("status", expect=r"6 [^\n]*\n")
+    assert wrong not in b.serial.text() and wrong not in b.command("status", expect=r"\n6 [^\n]*\n")
 
 
 def test_a_retained_command_is_not_carried_out_again_at_a_connection(vboard, broker):
