@@ -127,3 +127,25 @@ def test_the_page_draws_the_power_graph_edits_a_schedule_names_an_outlet_and_sho
     until(d, "the rule listed again", lambda: "1) " + rule in d.find_element(By.ID, "rules").text)
     d.set_window_size(900, max(600, d.execute_script("return document.documentElement.scrollHeight") + 160))
     assert d.save_screenshot(str(Path(os.environ.get("MULTIPRISE_SCREENSHOTS") or tmp_path) / "web-page.png"))
+
+
+def test_a_board_with_the_metering_chip_shows_the_energy_measured(vboard, browser):  # noqa: F811
+    """With the metering chip, the page says the power is measured and shows the energy today and overall, the
+    strip's beside the power and outlet 3's in its row, as the board counts them (2000 W for about 10 s: 0.005 kWh
+    and more)."""
+    b = vboard({"wifi": LAB, "web": {}, "meter": {}, "outlets": [{"watts": 0}] * 6}, meter="ade7953", start=False)
+    b.mains.set_load(2, 2000)
+    b.start()
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    b.command("on 3", expect=r"3 Outlet[^\n]*\n")
+    d = browser
+    d.get("http://127.0.0.1:%d/" % b.http_port)
+    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)
+    d.find_element(By.ID, "go").click()
+    info = lambda: d.find_element(By.ID, "info").text  # noqa: E731
+    until(d, "the energy measured", lambda: re.search(
+        r"Power 2\d\d\d W \(measured\), energy today 0\.0(0[5-9]|[1-9]\d) kWh, overall 0\.0(0[5-9]|[1-9]\d) kWh",
+        info()))
+    until(d, "outlet 3's energy today", lambda: re.search(r", 0\.0(0[5-9]|[1-9]\d) kWh today", outlet_3(d)))
