@@ -46,6 +46,15 @@ def click(driver, id):
         return False
 
 
+def log_in(driver, b):
+    """Open the board's page and log in with the password set at the console."""
+    driver.get("http://127.0.0.1:%d/" % b.http_port)
+    until(driver, "the login form", lambda: driver.find_element(By.ID, "login").is_displayed())
+    driver.find_element(By.ID, "pw").send_keys(PASSWORD)
+    driver.find_element(By.ID, "go").click()
+    until(driver, "the outlets", lambda: driver.find_element(By.ID, "main").is_displayed())
+
+
 def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, browser):  # noqa: F811
     b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)
@@ -88,11 +97,7 @@ def test_the_page_draws_the_power_graph_edits_a_schedule_names_an_outlet_and_sho
     set_password(b)
     b.command("on 1", expect=r"outlet 1 on")
     d = browser
-    d.get("http://127.0.0.1:%d/" % b.http_port)
-    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
-    d.find_element(By.ID, "pw").send_keys(PASSWORD)
-    d.find_element(By.ID, "go").click()
-    until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
+    log_in(d, b)
     wifi = r"-58 dBm \(good\), 127\.0\.0\.1, channel 6, MAC ([0-9a-f]{2}:){5}[0-9a-f]{2}"
     until(d, "the Wi-Fi signal in words", lambda: re.search(wifi, d.find_element(By.ID, "info").text))
     until(d, "a point of the graph at 100 W", lambda: d.find_element(By.ID, "line").get_attribute("points").endswith(
@@ -140,10 +145,7 @@ def test_a_board_with_the_metering_chip_shows_the_energy_measured(vboard, browse
     set_password(b)
     b.command("on 3", expect=r"3 Outlet[^\n]*\n")
     d = browser
-    d.get("http://127.0.0.1:%d/" % b.http_port)
-    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
-    d.find_element(By.ID, "pw").send_keys(PASSWORD)
-    d.find_element(By.ID, "go").click()
+    log_in(d, b)
     info = lambda: d.find_element(By.ID, "info").text  # noqa: E731
     until(d, "the energy measured", lambda: re.search(
         r"Power 2\d\d\d W \(measured\), energy today 0\.0(0[5-9]|[1-9]\d) kWh, overall 0\.0(0[5-9]|[1-9]\d) kWh",
