@@ -24,7 +24,9 @@ async def run():
     link = sys.modules.get("firmware.link")
     while True:
         if waiting:  # another job (a web answer being sent, a telemetry) holds the heap for a moment: the line is
-            await sleep_ms(100)  # tried again while the keys typed after it wait in the UART's buffer
+            await sleep_ms(100)  # tried again while the keys typed after it wait in the UART's buffer (not while
+            if link and link.busy:  # a tap or a round holds the heap)
+                continue
             w, waiting = waiting, None
             try:
                 _run(*w)

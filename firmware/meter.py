@@ -1,9 +1,10 @@
 """Power and energy measured by the metering chip (drivers/ade7953.py; docs/metering.md): the strip's and each
 outlet's, now, today and overall. Loaded only when the configuration has `meter`: without a chip, the places that
-show power estimate it (each outlet's rated watts while it is on) and this module takes no heap. And the strip's own protection from overload: above meter.max_watts for meter.over_s seconds, an
-outlet is shed, then another, until the power is below; they come back one by one, meter.restore_s apart, when each
-fits again under 90 % of the limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for
-meter.over_s seconds is switched off, as a breaker would be.
+show power estimate it (each outlet's rated watts while it is on) and this module takes no heap. And the strip's
+own protection from overload: above meter.max_watts for meter.over_s seconds, an outlet is shed, then another,
+until the power is below; they come back one by one, meter.restore_s apart, when each fits again under 90 % of the
+limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for meter.over_s seconds is switched
+off, as a breaker would be.
 
 The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched
 (with one outlet on, its share is the total, exact), or its rated watts until it has one; the energy of a reading

@@ -8,10 +8,11 @@ from firmware import app, web
 
 def state():
     """The board's state as JSON, in parts of a few hundred bytes at most (a tuple: webconn.send sends them one after
-    the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, Wi-Fi,
-    energy today and overall with a metering chip (Wh; null without), uptime, version, free heap, time, the loop's longest step (ms, since the start or MQTT's last telemetry), the
-    last badge events, the last 10 minutes of total power (oldest first, a
-    point every graph_s seconds: 4 hex digits a point, the watts big-endian, ffff before the board had one)."""
+    the other, and a heap in pieces has room for them where it has none for the whole): the outlets, power, the
+    energy today and overall with a metering chip (Wh; null without), Wi-Fi, uptime, version, free heap, time, the
+    loop's longest step (ms, since the start or MQTT's last telemetry), the last badge events, the last 10 minutes of
+    total power (oldest first, a point every graph_s seconds: 4 hex digits a point, the watts big-endian, ffff
+    before the board had one)."""
     import gc
     import sys
 

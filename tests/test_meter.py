@@ -8,6 +8,7 @@ import time
 import pytest
 from conftest import LAB, ready
 
+from tools.benchmarks import energy_counters
 from tools.vboard.ade7953 import AENERGYA
 
 LOADS = [(60, 1.0), (40, 0.9), (2000, 1.0), (150, 0.8), (10, 0.5), (800, 1.0)]  # watts, power factor
@@ -51,15 +52,6 @@ def until(what, fn, timeout=15.0):
         time.sleep(0.3)
 
 
-def counters(b):
-    """The board's energy counters (mWh) as it keeps them at a stop: Ctrl-C writes energy.json."""
-    b.interrupt()
-    got = json.loads((b.board_dir / "energy.json").read_text())
-    n = len(b.relays())
-    return [w * 1000 + u / 1000 for w, u in zip(got["wh"], got["uwh"], strict=True)][:n + 1]  # overall: each outlet,
-    # then the strip
-
-
 def test_the_chip_measures_what_the_outlets_draw(vboard):
     """Status gives the strip's power, voltage, current and power factor as the chip measures them: a 2000 W heater
     and a 150 W motor at pf 0.8 add as phasors."""
@@ -87,7 +79,7 @@ def test_energy_per_outlet_and_for_the_strip_match_the_truth(vboard):
         b.command(line, expect=r"[^\n]*\n")
         time.sleep(wait)
     time.sleep(2)  # the chip's last energy read after every outlet went off
-    board = counters(b)
+    board = energy_counters(b)
     truth = [b.mains.joules(i) / 3.6 for i in range(6)] + [b.mains.joules() / 3.6]  # mWh
     assert truth[-1] > 10000
     for i in (0, 2, 3, 5):
@@ -117,7 +109,7 @@ def test_a_chip_that_stops_answering_gives_a_clear_state_and_no_wrong_energy(vbo
     time.sleep(2)
     out = status(b)
     assert re.search(r"power 0 W measured: 2[23]\d\.\d V", out), out
-    board = counters(b)
+    board = energy_counters(b)
     truth = b.mains.joules(2) / 3.6
     assert board[2] <= truth * 1.005, (board, truth)  # never more than it took
     assert board[2] >= truth * 0.8, (board, truth)  # what the silence hid was counted: 4 s of 2000 W, not lost
@@ -134,7 +126,7 @@ def test_a_reading_garbled_on_the_bus_is_not_counted(vboard):
     time.sleep(9)
     b.command("off 3", expect=r"3 Outlet[^\n]*\n")
     time.sleep(2)
-    board, truth = counters(b)[2], b.mains.joules(2) / 3.6
+    board, truth = energy_counters(b)[2], b.mains.joules(2) / 3.6
     assert truth - 2000 * 7 / 3.6 <= board <= truth - 2000 * 3 / 3.6, (board, truth)  # 5 s lost (a reading's
     # timing: 3 to 7), where the garbled values would have added 1.1 Wh
     assert "Traceback" not in b.serial.text()
@@ -220,7 +212,7 @@ def test_the_energy_counted_outlives_a_reset_and_a_power_cut_loses_minutes_at_mo
     b = metered(vboard)
     b.command("on 6", expect=r"6 Outlet[^\n]*\n")
     time.sleep(12)  # an RTC memory record (every 10 s)
-    before = counters(b)  # a stop: energy.json written too
+    before = energy_counters(b)  # a stop: energy.json written too
     assert before[5] > 2000
     b.friendly()
     m0 = b.serial.mark()
@@ -231,14 +223,14 @@ def test_the_energy_counted_outlives_a_reset_and_a_power_cut_loses_minutes_at_mo
         b.power_cut()
         b.power_on()
         ready(b, 20)
-        after = counters(b)
+        after = energy_counters(b)
         assert after[5] == before[5]  # back to the last energy.json, nothing more, nothing less
     else:
         m0 = b.serial.mark()
         b.command("reboot", expect=r"\n")
         ready(b, 20, since=m0)
         time.sleep(2)
-        after = counters(b)
+        after = energy_counters(b)
         assert after[5] >= before[5] + 800 * 10 / 3.6 * 0.98  # the 12 s after the stop, less what a reset takes
 
 

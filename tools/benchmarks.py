@@ -1091,11 +1091,13 @@ def _metered_board(tmp, name, meter):
     return b
 
 
-def _energy(b):
-    """The board's overall counters (mWh: each outlet, then the strip) as a stop keeps them (Ctrl-C)."""
+def energy_counters(b):
+    """The board's overall energy counters (mWh: each outlet, then the strip) as a stop keeps them: Ctrl-C writes
+    energy.json (the app stops; the board is left at its REPL)."""
     b.interrupt()
     got = json.loads((b.board_dir / "energy.json").read_text())
-    return [w * 1000 + u / 1000 for w, u in zip(got["wh"], got["uwh"], strict=True)][:len(METER_LOADS) + 1]
+    n = len(b.relays())
+    return [w * 1000 + u / 1000 for w, u in zip(got["wh"], got["uwh"], strict=True)][:n + 1]
 
 
 def _soft_reset(b):
@@ -1163,7 +1165,7 @@ def measure_meter(res, tmp, quick):
         day_s = time.monotonic() - t0
         stop.set()
         during = len([t for t in writes if t > t0 + 0.5])  # (the file the watch found at its start is no write)
-        board = _energy(b)
+        board = energy_counters(b)
         truth = [b.mains.joules(i) / 3.6 for i in range(n)] + [b.mains.joules() / 3.6]
         res.update({"meter.day_hours": hours, "meter.hour_s": hour_s, "meter.window_s": round(day_s),
                     "meter.flash_writes": during, "meter.flash_writes_per_hour": round(during * 3600 / day_s, 1),
@@ -1178,7 +1180,7 @@ def measure_meter(res, tmp, quick):
         # nor less than the write held (the outlets are off after a power cut: nothing counted since)
         cut = []
         for _ in range(cuts):
-            before, t_write = _energy(b)[-1], b.mains.joules()
+            before, t_write = energy_counters(b)[-1], b.mains.joules()
             _soft_reset(b)
             b.command("on 3", expect=r"3 Outlet[^\n]*\n")
             time.sleep(3 if quick else rng.uniform(3, 10))
@@ -1186,7 +1188,7 @@ def measure_meter(res, tmp, quick):
             b.power_cycle()
             b.serial.expect(READY, 30, since=m)
             time.sleep(1)
-            cut.append(((t_cut - t_write) / 3.6, _energy(b)[-1] - before))
+            cut.append(((t_cut - t_write) / 3.6, energy_counters(b)[-1] - before))
             _soft_reset(b)
         res.update({"meter.cuts": cuts, "meter.cut_lost_mwh_max": round(max(x for x, _ in cut)),
                     "meter.cut_kept_mwh_max": round(max(abs(k) for _, k in cut), 1)})
