@@ -7,7 +7,9 @@ limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for m
 off, as a breaker would be.
 
 The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched
-(with one outlet on, its share is the total, exact), or its rated watts until it has one; the energy of a reading
+(the mean of a few readings after the switch less the mean before it, weighed with its steps before, so that a small
+load beside a big one whose power wanders is not its wander; with one outlet on, its share is the total, exact), or
+its rated watts until it has one; the energy of a reading
 during which an outlet switched is the old total's up to the switch. The counters are overall and today, per outlet
 and for the strip (the strip's also counts what no outlet took), in Wh with the µWh beside: integers that never
 outgrow a small int. They are kept in the ESP8266's RTC memory every 10 s (it survives a reset, not a power cut) and
@@ -31,7 +33,9 @@ from micropython import const
 FILE = "energy.json"
 _FLASH_S = const(300)  # energy.json written this often
 _RTC_S = const(10)  # the RTC memory
-_SETTLE_MS = const(1500)  # a switch's step is measured until this long after it
+_LAG_MS = const(400)  # a reading this soon after a switch is not the new level yet (an inrush, the chip's filter)
+_AFTER = const(4)  # a switch's step: the mean of this many readings after it (fewer when another switch comes first)
+_WEIGH = const(8)  # a learned load: the mean of its last steps, each weighing 1/8 at least, unless one is far off
 _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
@@ -44,23 +48,25 @@ watts = []  # each outlet's (W)
 reading = [0, 0, 0, 0]  # the chip's last reading: dV, mA, power factor in thousandths, cHz (0: none)
 raw = [0] * 9  # the same in the chip's counts (the driver's order), when; the energy counted since the last switch,
 # in counts and ms (calibrate: a window of several readings, whose timing jitter a single one would carry)
-learned = []  # each outlet's load, learned from the total's step when it switched (W; 0: none yet)
+learned = []  # each outlet's load, learned from the total's steps when it switched (dW)
+seen = []  # how many steps each learned load weighs (0: none yet, its rated watts stand in; _WEIGH at most)
 over = []  # per outlet: shed by the overload protection
 hot = []  # per outlet: seconds its power has been above its own limit (meter.outlet_max_watts)
 wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
 uwh = []  # and the µWh over each
 day = 0  # the local day today counts (days since 2000), 0 while unknown
-_c = [0, 0, 0, 0, None, 0]  # seconds above the limit, since the last shed or restore, to the next RTC and flash
-# writes; a switch's step being measured: [outlet, on, total before, when, outlets on before (bits), another switch
-# came before a reading]; when energy was last counted (time.ticks_ms())
+_c = [0, 0, 0, 0, None, 0, 0, 0]  # seconds above the limit, since the last shed or restore, to the next RTC and
+# flash writes; a switch's step being measured: [outlet, on, total before (W), when, outlets on before (bits), another
+# switch came before a reading, the mean before (dW), its learned load before]; when energy was last counted
+# (time.ticks_ms()); the total's mean since the last switch (dW: of the last _AFTER readings, nearly) and its readings
 
 
 def start():
     """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
-    global watts, learned, over, hot, wh, uwh, day
+    global watts, learned, seen, over, hot, wh, uwh, day
     n = len(app.outlets)
     k = 2 * (n + 1)
-    watts, learned, over, hot, wh, uwh = [0] * n, [0] * n, [False] * n, [0] * n, [0] * k, [0] * k
+    watts, learned, seen, over, hot, wh, uwh = [0] * n, [0] * n, [0] * n, [False] * n, [0] * n, [0] * k, [0] * k
     got = _from_rtc(k) or app.load(FILE)
     if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
         wh[:] = got["wh"]
@@ -121,9 +127,12 @@ def switched(i, on, why):
     """Outlet listener: the total's step after a switch is the outlet's load; the reading it falls in counts the
     energy before it for the outlets on then. Two switches with no reading between them (on all, say): no load is
     learned, the energy before the first is still theirs."""
-    t = _c[4]
+    c = _c
+    t = c[4]
     raw[7] = raw[8] = 0
-    if t and time.ticks_diff(_c[5], t[3]) <= 0:
+    before = c[6] if c[7] else total * 10
+    c[6] = c[7] = 0  # the mean starts again at the new level
+    if t and time.ticks_diff(c[5], t[3]) <= 0:
         t[5] = True
         return
     o = app.outlets
@@ -131,12 +140,17 @@ def switched(i, on, why):
     for k in range(len(o)):
         if o.on[k] != (k == i):
             m |= 1 << k
-    _c[4] = [i, on, total, time.ticks_ms(), m, False]
+    c[4] = [i, on, total, time.ticks_ms(), m, False, before, learned[i]]
 
 
 def share(i):
-    """Outlet i's part of the strip's power: its learned load, its rated watts, or 1 W."""
-    return learned[i] or app.cfg["watts"][i] or 1
+    """Outlet i's part of the strip's power (dW): its learned load (0.1 W at least), its rated watts, or 1 W."""
+    return max(1, learned[i]) if seen[i] else app.cfg["watts"][i] * 10 or 10
+
+
+def _round(x, k):
+    """x / k, an integer rounded to the nearest (a floor would bias every mean down)."""
+    return (2 * x + k) // (2 * k)
 
 
 def _add(k, x):
@@ -213,12 +227,22 @@ def count(t):
         for i in range(n):
             watts[i] = 0
         return False
-    s = _c[4]
-    if s:  # a switch: its step is the outlet's load, until it settled
-        if not s[5]:
-            learned[s[0]] = int(max(0, total - s[2] if s[1] else s[2] - total))
-        if s[5] or time.ticks_diff(_c[5], s[3]) >= _SETTLE_MS:
-            _c[4] = None
+    c = _c
+    s = c[4]
+    if not s or time.ticks_diff(t, s[3]) >= _LAG_MS:  # the mean since the last switch
+        c[7] += 1
+        c[6] += _round(total * 10 - c[6], min(c[7], _AFTER))
+    if s:  # a switch: its step is the outlet's load, learned over _AFTER readings
+        if not s[5] and c[7]:
+            i = s[0]
+            d = c[6] - s[6] if s[1] else s[6] - c[6]
+            if c[7] == 1:
+                seen[i] = min(seen[i] + 1, _WEIGH)
+            if abs(d - s[7]) > max(500, s[7] // 2):  # another load now: its steps before do not count
+                seen[i] = 1
+            learned[i] = s[7] + _round(d - s[7], seen[i])
+        if s[5] or c[7] >= _AFTER:
+            c[4] = None
         if time.ticks_diff(s[3], prev) > 0:  # within this reading: before it, the energy is the old total's
             e0 = min(e, s[2] * time.ticks_diff(s[3], prev) / 3600)
             _split(e0, s[4])
@@ -285,7 +309,7 @@ def _guard(o, n):
     elif not c[0] and c[1] >= conf["restore_s"]:
         k = -1
         for i in range(n):
-            if over[i] and total + share(i) <= mx * 9 // 10 and (k < 0 or cl[i] < cl[k]):
+            if over[i] and total + share(i) // 10 <= mx * 9 // 10 and (k < 0 or cl[i] < cl[k]):
                 k = i
         if k >= 0:
             over[k] = False
