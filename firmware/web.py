@@ -13,7 +13,8 @@ conns = []  # the connections served (webconn.py: their slots)
 stats = [0, 0, 0]  # requests answered, connections refused (busy), requests refused (malformed or too long)
 sessions = []  # [token (hex bytes), when it ends (time.ticks_ms())], 4 at most
 fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login is tried
-job = None  # a derivation under way (webauth.start): [connection, or None for a new password, derivation]
+job = None  # a derivation under way (webauth.start): [connection (None: the console's; False: gone), derivation,
+# None: a login; a new password: a change, the current one checked first; True: a new password, stored when done]
 told = []  # the last badge events: (what, badge hash, text), 4 at most
 data = bytearray(b"\xff" * 120)  # the last 10 minutes of total power: a point every 10 s, oldest first, W in 2 bytes
 # (big-endian; 65535: no point yet)

@@ -33,7 +33,7 @@ def run(c, r):
     if path[:5] != "/api/":
         return webconn.refused(c, 404, None, False)
     if w == ["login"] and m == b"POST":
-        return password(c, r[7])
+        return password(c, r[7], False)
     try:
         os.stat("webpass.json")
     except OSError:
@@ -54,6 +54,8 @@ def run(c, r):
                 web.sessions.remove(s)
         return webconn.send(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
     b = r[7]
+    if w == ["password"]:
+        return password(c, b, True)
     if len(b) > 64 or [1 for x in b if not 32 <= x < 127]:
         return webconn.refused(c, 400, "the body is a command line of printable characters", False)
     if w == ["command"]:
@@ -85,9 +87,10 @@ def allowed(r):
     return ok
 
 
-def password(c, body):
-    """A login: the back-off first, then the password's derivation, a slice at each step of the web task
-    (webauth.step answers)."""
+def password(c, body, new):
+    """A login, or with new a change of the password ({"password": the current one, "new": ...}, from a session): the
+    back-off first (a wrong current password counts as a wrong login), then the password's derivation, a slice at
+    each step of the web task (webauth.step answers)."""
     from firmware import webauth
 
     f = web.fails
@@ -101,9 +104,14 @@ def password(c, body):
     if not rec:
         return webconn.refused(c, 403, "no web password yet: set one at the serial console (webpass)", False)
     try:
-        p = json.loads(body)["password"]
+        r = json.loads(body)
+        p = r["password"]
+        if new:
+            new = r["new"]
     except (ValueError, KeyError, TypeError):
         p = None
     if type(p) is not str or not 1 <= len(p) <= 64:
-        return webconn.refused(c, 400, 'the body is {"password": "..."}', False)
-    web.job = [c, webauth.start(p, rec)]
+        return webconn.refused(c, 400, "the body is JSON with password%s" % (" and new" if new else ""), False)
+    if new is not False and (type(new) is not str or not 8 <= len(new) <= 64):
+        return webconn.refused(c, 400, "a web password has 8 to 64 characters; nothing changed", False)
+    web.job = [c, webauth.start(p, rec), new or None]

@@ -53,9 +53,9 @@ def hmac(a, b, m):
 
 
 def step():
-    """A slice of the derivation under way (web.job, 10 ms at most); once done, the login answered or the new
-    password stored."""
-    c, d = web.job
+    """A slice of the derivation under way (web.job, 10 ms at most); once done, the login answered, the new password
+    derived next (a change, once the current one is checked), or the new password stored."""
+    c, d, new = web.job
     i, o, u, t, n = d[0], d[1], d[2], d[3], d[4]
     t0 = time.ticks_ms()
     while n and time.ticks_diff(time.ticks_ms(), t0) < 10:
@@ -70,17 +70,22 @@ def step():
     web.job = None
     from binascii import hexlify  # noqa: I001 (loaded for the moment)
 
-    if c is None:  # a new password: stored (atomic replace), every session ended
+    if new is True:  # a new password: stored (atomic replace), every session ended
         with open("webpass.json.tmp", "w") as f:
             json.dump([d[6], hexlify(d[5]).decode(), hexlify(key).decode()], f)
         os.rename("webpass.json.tmp", "webpass.json")
         web.sessions.clear()
         log("web: password set; every session ended")
+        if c:
+            webconn.send(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
         return
     r = load()
     f = web.fails
     if r and webconn.same(key, bytes.fromhex(r[2])):
         f[0] = 0
+        if new:  # a change: the current password is right, the new one's derivation next
+            web.job = [c, start(new), True]
+            return
         log("web: logged in")
         if c:  # a session: a random token in a cookie
             t = hexlify(os.urandom(16))
@@ -105,5 +110,5 @@ def password(p):
         return "error: a web password has 8 to 64 characters; nothing changed"
     if web.job:
         return "error: a password is being checked just now; try again in a second"
-    web.job = [None, start(p)]
+    web.job = [None, start(p), True]
     return "web: setting the password"

@@ -143,6 +143,41 @@ def test_five_wrong_passwords_double_the_wait_before_the_next_login(board):
     assert "in 1 s" in body["error"]
 
 
+def test_the_password_is_changed_from_a_session_with_the_current_one(board):
+    """POST /api/password {"password": current, "new": ...} from a session: a wrong current password is a wrong
+    login (the back-off counts it), a new one under 8 characters changes nothing, the right one stores the new
+    password's PBKDF2 and ends every session; the old password no longer logs in, the new one does."""
+    b = board
+    set_password(b)
+    token = login(b)
+    bearer = {"Authorization": "Bearer " + token}
+    new = "a-new-password-77"
+    change = json.dumps({"password": PASSWORD, "new": new})
+    assert call(b, "POST", "/api/password", change)[0] == 401  # no session
+    status, _, body = call(b, "POST", "/api/password", change, {"Cookie": "mp=" + token})
+    assert status == 403 and "CSRF" in body["error"]
+    status, _, body = call(b, "POST", "/api/password", json.dumps({"password": PASSWORD, "new": "short"}), bearer)
+    assert status == 400 and "8 to 64" in body["error"]
+    status, _, body = call(b, "POST", "/api/password", json.dumps({"password": PASSWORD}), bearer)
+    assert status == 400 and body["error"] == "the body is JSON with password and new"
+    status, _, body = call(b, "POST", "/api/password", json.dumps({"password": "not-the-one", "new": new}), bearer)
+    assert status == 401 and "in 1 s" in body["error"]
+    assert call(b, "POST", "/api/login", json.dumps({"password": PASSWORD}))[0] == 429  # the back-off counted it
+    time.sleep(1.2)
+    assert call(b, "GET", "/api/state", headers=bearer)[0] == 200  # a wrong one ends no session
+    m = b.serial.mark()
+    status, head, body = call(b, "POST", "/api/password", change, bearer)
+    assert status == 200 and body == {"ok": True} and "Max-Age=0" in head["Set-Cookie"], (status, body)
+    b.serial.expect("web: password set; every session ended", 5, since=m)
+    assert call(b, "GET", "/api/state", headers=bearer)[0] == 401
+    n, salt, key = json.loads((b.board_dir / "webpass.json").read_text())
+    assert hashlib.pbkdf2_hmac("sha256", new.encode(), bytes.fromhex(salt), n).hex() == key
+    assert call(b, "POST", "/api/login", json.dumps({"password": PASSWORD}))[0] == 401
+    time.sleep(1.2)
+    login(b, new)
+    assert new not in b.serial.text() and PASSWORD not in b.serial.text()
+
+
 def hostile(rng):
     """A malformed or hostile request: (bytes, the statuses it may get; None: the connection may just close)."""
     k = rng.randrange(14)

@@ -151,3 +151,24 @@ def test_a_board_with_the_metering_chip_shows_the_energy_measured(vboard, browse
         r"Power 2\d\d\d W \(measured\), energy today 0\.0(0[5-9]|[1-9]\d) kWh, overall 0\.0(0[5-9]|[1-9]\d) kWh",
         info()))
     until(d, "outlet 3's energy today", lambda: re.search(r", 0\.0(0[5-9]|[1-9]\d) kWh today", outlet_3(d)))
+
+
+def test_the_web_password_is_changed_on_the_page(vboard, browser):  # noqa: F811
+    """Settings: the current password and a new one; the page says so and asks for a login, which the new password
+    passes and the old one no longer does."""
+    b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    d = browser
+    log_in(d, b)
+    new = "a-new-password-77"
+    d.find_element(By.ID, "op").send_keys(PASSWORD)
+    d.find_element(By.ID, "np").send_keys(new)
+    d.find_element(By.ID, "pwb").click()
+    until(d, "the login form again", lambda: d.find_element(By.ID, "login").is_displayed())
+    assert "password changed" in d.find_element(By.ID, "msg").text
+    assert call(b, "POST", "/api/login", '{"password": "%s"}' % PASSWORD)[0] == 401
+    time.sleep(1.1)  # the back-off after that wrong one
+    d.find_element(By.ID, "pw").send_keys(new)
+    d.find_element(By.ID, "go").click()
+    until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
