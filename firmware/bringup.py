@@ -90,11 +90,20 @@ def _build():
     app.outlets = o = Outlets(drive, [x["name"] for x in c["outlets"]], c["stagger_ms"])
     o.on, o.want = on, on[:]  # as they are: off after a reset of the chip, kept through a soft reset
     app.reader = reader(b, bus)
-    if "meter" in c:  # the metering chip (meter.py reads it; without one it estimates)
+    if "meter" in c:  # the metering chip (meter.py reads it; without one it estimates): on I2C or on 3 pins
         from firmware import meter
-        from firmware.drivers.ade7953 import ADE7953
 
-        meter.chip = ADE7953(bus)
+        m = c["meter"]
+        if m["chip"] == "ade7953":
+            from firmware.drivers.ade7953 import ADE7953
+
+            meter.chip = ADE7953(bus)
+        else:
+            from firmware.drivers.hlw8012 import HLW8012
+
+            p = m["pins"]
+            meter.chip = HLW8012(Pin(p[0], Pin.IN), Pin(p[1], Pin.IN), Pin(p[2], Pin.OUT), m["scale"],
+                                 m["chip"] == "bl0937")
     app.saved = app.load(app.STATE)
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
@@ -272,9 +281,11 @@ def stop():
             meter.keep(True)
         except (OSError, MemoryError):
             pass
+    if meter and hasattr(meter.chip, "stop"):  # a pulse chip's interrupts end with the app
+        meter.chip.stop()
     app.events.clear()
-    firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "meter", "drivers.mfrc522",
-                  "drivers.pn532", "drivers.ade7953", "drivers")  # the REPL helpers load what they use again
+    firmware.drop("console", "commands", "clock", "link", "loop", "mqtt", "meter", "drivers.mfrc522", "drivers.pn532",
+                  "drivers.ade7953", "drivers.hlw8012", "drivers")  # the REPL helpers load what they use again
     gc.collect()
 
 

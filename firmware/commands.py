@@ -96,8 +96,9 @@ def power(m):
     r = m.reading
     s = "power %d W measured" % m.total
     if r[0]:
-        s += ": %d.%d V, %d.%02d A, pf %.2f, %d.%02d Hz" % (r[0] // 10, r[0] % 10, r[1] // 1000, r[1] // 10 % 100,
-                                                          r[2] / 1000, r[3] // 100, r[3] % 100)
+        s += ": %d.%d V, %d.%02d A, pf %.2f" % (r[0] // 10, r[0] % 10, r[1] // 1000, r[1] // 10 % 100, r[2] / 1000)
+    if r[3]:  # a pulse chip gives no mains frequency
+        s += ", %d.%02d Hz" % (r[3] // 100, r[3] % 100)
     yield s + "; energy today %s, overall %s" % (_kwh(m.wh[2 * n + 1]), _kwh(m.wh[n]))
     if m.fault:
         yield "meter: FAULT: %s (%d s without a reading since boot)" % (m.fault, m.lost)

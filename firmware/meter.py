@@ -33,7 +33,6 @@ from micropython import const
 FILE = "energy.json"
 _FLASH_S = const(300)  # energy.json written this often
 _RTC_S = const(10)  # the RTC memory
-_LAG_MS = const(400)  # a reading this soon after a switch is not the new level yet (an inrush, the chip's filter)
 _AFTER = const(4)  # a switch's step: the mean of this many readings after it (fewer when another switch comes first)
 _WEIGH = const(8)  # a learned load: the mean of its last steps, each weighing 1/8 at least, unless one is far off
 _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
@@ -57,8 +56,9 @@ uwh = []  # and the µWh over each
 day = 0  # the local day today counts (days since 2000), 0 while unknown
 _c = [0, 0, 0, 0, None, 0, 0, 0]  # seconds above the limit, since the last shed or restore, to the next RTC and
 # flash writes; a switch's step being measured: [outlet, on, total before (W), when, outlets on before (bits), another
-# switch came before a reading, the mean before (dW), its learned load before]; when energy was last counted
-# (time.ticks_ms()); the total's mean since the last switch (dW: of the last _AFTER readings, nearly) and its readings
+# switch came before a reading, the mean before (dW), its learned load and weight before]; when energy was last
+# counted (time.ticks_ms()); the total's mean since the last switch (dW: of the last _AFTER readings, nearly) and its
+# readings
 
 
 def start():
@@ -140,7 +140,7 @@ def switched(i, on, why):
     for k in range(len(o)):
         if o.on[k] != (k == i):
             m |= 1 << k
-    c[4] = [i, on, total, time.ticks_ms(), m, False, before, learned[i]]
+    c[4] = [i, on, total, time.ticks_ms(), m, False, before, learned[i], seen[i]]
 
 
 def share(i):
@@ -229,18 +229,21 @@ def count(t):
         return False
     c = _c
     s = c[4]
-    if not s or time.ticks_diff(t, s[3]) >= _LAG_MS:  # the mean since the last switch
-        c[7] += 1
+    if not s or time.ticks_diff(prev, s[3]) >= 0:  # the mean of the readings wholly after the last switch (one
+        c[7] += 1                                   # across it is a blend: a filter's lag, a pulse period)
         c[6] += _round(total * 10 - c[6], min(c[7], _AFTER))
     if s:  # a switch: its step is the outlet's load, learned over _AFTER readings
-        if not s[5] and c[7]:
-            i = s[0]
+        i = s[0]
+        if s[5]:  # another switch came before a reading: no step
+            pass
+        elif c[7]:  # weighed with the steps before; one far from them is another load: they do not count
             d = c[6] - s[6] if s[1] else s[6] - c[6]
-            if c[7] == 1:
-                seen[i] = min(seen[i] + 1, _WEIGH)
-            if abs(d - s[7]) > max(500, s[7] // 2):  # another load now: its steps before do not count
-                seen[i] = 1
-            learned[i] = s[7] + _round(d - s[7], seen[i])
+            w = 1 if abs(d - s[7]) > max(500, s[7] // 2) else min(s[8] + 1, _WEIGH)
+            learned[i] = s[7] + _round(d - s[7], w)
+            seen[i] = w
+        else:  # only the reading across the switch yet: its step, for the moment
+            learned[i] = 10 * (total - s[2] if s[1] else s[2] - total)
+            seen[i] = max(s[8], 1)
         if s[5] or c[7] >= _AFTER:
             c[4] = None
         if time.ticks_diff(s[3], prev) > 0:  # within this reading: before it, the energy is the old total's

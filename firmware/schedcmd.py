@@ -90,7 +90,7 @@ def _calibrate(a):
     if type(raw.get("meter")) is dict:
         raw["meter"]["scale"] = s
         app.save("config.json", raw)
-    app.cfg["meter"]["scale"] = s
+    app.cfg["meter"]["scale"][:] = s  # in place: a pulse chip's driver holds the list
     return "calibrated with %d W at %d V on outlet %d: %s counts per V, A, W, Wh (config.json, meter.scale)" % (
         w, v, i + 1, ", ".join(str(x) for x in s))
 

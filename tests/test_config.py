@@ -129,6 +129,23 @@ def test_valid(impl, raw, cfg, warnings):
     assert impl.validate(raw) == [cfg, [], warnings]
 
 
+PULSE_BOARD = {'profile': 'custom', 'relays': [0, 1, 2, 3, 4, 5], 'expander': 0x20, 'i2c': {}, 'rtc': 'ds3231',
+               'reader': 'pn532'}
+
+
+@pytest.mark.parametrize('chip', ['hlw8012', 'bl0937'])
+def test_a_pulse_chip_on_the_custom_wiring_gets_its_pins_and_the_bench_models_scale(impl, chip):
+    """The relays behind the expander and a PN532 on I2C leave GPIO 12, 13, 14 free: the default CF, CF1 and SEL.
+    The default scale is the virtual board's model's (calibrate finds a real board's)."""
+    from tools.vboard import hlw8012
+
+    cfg, errors, _ = impl.validate({'board': PULSE_BOARD, 'meter': {'chip': chip}})
+    assert errors == [] and cfg['meter']['pins'] == [12, 13, 14]
+    assert cfg['meter']['scale'] == hlw8012.scale(chip)
+    cfg, errors, _ = impl.validate({'board': dict(PULSE_BOARD, led=2), 'meter': {'chip': chip, 'pins': [13, 14, 16]}})
+    assert errors == [] and cfg['meter']['pins'] == [13, 14, 16]  # SEL is an output: GPIO16 will do
+
+
 # ---- broken configurations: (id, raw, [(key path, message fragment), ...]) ----
 
 BROKEN = [
@@ -229,7 +246,24 @@ BROKEN = [
     ('wifi-type', {'wifi': PASSWORD}, [('wifi', '***: expected an object')]),
     ('wifi-ssid', {'wifi': {'ssid': 's' * 33}}, [('wifi.ssid', 'a string of 0 to 32 characters')]),
     ('mqtt-type', {'mqtt': 'broker.home'}, [('mqtt', 'expected an object')]),
-    ('meter-chip', {'meter': {'chip': 'hlw8012'}}, [('meter.chip', 'one of ade7953')]),
+    ('meter-chip', {'meter': {'chip': 'hlw8013'}}, [('meter.chip', 'one of ade7953, hlw8012, bl0937')]),
+    ('meter-pins-on-relays', {'meter': {'chip': 'hlw8012'}},  # the seed wiring: 12, 13, 14 are relays
+     [('meter.pins[0]', '12: expected a free pin, but board.relays[2] uses it'),
+      ('meter.pins[1]', 'board.relays[3] uses it'), ('meter.pins[2]', 'board.relays[1] uses it')]),
+    ('meter-pins-boot', {'board': {'profile': 'custom', 'relays': [0], 'expander': 0x20, 'i2c': {}},
+                         'meter': {'chip': 'bl0937', 'pins': [15, 16, 2]}},
+     [('meter.pins[0]', 'not GPIO15: it sets the boot mode'),
+      ('meter.pins[1]', 'not GPIO16 for CF1: GPIO16 has no interrupt'), ('meter.pins[2]', 'not GPIO2')]),
+    ('meter-pins-spi', {'board': {'profile': 'expander'}, 'meter': {'chip': 'hlw8012', 'pins': [12, 5, 3]}},
+     [('meter.pins[0]', 'board.spi.miso uses it'), ('meter.pins[1]', 'board.i2c.scl uses it'),
+      ('meter.pins[2]', "GPIO3 is the REPL's UART")]),
+    ('meter-pins-twice', {'board': {'profile': 'custom', 'relays': [0], 'expander': 0x20},
+                          'meter': {'chip': 'hlw8012', 'pins': [12, 12, 14]}},
+     [('meter.pins[1]', 'meter.pins[0] uses it')]),
+    ('meter-pins-shape', {'board': {'profile': 'custom', 'relays': [0], 'expander': 0x20},
+                          'meter': {'chip': 'hlw8012', 'pins': [12, 13]}},
+     [('meter.pins', 'three GPIOs: CF, CF1, SEL')]),
+    ('meter-pins-ade7953', {'meter': {'pins': [12, 13, 14]}}, [('meter.pins', 'no pins: the ADE7953 is on I2C')]),
     ('meter-scale', {'meter': {'scale': [1, 2, 0, 4]}}, [('meter.scale', '4 numbers above 0')]),
     ('meter-scale-short', {'meter': {'scale': [1, 2, 3]}}, [('meter.scale', '4 numbers above 0')]),
     ('meter-limits', {'meter': {'max_watts': 5000, 'over_s': 0, 'restore_s': 1}},
@@ -239,7 +273,7 @@ BROKEN = [
     ('meter-outlet-limit-high', {'meter': {'outlet_max_watts': [0, 0, 5000, 0, 0, 0]}},
      [('meter.outlet_max_watts', '6 integers from 0 to 4600')]),
     ('meter-without-i2c', {'board': {'i2c': None, 'rtc': None, 'reader': None}, 'meter': {}},
-     [('meter.chip', 'board.i2c set: the metering chip is on I2C')]),
+     [('meter.chip', 'board.i2c set: the ADE7953 is on I2C')]),
     ('mqtt-without-host', {'mqtt': {}}, [('mqtt.host', "the broker's name or IP address")]),
     ('mqtt-host', {'mqtt': {'host': 'mqtt://broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),
     ('mqtt-host-underscore', {'mqtt': {'host': 'my_broker'}}, [('mqtt.host', 'letters, digits, dots and dashes')]),

@@ -17,11 +17,12 @@ from hypothesis import strategies as st  # noqa: E402
 from drivers.ade7953 import ADE7953  # noqa: E402
 from drivers.ds1307 import DS1307  # noqa: E402
 from drivers.ds3231 import DS3231  # noqa: E402
+from drivers.hlw8012 import HLW8012  # noqa: E402
 from drivers.pcf8574 import PCF8574  # noqa: E402
 from upy import MICROPYTHON, MPY_CROSS  # noqa: E402
 
 from tools.vboard import ade7953 as model  # noqa: E402
-from tools.vboard import chips, hw  # noqa: E402
+from tools.vboard import chips, hlw8012, hw  # noqa: E402
 from tools.vboard.mains import Mains  # noqa: E402
 
 DT = datetime.datetime
@@ -486,3 +487,207 @@ def test_ade7953_runs_on_micropython_and_reads_without_allocating(tmp_path):
         "True [4600000, 869421, -1000, 32767, 4474, 20000]",
         "None",
     ]
+
+
+# HLW8012 / BL0937
+
+class PulseTime:
+    """time's ticks for the driver under CPython: the hand-moved clock's, or in a handler its edge's instant."""
+
+    def __init__(self, tick):
+        self.tick, self.at = tick, None
+
+    def ticks_us(self):
+        return int((self.tick() if self.at is None else self.at) * 1e6) & 0x3FFFFFFF
+
+    @staticmethod
+    def ticks_add(a, b):
+        return (a + b) & 0x3FFFFFFF
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+
+
+class PulsePins:
+    """The board's side of the chip's three wires: Pin.irq handlers called for the chip's edges, each at its
+    instant, when the driver next sets SEL (as the virtual board delivers them at its next call into the bench)."""
+
+    def __init__(self, chip, clock):
+        self.chip, self.clock, self.handlers = chip, clock, {}
+        self.cf, self.cf1, self.sel = (Pin(self, g) for g in chip.pins)
+
+    def deliver(self):
+        for t, gpio, level in self.chip.edges():
+            handler, trigger = self.handlers.get(gpio, (None, 0))
+            if handler and trigger & (1 if level else 2):
+                self.clock.at = t
+                handler(gpio)
+                self.clock.at = None
+
+
+class Pin:
+    def __init__(self, pins, gpio):
+        self.pins, self.gpio = pins, gpio
+
+    def irq(self, handler=None, trigger=3):
+        self.pins.handlers[self.gpio] = (handler, trigger)
+
+    def __call__(self, level):
+        self.pins.deliver()
+        self.pins.chip.select(level)
+
+
+@pytest.fixture
+def pulsing(monkeypatch):
+    """make(kind) -> (driver, chip, mains, tick): the driver on the chip's model (no noise, no jitter) measuring
+    the bench's mains, one hand-moved clock for all."""
+
+    def make(kind="hlw8012", **kw):
+        tick = Tick()
+        tick.t = 100.0
+        mains = Mains(6, clock=tick)
+        chip = hlw8012.PulseChip(mains.pieces, kind, clock=tick, **dict(dict(noise=0.0, jitter=0.0), **kw))
+        mains.listeners.append(chip.sync)
+        monkeypatch.setattr(sys.modules["drivers.hlw8012"], "time", PulseTime(tick))
+        pins = PulsePins(chip, sys.modules["drivers.hlw8012"].time)
+        meter = HLW8012(pins.cf, pins.cf1, pins.sel, hlw8012.scale(kind), kind == "bl0937")
+        meter.start()
+        return meter, chip, mains, tick
+
+    return make
+
+
+def reads(meter, tick, seconds, step=1.0):
+    """Reads every step seconds: their energies added, and the last reading."""
+    r, e = [0] * 6, 0
+    for _ in range(round(seconds / step)):
+        tick.t += step
+        assert meter.read(r) is True
+        e += r[5]
+    return e, r
+
+
+@pytest.mark.parametrize("kind", ["hlw8012", "bl0937"])
+def test_hlw8012_counts_every_pulse_and_reads_known_loads(pulsing, kind):
+    """The energy is CF's pulses, to one pulse of the truth; the power, voltage, current and power factor of a
+    2000 W heater and a 150 W motor at pf 0.8 as the chip's transfer functions give them."""
+    meter, chip, mains, tick = pulsing(kind)
+    s = hlw8012.scale(kind)
+    mains.set_load(2, 2000)
+    mains.set_load(3, 150, 0.8)
+    mains.switch(2, True)
+    mains.switch(3, True)
+    e, r = reads(meter, tick, 10)
+    assert e == chip.pulses and abs(e - mains.joules() * hlw8012.PER_WATT[kind]) <= 1
+    p, q = 2150, 150 * 0.75
+    a = (p * p + q * q) ** 0.5 / 230
+    assert abs(r[2] / s[2] - p) <= 0.001 * p and abs(r[0] / s[0] - 230) <= 0.2
+    assert abs(r[1] / s[1] - a) <= 0.001 * a and abs(r[3] / 32768 - p / (230 * a)) <= 0.002 and r[4] == 0
+    mains.switch(2, False)
+    before = chip.pulses
+    e, r = reads(meter, tick, 4)
+    assert abs(r[2] / s[2] - 150) <= 0.5 and abs(r[3] / 32768 - 0.8) <= 0.005
+    assert e == chip.pulses - before  # since the last read only
+    mains.switch(3, False)
+    e, r = reads(meter, tick, 12)
+    assert r[2] == 0 and e <= 1 and abs(r[0] / s[0] - 230) <= 0.2  # no load: no power, the voltage still read
+
+
+@pytest.mark.parametrize("kind", ["hlw8012", "bl0937"])
+def test_hlw8012_switches_sel_between_reads_and_waits_for_it_to_settle(pulsing, kind):
+    """SEL gives CF1 to the voltage, then the current, a read each (BL0937: high is the voltage); CF1 gives the old
+    quantity for a while after a switch, and the driver's window opens after it."""
+    meter, chip, mains, tick = pulsing(kind)
+    s = hlw8012.scale(kind)
+    volts = 1 if kind == "bl0937" else 0
+    assert chip.sel == volts
+    mains.set_load(0, 1000)
+    mains.switch(0, True)
+    chip.history = seen = []
+    levels, r = [], [0] * 6
+    for _ in range(4):
+        tick.t += 1
+        meter.read(r)
+        levels.append(chip.sel)
+    assert levels == [volts ^ 1, volts, volts ^ 1, volts]
+    assert abs(r[0] / s[0] - 230) <= 0.2 and abs(r[1] / s[1] - 1000 / 230) <= 0.005
+    # CF1 over the first 0.1 s after the switch to the current (the third read): still the voltage's rate
+    t0 = tick.t - 1
+    early = [t for t, g, level in seen if g == chip.pins[1] and level and t0 < t < t0 + hlw8012.SETTLE_S]
+    late = [t for t, g, level in seen if g == chip.pins[1] and level and t0 + 0.5 < t < t0 + 0.5 + 0.1]
+    assert abs(len(early) - 230 * hlw8012.PER_VOLT[kind] * hlw8012.SETTLE_S) <= 1
+    assert abs(len(late) - 1000 / 230 * hlw8012.PER_AMP[kind] * 0.1) <= 1
+    tick.t += 0.1  # two reads close together: the window stays open, SEL stays
+    meter.read(r)
+    assert chip.sel == volts
+
+
+def test_hlw8012_a_silent_chip_raises_oserror_and_keeps_its_pulses(pulsing):
+    """Zero load and a dead chip both give no CF pulse; a dead chip gives no CF1 pulse on the voltage either: the
+    read of that window raises OSError. What CF counted before stays for the next good read."""
+    meter, chip, mains, tick = pulsing()
+    mains.set_load(0, 2000)
+    mains.switch(0, True)
+    reads(meter, tick, 2)
+    tick.t += 0.5
+    before = chip.pulses
+    chip.stop()
+    r = [0] * 6
+    raised = 0
+    for _ in range(3):
+        tick.t += 1
+        try:
+            meter.read(r)
+        except OSError as x:
+            raised += 1
+            assert x.args[0] == 19
+    assert raised >= 1
+    chip.start()
+    e, r = reads(meter, tick, 4)
+    assert abs(r[2] / hlw8012.scale("hlw8012")[2] - 2000) <= 2
+    assert before > 0 and meter.q[0] == chip.pulses  # every pulse counted, those before the silence too
+
+
+HLW8012_SCRIPT = """
+import sys
+import micropython
+import time
+sys.path.insert(0, %r)
+from drivers.hlw8012 import HLW8012
+
+
+class Pin:
+    def __init__(self):
+        self.handler, self.level = None, None
+
+    def irq(self, handler=None, trigger=3):
+        self.handler = handler
+
+    def __call__(self, level):
+        self.level = level
+
+
+cf, cf1, sel = Pin(), Pin(), Pin()
+meter = HLW8012(cf, cf1, sel, [2447.2, 69039.4, 96.678, 348.04])
+meter.start()
+print(sel.level, cf.handler is not None, cf1.handler is not None)
+micropython.heap_lock()
+for _ in range(1000):
+    cf.handler(cf)
+    cf1.handler(cf1)
+micropython.heap_unlock()
+print(meter.p[0], meter.p[2])
+time.sleep_ms(250)
+micropython.heap_lock()
+for _ in range(10):
+    cf1.handler(cf1)
+micropython.heap_unlock()
+print(meter.p[2])
+"""
+
+
+def test_hlw8012_handlers_run_on_micropython_without_allocating(tmp_path):
+    """On the real interpreter, the interrupt handlers take no heap (heap_lock); CF1's pulses are counted once SEL
+    settled."""
+    assert on_micropython(tmp_path, HLW8012_SCRIPT) == ["0 True True", "1000 0", "10"]

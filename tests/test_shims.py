@@ -286,3 +286,55 @@ print(r)
     assert out.strip().splitlines()[-1] == (
         "['AttributeError True', 'TypeError True', 'TypeError False', True, 'ValueError']"), out
     assert b.level(12) == 1  # the wire serves on
+
+
+def test_pin_interrupts_call_the_handler_for_each_edge_of_its_trigger(vboard):
+    """A pin the bench drives (the HLW8012's CF and CF1 on the custom wiring) calls its handler with the pin for
+    each edge its trigger names, at the next call the firmware makes into the bench, in order; time.ticks_us() in
+    the handler is the edge's instant. As on the ESP8266: no hard IRQ, none on GPIO16, irq(None) stops them."""
+    b = vboard(None, wiring="custom", meter="hlw8012")
+    b.serial.expect(r">>> $", 10, since=0)
+    b.mains.set_load(2, 2000)
+    b.mains.switch(2, True)
+    b.pulses.history = seen = []
+    out = json.loads(b.exec("""
+import json, machine, time
+cf, cf1 = machine.Pin(12, machine.Pin.IN), machine.Pin(13, machine.Pin.IN)
+ts, n, who = [], [0, 0], []
+def on_cf(p):
+    ts.append(time.ticks_us())
+    if not who:
+        who.append(p is cf)
+def on_cf1(p):
+    n[0] += 1
+r = {"irq": repr(type(cf.irq(on_cf, machine.Pin.IRQ_RISING)))}
+cf1.irq(handler=on_cf1, trigger=machine.Pin.IRQ_FALLING)
+r["trigger"] = cf1.irq().trigger()
+t0 = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t0) < 1000:
+    machine.idle()
+cf.irq(None)
+cf1.irq(on_cf1, machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING)
+k = n[0]
+t0 = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t0) < 500:
+    machine.idle()
+cf1.irq(None)
+machine.idle()
+r.update(ts=ts, falling=k, both=n[0] - k, quiet=len(ts), who=who)
+for args in ((machine.Pin(16), (on_cf,)), (cf, (on_cf, 1, True))):
+    try:
+        args[0].irq(*args[1])
+    except Exception as e:
+        r[repr(args[0])] = repr(e)
+print(json.dumps(r))
+""").strip().splitlines()[-1])
+    assert out["irq"] == "<class '_IRQ'>" and out["trigger"] == 2 and out["who"] == [True]
+    ts = out["ts"]
+    assert 150 <= len(ts) <= 250 and out["quiet"] == len(ts)  # 193 Hz at 2000 W; none after irq(None)
+    rising = [int(t * 1e6) for t, gpio, level in seen if gpio == 12 and level]
+    k = rising.index(ts[0])
+    assert ts == rising[k:k + len(ts)]  # every edge, in order, each at its instant
+    assert 400 <= out["falling"] <= 700 and 2 * 250 <= out["both"] <= 2 * 350  # 563 Hz: CF1 gives the voltage
+    assert out["Pin(16)"] == "OSError('pin does not have IRQ capabilities',)"
+    assert out["Pin(12)"] == "ValueError('hard IRQ not supported',)"

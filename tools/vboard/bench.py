@@ -25,6 +25,7 @@ from tools.build import BUILD, IMAGE, SHIMS, compile_file
 from . import heapmodel, hw, ntp, radio, rfid, webrepl
 from .heapmodel import MICROPYTHON
 from .ade7953 import ADE7953
+from .hlw8012 import PulseChip
 from .chips import DS1307, DS3231, PCF8574, Clock
 from .mains import Mains
 
@@ -39,7 +40,13 @@ WIRINGS = {
     "seed": {"relays": [("gpio", p) for p in (16, 14, 12, 13, 0, 2)], "i2c": (5, 4), "reader": "pn532"},
     "expander": {"relays": [("pcf", 0x20, n) for n in range(6)], "i2c": (5, 4), "pcf": 0x20, "reader": "mfrc522",
                  "spi": (15, 16)},  # the MFRC522's CS and RST (NRSTPD)
+    # a third (config.json's profile custom): relays behind the expander, a PN532 on I2C; GPIO 12, 13, 14 free for a
+    # pulse-output metering chip's CF, CF1 and SEL
+    "custom": {"relays": [("pcf", 0x20, n) for n in range(6)], "i2c": (5, 4), "pcf": 0x20, "reader": "pn532",
+               "pulses": (12, 13, 14)},
 }
+IRQ_RISING, IRQ_FALLING = 1, 2  # machine.Pin's triggers (ports/esp8266/machine_pin.c)
+EDGES_AT_ONCE = 64  # the most edges one "e" request carries (shims/_wire.py's buffer)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROMFS_HEADER = b"\xd2\xcd\x31"  # how a ROMFS image starts
@@ -81,9 +88,11 @@ def boot_free(heap):
     return (free_at_start(heap) - heapmodel.board_charge(len(firmware_names()))) // block * block
 
 
-# Modules of which a board loads one at most, its wiring's: the RTC chip's driver, the RFID reader's.
+# Modules of which a board loads one at most, its wiring's: the RTC chip's driver, the RFID reader's, the metering
+# chip's.
 ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
-                ("firmware.drivers.mfrc522", "firmware.drivers.pn532"))
+                ("firmware.drivers.mfrc522", "firmware.drivers.pn532"),
+                ("firmware.drivers.ade7953", "firmware.drivers.hlw8012"))
 # The validator's modules: loaded only by valid.check, in a boot that then resets (soft, to apply a changed config.json,
 # or hard, short of memory) or stays in the safe state, never beside the app; a soft reset starts the pools of names
 # afresh (qstr_init in mp_init), so the running app never holds their names. test_heap checks the board has none.
@@ -249,19 +258,27 @@ class Bench:
             self.buses[w["i2c"]][self.pcf.addr] = self.pcf
         self.relay_wires = w["relays"]
         self.mains = Mains(len(self.relay_wires))  # the loads the relays power, and the energy they really take
-        self.meter = None  # the metering chip on the I2C bus (meter: "ade7953" or None)
+        self.irqs = {}  # gpio -> the triggers of the device's handler on it (Pin.irq)
+        self.pulses = None  # a pulse-output metering chip (its CF, CF1 and SEL on pins: hlw8012.py)
+        self.pin_watch = {}  # gpio -> [level, fn(level)]: a chip that follows a pin (an SPI chip's CS, its reset)
+        self.meter = None  # the metering chip: meter "ade7953" (on the I2C bus), "hlw8012" or "bl0937", or None
         if meter == "ade7953":
             self.meter = ADE7953(self.mains.measure, pieces=self.mains.pieces)
             self.buses[w["i2c"]][self.meter.addr] = self.meter
-            self.mains.listeners.append(self.meter.sync)
+        elif meter in ("hlw8012", "bl0937"):
+            if "pulses" not in w:
+                raise ValueError("a %s needs three free pins: wiring custom" % meter)
+            self.meter = self.pulses = PulseChip(self.mains.pieces, meter, w["pulses"])
+            self.pin_watch[w["pulses"][2]] = [None, self.pulses.select]
         elif meter is not None:
-            raise ValueError("meter: ade7953 or None, not %r" % (meter,))
+            raise ValueError("meter: ade7953, hlw8012, bl0937 or None, not %r" % (meter,))
+        if self.meter:
+            self.mains.listeners.append(self.meter.sync)
         self.relay_active_low = [True] * len(self.relay_wires)
         self.relay_state = [False] * len(self.relay_wires)
         self.relay_history = []  # (monotonic time, outlet index from 0, on)
         self.spi_devices = {}  # cs gpio -> device with transfer(bytes) -> bytes (its CS edges: pin_watch)
         self.faults = {}  # (peripheral class, method) -> exception the device gets instead of an answer
-        self.pin_watch = {}  # gpio -> [level, fn(level)]: a chip that follows a pin (an SPI chip's CS, its reset)
         self._wire_reader(w, w.get("reader") if reader == "wiring" else reader)
         # radio
         self.ap = {"ssid": ssid, "password": password, "up": True, "rssi": -58, "since": 0.0}
@@ -412,6 +429,7 @@ class Bench:
 
     def _reset_pins(self):
         self.pins.clear()
+        self.irqs.clear()
         self.wdt_on = False  # a reset of the chip: the port's event loop feeds the watchdog again
         self._in_call = None
         self.stall_until = 0.0
@@ -551,6 +569,7 @@ class Bench:
         self._tail = b""  # markers are looked for in this boot's output only
         self._last_intr = 0.0  # a new interpreter has no Ctrl-C pending: the next one is passed on at once
         self._expect_exit = False
+        self.irqs.clear()  # a soft reset too clears the pins' handlers (machine_pin.c's pin_init0)
         self.boots += 1
         cmd = [MICROPYTHON, "-X", "heapsize=%d" % self.device_heap(), "-i", str(SHIMS / "_boot.py")]
         env["VBOARD_BALLAST"] = str(self.ballast)
@@ -706,6 +725,7 @@ class Bench:
     def _wire_serve(self, c):
         f = c.makefile("rwb", buffering=0)
         handles = {}
+        edges = []  # (gpio, time.ticks_us() of the edge) for the device's pin handlers, not yet sent
         call = None
         try:
             for line in f:
@@ -714,7 +734,15 @@ class Bench:
                 if delay > 0:
                     time.sleep(delay)
                 line = line.rstrip(b"\n")
-                c.sendall(line.partition(b" ")[0] + b" " + self._answer(line, handles) + b"\n")
+                n, _, req = line.partition(b" ")
+                self._edges(edges)  # up to this call: its own effect (SEL switched, say) comes after them
+                if req == b"e":  # the edges, at most EDGES_AT_ONCE: their count, then a line of 9 bytes each (the
+                    now, edges[:EDGES_AT_ONCE] = edges[:EDGES_AT_ONCE], []  # gpio, 48 bits of ticks in 6-bit digits)
+                    out = b"".join(bytes([65 + g] + [48 + (t >> k & 63) for k in range(0, 48, 6)]) for g, t in now)
+                    out += b"\n"  # printable, and a line: a read that a Ctrl-C cut leaves a line the shim skips
+                    c.sendall((b"e\n" if edges else b"") + n + b" i%d\n" % len(now) + out)
+                else:  # "e" first when edges wait: the device asks for them once it has its answer
+                    c.sendall((b"e\n" if edges else b"") + n + b" " + self._answer(line, handles) + b"\n")
                 if self._in_call is call:
                     self._in_call = None
         except OSError:
@@ -724,6 +752,18 @@ class Bench:
                 self._in_call = None
             f.close()  # c.close() alone leaves the connection open while f is held (socket.makefile)
             c.close()
+
+    def _edges(self, into):
+        """The pulse chip's edges since the last call that a device's handler takes (its pin's trigger), added to
+        into as (gpio, microseconds): the unix port's ticks_us is CLOCK_MONOTONIC's microseconds, as
+        time.monotonic(), wrapped at its small ints' range (2**62 on a 64-bit build, 2**30 on a 32-bit one, as on
+        the ESP8266): the shim wraps it."""
+        if not self.pulses:
+            return
+        with self.lock:
+            for t, gpio, level in self.pulses.edges():
+                if self.irqs.get(gpio, 0) & (IRQ_RISING if level else IRQ_FALLING):
+                    into.append((gpio, int(t * 1e6)))
 
     def _answer(self, line, handles):
         """The answer to a request line (after its number), as bytes. Every line is answered: a request that fails
@@ -870,6 +910,8 @@ class Bench:
             return st[1]
         if pin == 0 and self.button:
             return 0
+        if self.pulses and pin in self.pulses.pins[:2]:  # the metering chip's CF and CF1 drive these
+            return self.pulses.output(pin)
         if pin == 15:
             return 0  # the NodeMCU's pull-down
         relay_input = any(w == ("gpio", pin) for w in self.relay_wires)

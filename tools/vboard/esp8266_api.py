@@ -53,7 +53,8 @@ MODULES = {
         "lightsleep": "yes: waits, as a board with its radio on does",
         "sleep": "yes: lightsleep's other name",
         "deepsleep": "not modelled: the bench has no deep sleep and no wake-up",
-        "disable_irq": "yes: nothing to mask (no interrupts on the virtual board)",
+        "disable_irq": "yes: masks nothing (the pins' handlers run at the firmware's calls into the bench, not "
+                       "between bytecodes)",
         "enable_irq": "yes: as disable_irq",
         "bitstream": "not modelled: the bench has no pin timing",
         "dht_readinto": "not modelled: no DHT sensor on the bench",
@@ -83,7 +84,9 @@ MODULES = {
         "off": "yes",
         "on": "yes",
         "toggle": "yes",
-        "irq": "yes: accepted; the handler is never called (the bench raises no pin interrupts)",
+        "irq": "yes: the handler is called with the pin for each edge of its trigger on a pin the bench drives "
+               "(the metering chip's CF and CF1), at the firmware's next call into the bench, time.ticks_us() in "
+               "it the edge's instant; hard=True and GPIO16 refused as on the ESP8266",
         "IN": "yes",
         "OUT": "yes",
         "OPEN_DRAIN": "yes",

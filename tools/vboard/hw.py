@@ -86,8 +86,19 @@ class Pin:
     def toggle(self):  # ports/esp8266/machine_pin.c: the output register's level flipped, whatever the pin reads
         self.value(1 - self.b.pins.setdefault(self.id, [-1, 0, False])[1])
 
-    def irq(self, *a, **kw):
-        return None
+    def irq(self, handler=None, trigger=3, hard=False, configure=True):
+        """ports/esp8266/machine_pin.c's pin.irq(handler=None, trigger=IRQ_FALLING|IRQ_RISING, hard=False): the
+        device's shim keeps the handler (here handler is whether there is one; configure whether any argument was
+        given) and is sent each edge of the pin that matches the trigger (bench._edges). Gives the pin's number."""
+        if self.id == 16:
+            raise OSError("pin does not have IRQ capabilities")
+        if hard:
+            raise ValueError("hard IRQ not supported")
+        if type(trigger) is not int:
+            raise TypeError("can't convert %s to int" % type(trigger).__name__)
+        if configure:
+            self.b.irqs[self.id] = trigger if handler else 0
+        return self.id
 
     def __repr__(self):
         return "Pin(%d)" % self.id
@@ -477,6 +488,11 @@ def module_function(bench, name, args):
     if name == "idle":
         time.sleep(0.001)
         return None
+    if name == "trigger":  # a pin's irq object's trigger([new]): the triggers it had
+        old = bench.irqs.get(args[0], 0)
+        if len(args) > 1:
+            bench.irqs[args[0]] = args[1]
+        return old
     if name == "disable_irq":
         return 0
     if name == "enable_irq":

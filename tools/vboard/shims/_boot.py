@@ -66,13 +66,23 @@ def _largest():
     while hi - lo > 32:
         m = (lo + hi) // 2
         gc.collect()
-        try:
-            bytearray(m)
+        if _fits(m):
             lo = m
-        except MemoryError:
+        else:
             hi = m
     gc.collect()
     return lo
+
+
+def _fits(n):
+    # Tried in a call of its own: the interpreter's C frame that made the block may keep a stale pointer to it,
+    # which a collection made from this frame would take for a reference (the block kept: the heap looks in
+    # pieces); from the caller's, that frame is below the stack pointer, not scanned.
+    try:
+        bytearray(n)
+        return True
+    except MemoryError:
+        return False
 
 
 def _fill_holes():

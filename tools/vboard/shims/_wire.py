@@ -7,21 +7,28 @@ import uos
 s = socket.socket()
 s.connect(socket.getaddrinfo("127.0.0.1", int(uos.getenv("VBOARD_WIRE")))[0][-1])
 n = 0
+pend = False  # the bench has pin edges for the handlers (machine.Pin.irq): a line "e" before an answer says so
+irq = None  # machine's: runs the handlers of those edges
 
 
 def call(q):
     # Each request carries a number the answer repeats: after a Ctrl-C that landed while we waited,
     # the answer to the interrupted request is still on its way, and is skipped here; so is the rest of
     # a line whose reading a MemoryError cut (the board's heap full: its bytes taken, the line not made).
-    global n
+    global n, pend
     n = (n + 1) % 1000
     t = "%d" % n
     s.write("%s %s\n" % (t, q))
     while True:
         r = s.readline().decode()[:-1]
+        if r == "e":
+            pend = True
+            continue
         k, _, r = r.partition(" ")
         if k == t:
             break
+    if pend:  # the edges up to this call: their handlers run before it returns, as a board's would have run
+        irq()
     if r[0] == "-":
         raise OSError(int(r[1:]))
     if r[0] == "^":  # the port's own words, as its error_check raises them: OSError("AP required")

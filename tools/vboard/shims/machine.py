@@ -1,6 +1,7 @@
 # ESP8266 `machine` on the virtual board: proxies to the bench, which holds every pin, bus and timer.
 # docs/esp8266-modules.md lists what a board has and which of it is here.
 import _wire
+import time as _time  # the shim: its ticks_us is swapped while a handler runs
 
 PWRON_RESET, WDT_RESET, SOFT_RESET, DEEPSLEEP_RESET, HARD_RESET = 0, 1, 4, 5, 6
 DEEPSLEEP = 4  # the wake ability machine.RTC's alarm gives (ports/esp8266/modmachine.c)
@@ -92,6 +93,69 @@ def soft_reset():
 
 
 _pins = {}  # the ESP8266's pins are objects in ROM: made here at start, with the shims, not on the firmware's heap
+_h = [None] * 16  # each pin's handler (Pin.irq): the port's root pointers
+_b = bytearray(9 * 64 + 1)  # a batch of edges from the bench: 64 at most (bench.EDGES_AT_ONCE), 9 bytes each
+_in = False  # the handlers are running
+_at = 0  # time.ticks_us() of the edge whose handler runs
+_us = _time.ticks_us
+_m = _time.ticks_add(0, -1)  # ticks wrap at this + 1: 2**30 (a 32-bit build, the ESP8266) or 2**62 (64-bit)
+
+
+def _ticks_us():
+    return _at
+
+
+def _irq():
+    # The pins' edges since the last call into the bench (bench._edges): each handler called with its pin, in
+    # the edges' order, and time.ticks_us() in it is its edge's instant. A board schedules the handler at the edge
+    # (machine_pin.c: soft IRQs only, a queue of 4) and runs it at the next bytecode; here it runs at the next call
+    # the firmware makes into the bench. A call a handler makes gets its answer, not more edges (_in).
+    global _in, _at
+    if _in:
+        return
+    _in = True
+    b = _b
+    try:
+        while _wire.pend:
+            _wire.pend = False
+            c = int(_wire.call("e")[1:])
+            _wire.s.readinto(b, 9 * c + 1)
+            for i in range(0, 9 * c, 9):
+                h = _h[b[i] - 65]
+                if h:  # its ticks: 48 bits, 6 a digit; the upper 18 only where they fit a small int
+                    _at = (b[i + 1] - 48) | (b[i + 2] - 48) << 6 | (b[i + 3] - 48) << 12 | (
+                        b[i + 4] - 48) << 18 | (b[i + 5] - 48) << 24
+                    if _m >> 30:
+                        _at = (_at | ((b[i + 6] - 48) | (b[i + 7] - 48) << 6 | (b[i + 8] - 48) << 12) << 30) & _m
+                    _time.ticks_us = _ticks_us
+                    try:
+                        h(_pins[b[i] - 65])
+                    except Exception as e:  # as mp_sched's protected call: said, and the next one runs
+                        import sys
+
+                        sys.print_exception(e)
+                    _time.ticks_us = _us
+    finally:
+        _time.ticks_us = _us
+        _in = False
+
+
+_wire.irq = _irq
+
+
+class _IRQ:
+    """A pin's irq object (ports/esp8266/machine_pin.c, static there): call it to run the handler, trigger() to
+    read or set its triggers."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __call__(self):
+        if _h[self.n]:
+            _h[self.n](_pins[self.n])
+
+    def trigger(self, *a):
+        return _wire.go("f trigger", (self.n,) + a, {})
 
 
 class Pin(_wire.Hw):
@@ -114,8 +178,19 @@ class Pin(_wire.Hw):
     def __call__(self, *a):
         return self.value(*a)
 
+    def irq(self, *a, **kw):
+        # The bench checks the arguments and watches the pin for the trigger; the handler stays here (_irq).
+        c = bool(a or kw)  # with no argument, the irq object only
+        h = kw.pop("handler", a[0] if a else None)
+        n = _wire.go("%d irq" % self._i(), (h is not None,) + a[1:], dict(kw, configure=c))
+        if c:
+            _h[n] = h
+        return _irqs[n]
 
+
+_irqs = {}
 for _n in (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16):
     _pins[_n] = None
     Pin(_n)
+    _irqs[_n] = _IRQ(_n)
 del _n
