@@ -13,6 +13,7 @@ _MAX_LINE = const(80)
 _WAIT_MS = const(2000)  # a line whose command finds no room to load is tried again this long
 hide = False  # the line being typed is the web password: not echoed, handed to the web server (webpass)
 waiting = None  # that line, and when it was first tried: [line, time.ticks_ms()]
+held = None  # when a line began to wait for a web answer being sent (time.ticks_ms())
 
 
 async def run():
@@ -25,7 +26,7 @@ async def run():
     while True:
         if waiting:  # another job (a web answer being sent, a telemetry) holds the heap for a moment: the line is
             await sleep_ms(100)  # tried again while the keys typed after it wait in the UART's buffer (not while
-            if link and link.busy:  # a tap or a round holds the heap)
+            if _held(link):  # a tap, a round or a web answer holds the heap)
                 continue
             w, waiting = waiting, None
             try:
@@ -38,7 +39,7 @@ async def run():
                 _free()
                 print("error: not enough memory for that just now (%d bytes free): it did not run" % gc.mem_free())
             continue
-        if not poll.poll(0) or link and link.busy:  # a tap or a round holds the heap it loaded: a line waits for it
+        if not poll.poll(0) or _held(link):  # a tap, a round or a web answer holds the heap: a line waits for it
             await sleep_ms(50)
             continue
         try:
@@ -47,6 +48,22 @@ async def run():
             line = ""
             _free()
             print("\nerror: not enough memory for that just now (%d bytes free): it did not run" % gc.mem_free())
+
+
+def _held(link):
+    """A tap or a round (link.busy) holds the heap it loaded; a web answer being sent holds its parts, for 1 s at
+    most as far as a line is concerned (a client slow to take it holds none back)."""
+    global held
+    if link and link.busy:
+        return True
+    web = sys.modules.get("firmware.web")
+    if web and web.sending():
+        if held is None:
+            held = time.ticks_ms()
+        if time.ticks_diff(time.ticks_ms(), held) < 1000:
+            return True
+    held = None
+    return False
 
 
 def _free():

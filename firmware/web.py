@@ -27,6 +27,15 @@ def heard(what, badge, text):
     told.append((what, badge, text))
 
 
+def sending():
+    """An answer is being sent (a connection in webconn's state 4, _STATE its second item): its parts hold the heap
+    until it is gone; a tap, a round or a console line waits for it."""
+    for c in conns:
+        if c[1] == 4:
+            return True
+    return False
+
+
 def watts():
     """Each outlet's power (W) and whether it is measured: the metering chip's share (meter.py, loaded when there is
     one), else an estimate, each outlet's rated watts while it is on, as hass.telemetry computes it."""
