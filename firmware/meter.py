@@ -6,14 +6,14 @@ until the power is below; they come back one by one, meter.restore_s apart, when
 limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for meter.over_s seconds is switched
 off, as a breaker would be.
 
-The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched
-(the mean of a few readings after the switch less the mean before it, weighed with its steps before, so that a small
-load beside a big one whose power wanders is not its wander; with one outlet on, its share is the total, exact), or
-its rated watts until it has one; the energy of a reading
-during which an outlet switched is the old total's up to the switch. The counters are overall and today, per outlet
-and for the strip (the strip's also counts what no outlet took), in Wh with the µWh beside: integers that never
-outgrow a small int. They are kept in the ESP8266's RTC memory every 10 s (it survives a reset, not a power cut) and
-in energy.json every 5 minutes: a power cut loses 5 minutes of counting at most, the flash sees 12 writes an hour.
+The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched (the
+mean of a few readings after the switch less the mean before it, weighed with its steps before, so that a small load
+beside a big one whose power wanders is not its wander; with one outlet on, its share is the total, exact), or its
+rated watts until it has one; the energy of a reading during which an outlet switched is the old total's up to the
+switch. The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet
+took), in Wh with the µWh beside: integers that never outgrow a small int. They are kept in the ESP8266's RTC memory
+every 10 s (it survives a reset, not a power cut) and in energy.json every 5 minutes: a power cut loses 5 minutes of
+counting at most, the flash sees 12 writes an hour.
 
 A chip that does not answer for a while keeps counting: the first reading after it gives that energy, unless the
 silence lasted over _SILENT_S, when the 24-bit register may have wrapped at full load. That energy, the energy a

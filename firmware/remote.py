@@ -146,6 +146,7 @@ def _state():
         ",".join('{"on":%s,"why":"%s"%s}' % (
             "true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"),
             ',"power_w":%d,"energy_wh":%d.%03d' % (m.watts[i], m.wh[i], m.uwh[i] // 1000) if m else "")
-            for i in range(n)), "true" if [1 for u in link.shed if u is not None] or m and True in m.over else "false",
+            for i in range(n)),
+        "true" if [1 for u in link.shed if u is not None] or m and True in m.over else "false",
         ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,%s' % (m.total, m.wh[n], m.uwh[n] // 1000, m.rms())
         if m else "")

@@ -106,12 +106,11 @@ def password(c, body, new):
     try:
         r = json.loads(body)
         p = r["password"]
-        if new:
-            new = r["new"]
+        new = r["new"] if new else None
     except (ValueError, KeyError, TypeError):
         p = None
     if type(p) is not str or not 1 <= len(p) <= 64:
         return webconn.refused(c, 400, "the body is JSON with password%s" % (" and new" if new else ""), False)
-    if new is not False and (type(new) is not str or not 8 <= len(new) <= 64):
+    if new is not None and (type(new) is not str or not 8 <= len(new) <= 64):
         return webconn.refused(c, 400, "a web password has 8 to 64 characters; nothing changed", False)
-    web.job = [c, webauth.start(p, rec), new or None]
+    web.job = [c, webauth.start(p, rec), new]

@@ -160,6 +160,8 @@ def test_the_password_is_changed_from_a_session_with_the_current_one(board):
     assert status == 400 and "8 to 64" in body["error"]
     status, _, body = call(b, "POST", "/api/password", json.dumps({"password": PASSWORD}), bearer)
     assert status == 400 and body["error"] == "the body is JSON with password and new"
+    status, _, body = call(b, "POST", "/api/password", json.dumps({"password": PASSWORD, "new": False}), bearer)
+    assert status == 400 and "8 to 64" in body["error"]  # never taken for a login
     status, _, body = call(b, "POST", "/api/password", json.dumps({"password": "not-the-one", "new": new}), bearer)
     assert status == 401 and "in 1 s" in body["error"]
     assert call(b, "POST", "/api/login", json.dumps({"password": PASSWORD}))[0] == 429  # the back-off counted it
