@@ -4,7 +4,7 @@ has `web`.
 This part stays on the heap while the app runs, and is small: the listening socket, the connections, the sessions,
 the back-off; a task that looks for a client each step. The code that serves connections (webconn.py) is loaded
 while there is one, the answers (webapi.py) for one request, the password's code (webauth.py) while a password is
-set or a login checked."""
+derived (a login, a change, the console's webpass)."""
 import firmware
 from firmware import app
 
@@ -83,8 +83,10 @@ async def run():
             webconn.step()
         except MemoryError:  # no room to load it just now: the client waits in the backlog, a step more
             pass
-        if not (conns or job):
-            firmware.drop("webconn", "webauth")
+        if not job:  # the password's code only while one is derived (a login, a change, the console's webpass)
+            firmware.drop("webauth")
+        if not conns:
+            firmware.drop("webconn")
 
 
 def password(p):

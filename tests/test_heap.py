@@ -7,7 +7,6 @@ import re
 import pytest
 
 from tools.benchmarks import every_feature_config, every_feature_run, every_feature_with_page
-from tools.vboard import heapmodel
 from tools.vboard.bench import BOOT_ONLY, firmware_names
 
 # Free heap the running app must leave, in bytes: the least the app saw itself (status, "min"), between its tasks'
@@ -51,15 +50,13 @@ def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vb
     assert least >= MIN_STEADY_FREE, "least free heap %d bytes, under the floor of %d:\n%s" % (
         least, MIN_STEADY_FREE, out)
     assert "MemoryError" not in b.serial.text()
-    # The page stays live and saw the last "off all". On the 32-bit board (the chip's sizes) every poll was answered
-    # in every run measured, and at most one in ten may be refused; on the 64-bit board what a request loads for the
-    # moment costs more than the calibrated steady figure shows, and 1 to 17 of about 31 were refused 503 (the page
-    # asks again) in runs beside two CPU hogs: there the test asks only that the page kept being answered.
+    # The page stays live and saw the last "off all", and at most one poll in ten is refused 503 (the page asks
+    # again). Every poll was answered on the 32-bit board (the chip's sizes) in every run measured; on the 64-bit
+    # board, once the password's code left the heap after the login, 26 to 31 of about 31 were answered and none
+    # refused in 12 runs, two boards side by side beside a loaded machine (before, 1 to 17 were refused).
     answered, refused = len(page.seen), len(page.refused)
-    if heapmodel.word_bits() == 32:
-        assert refused <= answered // 10, "%d polls answered, %d refused" % (answered, refused)
-    assert answered >= 5 and page.seen[-1]["outlets"][0]["on"] is False, "%d polls answered, %d refused" % (
-        answered, refused)
+    assert refused <= answered // 10 and answered >= 10 and page.seen[-1]["outlets"][0]["on"] is False, (
+        "%d polls answered, %d refused" % (answered, refused))
     # Every module's place the board interned (the path it was loaded from, its dotted name) is among the names the
     # heap model counts (docs/heap.md, "Names"): with all of the firmware's features loaded, not one is missed.
     dump = b.exec("import micropython; micropython.qstr_info(1)", timeout=30)
