@@ -51,13 +51,14 @@ async def run():
 
 
 def _held(link):
-    """A tap or a round (link.busy) holds the heap it loaded; a web answer being sent holds its parts, for 1 s at
-    most as far as a line is concerned (a client slow to take it holds none back)."""
+    """A tap or a round (link.busy) holds the heap it loaded; a web answer being sent holds its parts and a password
+    being derived its code (web.holding), for 1 s at most as far as a line is concerned (a client slow to take an
+    answer holds none back)."""
     global held
     if link and link.busy:
         return True
     web = sys.modules.get("firmware.web")
-    if web and web.sending():
+    if web and web.holding():
         if held is None:
             held = time.ticks_ms()
         if time.ticks_diff(time.ticks_ms(), held) < 1000:

@@ -111,7 +111,8 @@ async def run():
 
 async def _job(coro):
     """A tap or a round: busy while it runs (the web takes no new client, the clock and the console wait); it starts
-    once a web answer being sent is gone (its parts hold the heap), 1 s at most (a client slow to take it)."""
+    once a web answer being sent or a password being derived is done (web.holding), 1 s at most (a client slow to
+    take it)."""
     import sys
 
     from firmware.loop import sleep_ms
@@ -121,7 +122,7 @@ async def _job(coro):
     try:
         web = sys.modules.get("firmware.web")
         t = time.ticks_ms()
-        while web and web.sending() and time.ticks_diff(time.ticks_ms(), t) < 1000:
+        while web and web.holding() and time.ticks_diff(time.ticks_ms(), t) < 1000:
             await sleep_ms(20)
         return await coro
     finally:

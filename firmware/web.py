@@ -27,9 +27,12 @@ def heard(what, badge, text):
     told.append((what, badge, text))
 
 
-def sending():
-    """An answer is being sent (a connection in webconn's state 4, _STATE its second item): its parts hold the heap
-    until it is gone; a tap, a round or a console line waits for it."""
+def holding():
+    """A password is being derived (its code and state hold the heap for a second or so), or an answer is being sent
+    (a connection in webconn's state 4, _STATE its second item: its parts hold the heap until it is gone): a tap, a
+    round or a console line waits for it."""
+    if job:
+        return True
     for c in conns:
         if c[1] == 4:
             return True
