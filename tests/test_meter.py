@@ -74,7 +74,7 @@ def test_energy_per_outlet_and_for_the_strip_match_the_truth(vboard):
     """Loads switched on and off in turn, two and three at once: each outlet's energy within 2 % of what it really
     took, the strip's within 0.5 %. Each load's step is learned beside a total no more than some 14 times it: the
     chip's own noise (0.1 % of the total a reading) makes a 60 W step learned beside 2.8 kW uncertain by some 1.5 W,
-    2.5 % of it (which reading draws which noise depends on the machine's load: such a test failed 1 run in 20)."""
+    2.5 % of it (which reading draws which noise depends on the machine's load: so ordered, it failed a loaded run)."""
     b = metered(vboard)
     for line, wait in (("on 1", 4), ("on 6", 4), ("on 3", 3), ("off 6", 4), ("on 4", 5), ("off 3", 3),
                        ("on 6", 5), ("off all", 3)):
