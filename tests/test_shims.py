@@ -329,7 +329,7 @@ for args in ((machine.Pin(16), (on_cf,)), (cf, (on_cf, 1, True))):
         r[repr(args[0])] = repr(e)
 print(json.dumps(r))
 """).strip().splitlines()[-1])
-    assert out["irq"] == "<class '_IRQ'>" and out["trigger"] == 2 and out["who"] == [True]
+    assert out["irq"] == "<class 'IRQ'>" and out["trigger"] == 2 and out["who"] == [True]
     ts = out["ts"]
     assert 150 <= len(ts) <= 250 and out["quiet"] == len(ts)  # 193 Hz at 2000 W; none after irq(None)
     rising = [int(t * 1e6) for t, gpio, level in seen if gpio == 12 and level]

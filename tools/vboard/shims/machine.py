@@ -143,7 +143,7 @@ def _irq():
 _wire.irq = _irq
 
 
-class _IRQ:
+class IRQ:
     """A pin's irq object (ports/esp8266/machine_pin.c, static there): call it to run the handler, trigger() to
     read or set its triggers."""
 
@@ -192,5 +192,5 @@ _irqs = {}
 for _n in (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16):
     _pins[_n] = None
     Pin(_n)
-    _irqs[_n] = _IRQ(_n)
-del _n
+    _irqs[_n] = IRQ(_n)
+del _n, IRQ  # the type's name is the port's; machine has no IRQ of its own
