@@ -250,7 +250,8 @@ def test_wifi_lost_while_publishing_the_relays_carry_on_the_will_is_seen_and_the
     w = broker.client()
     b = connected(vboard, broker, keepalive=10)  # the broker gives the board up after 15 s of silence
     w.wait(PREFIX + "/status", "online")
-    m0 = w.mark()
+    w.wait(PREFIX + "/outlet/6/reason", timeout=30)  # the last of the states published at the connection: none
+    m0 = w.mark()  # of them is still on its way when the network goes
     b.set_wifi(False)  # the access point goes: the board's connection stays open, and carries nothing
     b.command("on 1")  # published into a connection that carries nothing
     b.wait_relays([True, False, False, False, False, False])
