@@ -181,6 +181,7 @@ def _main(t0):
         from firmware import web
 
         events.append(web.heard)
+        outlets.listeners.append(web.switched)
         loop.spawn("web", web.run())
     loop.spawn("watchdog", _watchdog(t0))  # the last: ready
     loop.run()

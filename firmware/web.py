@@ -16,15 +16,24 @@ fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login 
 job = None  # a derivation under way (webauth.start): [connection (None: the console's; False: gone), derivation,
 # None: a login; a new password: a change, the current one checked first; True: a new password, stored when done]
 told = []  # the last badge events: (what, badge hash, text), 4 at most
+changes = 0  # outlets switched, badge events and graph points so far: a WebSocket's state goes at once (webws.py)
 data = bytearray(b"\xff" * 120)  # the last 10 minutes of total power: a point every 10 s, oldest first, W in 2 bytes
 # (big-endian; 65535: no point yet)
 
 
 def heard(what, badge, text):
     """app.events listener: the last badge events, for the page."""
+    global changes
+    changes += 1
     if len(told) >= 4:
         told.pop(0)
     told.append((what, badge, text))
+
+
+def switched(i, on, why):
+    """outlets listener: the page's WebSocket sends the state at once."""
+    global changes
+    changes += 1
 
 
 def holding():
@@ -52,7 +61,7 @@ def watts():
 
 
 async def run():
-    global srv
+    global srv, changes
     import gc
     import select
     import socket
@@ -78,6 +87,7 @@ async def run():
             data[:-2] = data[2:]
             data[-2] = n >> 8
             data[-1] = n & 255
+            changes += 1
         if not (conns or job or p.poll(0)) or app.busy() and not conns:  # a first client waits for a tap or a round
             continue
         try:

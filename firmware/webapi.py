@@ -8,7 +8,15 @@ import json
 import os
 import time
 
+from micropython import const
+
 from firmware import web, webconn
+
+# a connection's slots, as webconn.py has them
+_STATE = const(1)
+_DUE = const(4)
+_OUT = const(6)
+_WS = const(8)
 
 def run(c, r):
     m, path = r[0], r[1].decode()
@@ -41,6 +49,8 @@ def run(c, r):
     if not allowed(r):
         return webconn.refused(c, 401, "log in first", False)
     if m == b"GET":
+        if path == "/api/ws":  # the page's live updates
+            return accept(c, r)
         if w != ["state"]:
             return webconn.refused(c, 404, None, False)
         from firmware import webstate
@@ -114,3 +124,26 @@ def password(c, body, new):
     if new is not None and (type(new) is not str or not 8 <= len(new) <= 64):
         return webconn.refused(c, 400, "a web password has 8 to 64 characters; nothing changed", False)
     web.job = [c, webauth.start(p, rec), new]
+
+
+def accept(c, r):
+    """GET /api/ws from a session: the handshake's answer queued, the connection a WebSocket once it is sent (served by
+    webws.py then)."""
+    from binascii import b2a_base64
+    from hashlib import sha1
+
+    for x in web.conns:
+        if x[_WS]:
+            return webconn.refused(c, 503, "another page has the live updates: this one polls", False)
+    k = r[8]
+    if not k or len(k) != 24:
+        return webconn.send(c, 426, '{"error":"a WebSocket of version 13 only"}',
+                            "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n")
+    if r[9] is not None and r[9] != r[10]:  # a page of another site (the cookie is SameSite=Strict all the same)
+        return webconn.refused(c, 403, "a page of another site", False)
+    a = b2a_base64(sha1(k + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())[:-1]
+    c[_STATE] = 4
+    c[_DUE] = time.ticks_add(time.ticks_ms(), 5000)
+    c[_OUT] = [(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Accept: " + a + b"\r\n\r\n",), 0, 0]
+    c[_WS] = [r[3], time.ticks_add(time.ticks_ms(), -1000), web.changes - 1]  # the first state at once

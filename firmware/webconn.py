@@ -30,10 +30,12 @@ _DUE = const(4)  # time.ticks_ms() by which the request must be whole (or the id
 _REQ = const(5)  # the request: method, path, body length, session token, CSRF header seen, close, ETag, headers
 _OUT = const(6)  # what is sent: [parts, part, offset]; a part is bytes, str or an open file
 _CLOSE = const(7)  # close once sent
+_WS = const(8)  # a WebSocket's (webws.py): [session token, time.ticks_ms() of its last state, state changes seen]
 # the statuses' reasons: code and words, a line each (a dict would stay on the heap)
 _WHY = const(("200 OK\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
         "405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n414 URI Too Long\n"
-        "429 Too Many Requests\n431 Request Header Fields Too Large\n501 Not Implemented\n503 Service Unavailable"))
+        "426 Upgrade Required\n429 Too Many Requests\n431 Request Header Fields Too Large\n501 Not Implemented\n"
+        "503 Service Unavailable"))
 
 
 def why(code):
@@ -56,7 +58,7 @@ def step():
         if len(web.conns) < _MAX or idle:
             if len(web.conns) >= _MAX:
                 close(idle[0])
-            web.conns.append([s, 0, bytearray(_LINE), 0, time.ticks_add(now, _WAIT_MS), None, None, False])
+            web.conns.append([s, 0, bytearray(_LINE), 0, time.ticks_add(now, _WAIT_MS), None, None, False, None])
         else:
             web.stats[1] += 1
             try:
@@ -70,8 +72,10 @@ def step():
             _step(c, now)
         except OSError:
             close(c)
-        except MemoryError:  # no room for this request just now: the client is told (if there is room for
-            c[_STATE] = 3      # that), the board carries on
+        except MemoryError:
+            if c[_STATE] == 5:  # a WebSocket whose code found no room: tried again at the next step
+                continue
+            c[_STATE] = 3  # a request: the client is told there is no room (if there is room for that)
             firmware.drop("webapi", "webstate", "orders", "timecmd", "schedcmd", "sched")
             try:
                 refused(c, 503, "not enough memory just now: try again")
@@ -92,6 +96,8 @@ def close(c):
         c[_OUT][0][-1].close()
     if c in web.conns:
         web.conns.remove(c)
+    if c[_WS]:
+        firmware.drop("webws")
     if web.job and web.job[0] is c:
         web.job[0] = False  # the derivation goes on (a login's failure counts all the same), its answer to no one
 
@@ -100,6 +106,10 @@ def _step(c, now):
     st = c[_STATE]
     if st == 4:
         return _out(c, now)
+    if st == 5:  # a WebSocket: the page's live updates
+        from firmware import webws
+
+        return webws.step(c, now)
     if st == 3:
         return
     if time.ticks_diff(now, c[_DUE]) > 0:
@@ -148,8 +158,9 @@ def line(c, text):
         if w[0] not in (b"GET", b"POST"):
             refused(c, 405)
             return False
-        # method, path, body length, token, CSRF header, close, If-None-Match, header lines
-        c[_REQ] = [w[0], w[1], 0, None, False, w[2] == b"HTTP/1.0", None, 0]
+        # method, path, body length, token, CSRF header, close, If-None-Match, header lines; a WebSocket's key
+        # (False: not version 13), the Origin's host, the Host
+        c[_REQ] = [w[0], w[1], 0, None, False, w[2] == b"HTTP/1.0", None, 0, None, None, None]
         c[_STATE] = 1
         return True
     r = c[_REQ]
@@ -190,6 +201,14 @@ def line(c, text):
         r[5] = v.lower() == b"close"
     elif name == b"if-none-match":
         r[6] = v
+    elif name == b"sec-websocket-key":
+        r[8] = v if r[8] is None else False
+    elif name == b"sec-websocket-version" and v != b"13":
+        r[8] = False
+    elif name == b"origin":
+        r[9] = v[v.find(b"://") + 3:]
+    elif name == b"host":
+        r[10] = v
     return True
 
 
@@ -280,7 +299,7 @@ def _out(c, now):
             if hasattr(o[0][-1], "readinto"):
                 o[0][-1].close()
                 c[_N] = 0
-            c[_STATE], c[_REQ], c[_OUT] = 0, None, None
+            c[_STATE], c[_REQ], c[_OUT] = 5 if c[_WS] else 0, None, None
             c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)
             return
         p = o[0][o[1]]

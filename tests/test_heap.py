@@ -38,15 +38,15 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
 
 def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vboard, site, broker):
     """The reference board with everything a user can turn on: every_feature_config with MQTT connected (discovery,
-    telemetry) and the web server, its password set at the console and the page open in a browser (a session polling
-    the state every 500 ms, as the page does) while a badge session runs, rounds go to the server and every console
-    command runs."""
+    telemetry) and the web server, its password set at the console and the page open in a browser (its WebSocket
+    bringing the state at each change and every second, as the page has it) while a badge session runs, rounds go to
+    the server and every console command runs."""
     b = vboard(None, romfs="320k", start=False)
     (b.board_dir / "config.json").write_text(json.dumps(every_feature_config(site, b.ap, broker.board_config(), True)))
     b.start()
     least, out, page = every_feature_with_page(b)
-    print("page polled %d times (%d refused); least free heap seen by the app %d bytes (floor %d)" % (
-        len(page.seen), len(page.refused), least, MIN_STEADY_FREE))
+    print("page: %d states, %d pushed (%d refused or dropped); least free heap seen by the app %d bytes (floor %d)" % (
+        len(page.seen), page.pushed, len(page.refused), least, MIN_STEADY_FREE))
     assert least >= MIN_STEADY_FREE, "least free heap %d bytes, under the floor of %d:\n%s" % (
         least, MIN_STEADY_FREE, out)
     assert "MemoryError" not in b.serial.text()

@@ -180,6 +180,58 @@ def test_the_password_is_changed_from_a_session_with_the_current_one(board):
     assert new not in b.serial.text() and PASSWORD not in b.serial.text()
 
 
+def socket_to(b, token, origin=None, **kw):
+    """The page's WebSocket, opened as a browser opens it (the session's cookie; Origin the board's own address)."""
+    from websockets.sync.client import connect
+
+    return connect("ws://127.0.0.1:%d/api/ws" % b.http_port, origin=origin or "http://127.0.0.1:%d" % b.http_port,
+                   additional_headers={"Cookie": "mp=" + token}, open_timeout=30, **kw)
+
+
+def refused_socket(b, token, origin=None):
+    """The status a WebSocket's handshake is refused with."""
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as e:
+        socket_to(b, token, origin)
+    return e.value.response.status_code
+
+
+def test_the_pages_socket_brings_each_switch_and_ends_with_its_session(board):
+    """GET /api/ws: the handshake as RFC 6455 has it (the client checks Sec-WebSocket-Accept), only from a session
+    and a page of the board's own address, one page at a time; the state at once, then each outlet switched at the
+    console, a ping answered; the socket closed (1008) when the session ends."""
+    b = board
+    set_password(b)
+    token = login(b)
+    assert refused_socket(b, "0" * 32) == 401
+    assert refused_socket(b, token, origin="http://evil.example") == 403
+    with socket_to(b, token) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert [o["on"] for o in first["outlets"]] == [False] * 6 and first["wifi"]["essid"] == LAB["ssid"]
+        assert refused_socket(b, token) == 503  # another page polls
+        b.command("on 3")
+        t0 = time.monotonic()
+        while True:
+            state = json.loads(ws.recv(timeout=10))
+            if state["outlets"][2]["on"]:
+                break
+        print("outlet 3 on the page %.0f ms after the console's line" % ((time.monotonic() - t0) * 1000))
+        assert state["outlets"][2]["why"] == "serial" and b.relays()[2]
+        assert ws.ping().wait(10)
+        assert call(b, "POST", "/api/logout", headers={"Authorization": "Bearer " + token})[0] == 200
+        from websockets.exceptions import ConnectionClosed
+
+        with pytest.raises(ConnectionClosed) as e:
+            while True:
+                ws.recv(timeout=10)
+        assert e.value.rcvd.code == 1008
+    assert refused_socket(b, token) == 401
+    token = login(b)
+    with socket_to(b, token) as ws:  # the socket's slot is free again
+        assert json.loads(ws.recv(timeout=10))["outlets"][2]["on"]
+
+
 def hostile(rng):
     """A malformed or hostile request: (bytes, the statuses it may get; None: the connection may just close)."""
     k = rng.randrange(14)
@@ -230,6 +282,35 @@ def exchange(port, data, timeout=30):
         s.close()
 
 
+def ws_close(b, token, frame):
+    """The status of the close frame the board answers a frame with, on the page's WebSocket (its states before it
+    are read and left)."""
+    s = socket.create_connection(("127.0.0.1", b.http_port), timeout=30)
+    try:
+        s.sendall(b"GET /api/ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: mp=%s\r\n\r\n" % token.encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(4096) or b"?\r\n\r\n"
+        assert got.startswith(b"HTTP/1.1 101 ") and b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in got
+        got = got[got.index(b"\r\n\r\n") + 4:]
+        s.sendall(frame)
+        while True:
+            while len(got) < 4:
+                got += s.recv(4096)
+            k, h = got[1], 2
+            if k == 126:
+                k, h = got[2] << 8 | got[3], 4
+            while len(got) < h + k:
+                got += s.recv(4096)
+            if got[0] == 0x88:
+                assert s.recv(4096) == b""  # then the board closes
+                return got[2] << 8 | got[3]
+            got = got[h + k:]
+    finally:
+        s.close()
+
+
 def heap(b):
     out = b.command("status", expect=r"6 Outlet 6[^\n]*\n")
     return int(re.search(r"heap (\d+) free", out).group(1))
@@ -237,8 +318,9 @@ def heap(b):
 
 def test_hostile_requests_crowds_and_slow_clients_change_nothing(board):
     """A sample over TCP of the malformed requests (each refused with its status, or closed), 50 connections at once
-    (two are served, the rest refused 503 or left waiting, none crashes anything), a client that sends a byte a second
-    and one that never reads: no relay moves, the board keeps answering, its heap comes back."""
+    (two are served, the rest refused 503 or left waiting, none crashes anything), frames no page sends on the page's
+    WebSocket (each closed with its status), a client that sends a byte a second and one that never reads: no relay
+    moves, the board keeps answering, its heap comes back."""
     b = board
     set_password(b)
     token = login(b)  # a session open before and after: the heap compared is the server's own
@@ -251,6 +333,12 @@ def test_hostile_requests_crowds_and_slow_clients_change_nothing(board):
         data, allowed = hostile(rng)
         got = exchange(b.http_port, data)
         assert got in allowed or got is None and None in allowed, (i, data[:80], got)
+
+    for i in range(20):  # the page's WebSocket, and frames no page sends: a close frame says why, then the end
+        frame, code = [(b"\x81\x05hello", 1002), (b"\x81\xfe\x01\x00" + b"\0" * 260, 1009),
+                       (b"\xc1\x80mask", 1002), (b"\x83\x80mask", 1002), (b"\x09\x80mask", 1002),
+                       (b"\x88\x82mask\x03\xe8", 1000)][i % 6]
+        assert ws_close(b, token, frame) == code, (i, frame)
 
     slow = socket.create_connection(("127.0.0.1", b.http_port))
     slow.sendall(b"GET /api/state HTTP/1.1\r\n")  # and nothing more
@@ -302,6 +390,8 @@ def test_ten_thousand_malformed_requests_on_the_boards_own_interpreter(vboard):
     before, half, after = map(int, re.search(r"heap (\d+) (\d+) (\d+)", out).groups())
     statuses = dict(re.findall(r"\((\d+), (\d+)\)", out))
     assert {"400", "401", "404", "405", "413", "414", "431", "501"} <= set(statuses)  # every refusal is reached
+    assert {"101", "426", "1000", "1002", "1009"} <= set(statuses)  # WebSockets opened, refused, closed by the page
+    # and for a protocol error or a message too long
     assert after >= before - 256 and half >= before - 256  # nothing kept per request
     assert b.relays() == relays
 

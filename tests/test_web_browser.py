@@ -91,6 +91,48 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
     print("the console's switch on the page after %.2f s" % (time.monotonic() - t0))
 
 
+STATE_GETS = ('return performance.getEntriesByType("resource").filter(function(e){return /api.state$/.test(e.name)})'
+              '.length')
+
+
+def test_the_page_lives_on_its_websocket_and_polls_when_it_cannot(vboard, browser):  # noqa: F811
+    """Logged in, the page opens its WebSocket and stops polling: a switch at the console comes on it. A second page
+    (the socket is taken) polls, and sees the switches too. The board reset: the first page says it is reconnecting,
+    then asks for a login (sessions end with a reset), and has its socket again after it."""
+    b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    d = browser
+    log_in(d, b)
+    until(d, "the page's WebSocket open", lambda: d.execute_script("return W&&W.readyState") == 1)
+    polls = d.execute_script(STATE_GETS)
+    b.command("on 3")
+    until(d, "outlet 3 on, by the console", lambda: " on serial" in outlet_3(d))
+    time.sleep(2)
+    assert d.execute_script(STATE_GETS) == polls  # what came, came on the socket
+
+    first = d.current_window_handle
+    d.switch_to.new_window("tab")
+    d.get("http://127.0.0.1:%d/" % b.http_port)  # the same session (its cookie)
+    until(d, "the second page's outlets", lambda: d.find_element(By.ID, "main").is_displayed())
+    b.command("off 3")
+    until(d, "outlet 3 off on the second page", lambda: " off serial" in outlet_3(d))
+    assert d.execute_script("return W") is None and d.execute_script(STATE_GETS) >= 2  # it polls
+    d.close()
+    d.switch_to.window(first)
+    until(d, "outlet 3 off on the first page", lambda: " off serial" in outlet_3(d))
+
+    b.reset()
+    until(d, "the page says it reconnects", lambda: "reconnecting" in d.find_element(By.ID, "msg").text)
+    b.serial.expect(READY, 30)
+    until(d, "the login asked again", lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)
+    d.find_element(By.ID, "go").click()
+    until(d, "the page's WebSocket open again", lambda: d.execute_script("return W&&W.readyState") == 1)
+    b.command("on 3")
+    until(d, "outlet 3 on, after the reset", lambda: " on serial" in outlet_3(d))
+
+
 def test_the_page_draws_the_power_graph_edits_a_schedule_names_an_outlet_and_shows_the_log(vboard, browser, tmp_path):  # noqa: F811
     b = vboard({"wifi": LAB, "web": {}, "outlets": [{"watts": 100 * (i + 1)} for i in range(6)]}, heap=HEAP)
     b.serial.expect(READY, 20, since=0)

@@ -90,7 +90,9 @@ UNITS = {
            " (bytes), page_first_byte_ms_p50 and page_load_ms_p50 (GET / on a kept-alive connection), page_bytes"
            " (gzip-compressed), switch_to_relay_ms_p50 (POST /api/outlets/1/on|off until the relay moves),"
            " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it), polls and"
-           " polls_refused (the clients' state requests answered, and refused or cut: no room just now),"
+           " polls_refused (the clients' state requests answered, and refused or cut: no room just now); then the"
+           " page on its WebSocket: console_to_pushed_state_ms_p50 and _max (toggle typed until the state pushed"
+           " says it), steady_free_socket (bytes, the socket open), pushed (states pushed);"
            " loop_longest_ms (the longest step any task of the app's loop took since the start, as the state says:"
            " serving delays a relay, a tap or a schedule edge by at most that)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
@@ -870,9 +872,31 @@ def measure_web(res, tmp, quick):
                 time.sleep(0.01)
             xs.append((time.monotonic() - t0) * 1000)
         res["web.console_to_polled_state_ms_p50"] = round(statistics.median(xs))
-        res["web.loop_longest_ms"] = max(j["loop_ms"] for p in pollers for j in p.seen)  # since the start: NTP,
         res["web.polls"] = sum(len(p.seen) for p in pollers)  # logins, 2 clients polling, API and console switches
         res["web.polls_refused"] = sum(len(p.refused) for p in pollers)
+        for p in pollers:
+            p.stop()
+        pollers.append(WebPage(b, token).start())  # the page on its WebSocket: the state pushed at each switch
+        seen = pollers[-1].seen
+        until = time.monotonic() + 30
+        while not pollers[-1].pushed and time.monotonic() < until:
+            time.sleep(0.05)
+        xs = []
+        for k in range(5 if quick else 10):
+            time.sleep(random.uniform(0.2, 1))
+            n = len(seen)
+            t0 = time.monotonic()
+            want = k % 2 == 0
+            b.serial.write("%s 2\r" % ("on" if want else "off"))
+            while not (len(seen) > n and seen[-1]["outlets"][1]["on"] == want) and time.monotonic() - t0 < 10:
+                time.sleep(0.005)
+            xs.append((time.monotonic() - t0) * 1000)
+        res["web.console_to_pushed_state_ms_p50"] = round(statistics.median(xs))
+        res["web.console_to_pushed_state_ms_max"] = round(max(xs))
+        time.sleep(11)  # the watchdog's look at the heap, the page's socket open
+        res["web.steady_free_socket"] = status(b, [])[0]
+        res["web.loop_longest_ms"] = max(j["loop_ms"] for p in pollers for j in p.seen)  # since the start: NTP,
+        res["web.pushed"] = pollers[-1].pushed  # logins, 2 clients polling, the page's socket, switches
     finally:
         for p in pollers:
             p.stop()
@@ -898,18 +922,57 @@ class WebPoller:
         self._thread.join(35)
 
     def _run(self):
+        c = None
+        while not self._stop.is_set():
+            c = self._poll(c)
+
+    def _poll(self, c):
+        """A poll of the state on the kept-alive connection c (None: a new one), then 500 ms; the connection for the
+        next poll."""
         import http.client
 
-        c = http.client.HTTPConnection("127.0.0.1", self.b.http_port, timeout=30)
+        c = c or http.client.HTTPConnection("127.0.0.1", self.b.http_port, timeout=30)
+        try:
+            c.request("GET", "/api/state", headers=self.headers)
+            r = c.getresponse()
+            (self.seen if r.status == 200 else self.refused).append(json.loads(r.read()))
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            self.refused.append(e)
+            c.close()
+            c = None
+        time.sleep(0.5)
+        return c
+
+
+class WebPage(WebPoller):
+    """The board's page as a browser has it open: the state comes on its WebSocket (GET /api/ws, the session's token
+    as a bearer), at each change and every second; when the socket is refused or drops, the page polls every 500 ms
+    (a refusal counted) and opens it again after 5 s. seen: every state, pushed or polled; pushed: how many were
+    pushed."""
+
+    pushed = 0
+
+    def _run(self):
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+        from websockets.sync.client import connect
+
         while not self._stop.is_set():
             try:
-                c.request("GET", "/api/state", headers=self.headers)
-                r = c.getresponse()
-                (self.seen if r.status == 200 else self.refused).append(json.loads(r.read()))
-            except (OSError, http.client.HTTPException, ValueError) as e:
+                with connect("ws://127.0.0.1:%d/api/ws" % self.b.http_port, additional_headers=self.headers,
+                             open_timeout=30, close_timeout=5) as ws:
+                    while not self._stop.is_set():
+                        try:
+                            self.seen.append(json.loads(ws.recv(timeout=0.5)))
+                            self.pushed += 1
+                        except TimeoutError:
+                            pass
+            except (OSError, InvalidHandshake, ConnectionClosed, ValueError) as e:  # refused, or dropped
                 self.refused.append(e)
+            again, c = time.monotonic() + 5, None
+            while not self._stop.is_set() and time.monotonic() < again:
+                c = self._poll(c)
+            if c:
                 c.close()
-            time.sleep(0.5)
 
 
 def web_login(b, password):
@@ -1031,11 +1094,11 @@ WEB_PASSWORD = "every-feature-42"
 
 def every_feature_with_page(b):
     """every_feature_run on a board whose configuration has the web server (every_feature_config(..., web=True)),
-    with its password set at the console as soon as the app is ready and the page open (a WebPoller) all along:
-    (least free heap, status's output, the poller)."""
+    with its password set at the console as soon as the app is ready and the page open (a WebPage: its WebSocket)
+    all along: (least free heap, status's output, the page)."""
     b.serial.expect(READY, 20, since=0)
     web_password(b, WEB_PASSWORD)
-    page = WebPoller(b, web_login(b, WEB_PASSWORD)).start()
+    page = WebPage(b, web_login(b, WEB_PASSWORD)).start()
     try:  # the login's derivation runs beside the start's network steps: once in a loaded CI run on the 64-bit board
         # it left NTP no room, and the board took the server's signed time (NTP again a minute later), as it should
         least, out = every_feature_run(b, "clock: time from (ntp|server)")
