@@ -104,13 +104,19 @@ def close(c):
 
 def _step(c, now):
     st = c[_STATE]
-    if st == 4:
-        return _out(c, now)
     if st == 5:  # a WebSocket: the page's live updates
         from firmware import webws
 
-        return webws.step(c, now)
-    if st == 3:
+        webws.step(c, now)
+    elif st < 4:
+        _read(c, now)
+    if c[_STATE] == 4 and c in web.conns:  # an answer, sent now as far as the socket takes it: its parts are held
+        _out(c, now)                         # for as short a time as can be
+
+
+def _read(c, now):
+    """What has come of a request taken, and the request answered once it is whole."""
+    if c[_STATE] == 3:
         return
     if time.ticks_diff(now, c[_DUE]) > 0:
         if c[_N] or c[_REQ] is not None:
