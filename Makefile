@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSDEPS := $(VENV)/.sysdeps
 
-.PHONY: sim test lint bench soak build flash deploy push repl logs check server clean
+.PHONY: sim test lint bench soak build flash deploy push bundle repl logs check server clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "needs Python 3.11 or newer"; exit 1; }
@@ -52,6 +52,9 @@ deploy: $(STAMP)
 
 push: $(STAMP)
 	$(PY) -m tools.cli push --host $(HOST) $(ARGS)
+
+bundle: $(STAMP)
+	$(PY) -m tools.cli bundle $(ARGS)
 
 repl: $(STAMP)
 	$(PY) -m tools.cli repl $(if $(PORT),--port $(PORT))

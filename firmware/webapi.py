@@ -49,7 +49,7 @@ def run(c, r):
     if not allowed(r):
         return webconn.refused(c, 401, "log in first", False)
     if m == b"GET":
-        if path == "/api/ws":  # the page's live updates
+        if r[1] == b"/api/ws":  # the page's live updates
             return accept(c, r)
         if w != ["state"]:
             return webconn.refused(c, 404, None, False)
@@ -63,6 +63,10 @@ def run(c, r):
             if webconn.same(s[0], r[3]):
                 web.sessions.remove(s)
         return webconn.send(c, 200, '{"ok":true}', "Set-Cookie: mp=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n")
+    if w == ["update"]:  # an update uploaded: written into stage/ as it comes
+        from firmware import webota
+
+        return webota.start(c, r)
     b = r[7]
     if w == ["password"]:
         return password(c, b, True)
@@ -77,11 +81,17 @@ def run(c, r):
     from firmware import orders
 
     a = orders.line(line, "web")
-    if type(a) is list:
-        a = "\n".join(a)
-    if a[:6] == "error:":
-        return webconn.refused(c, 400, json.dumps(a[7:])[1:-1], False)
-    webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(a))
+    if type(a) is not list:
+        a = [a]
+    if a[0][:6] == "error:":
+        return webconn.refused(c, 400, json.dumps(a[0][7:])[1:-1], False)
+    parts = ['{"ok":true,"answer":"']  # a part a line (the log's are up to 88 bytes each): a heap in pieces has room
+    for i in range(len(a)):           # for those where it has none for the whole answer, nor for its copies
+        if i:
+            parts.append(b"\\n")
+        parts.append(json.dumps(a[i])[1:-1])
+    parts.append(b'"}')
+    webconn.send(c, 200, tuple(parts))
 
 
 def allowed(r):

@@ -7,6 +7,7 @@ connection is idle between requests: that one is closed for it. Every read is bo
 header line or their number (431), the body (413), the whole request (408 after _WAIT_MS); a request that is not
 HTTP/1.x is refused (400), a method other than GET or POST too (405). What a request asks is answered by
 webapi.py, loaded for the moment."""
+import sys
 import time
 
 from micropython import const
@@ -23,7 +24,8 @@ _STEP = const(20)  # ms between two steps
 _EAGAIN = const(11)  # the same number on the ESP8266 (lwIP) and on Linux
 # a connection's slots
 _SOCK = const(0)
-_STATE = const(1)  # 0 request line, 1 headers, 2 body, 3 waiting for its answer, 4 sending
+_STATE = const(1)  # 0 request line, 1 headers, 2 body, 3 waiting for its answer, 4 sending, 5 a WebSocket (webws.py),
+# 6 an update's body being taken (webota.py)
 _BUF = const(2)  # bytearray(_LINE): what has come and is not yet taken; the chunks of a file being sent
 _N = const(3)  # bytes in _BUF
 _DUE = const(4)  # time.ticks_ms() by which the request must be whole (or the idle connection closes)
@@ -98,6 +100,11 @@ def close(c):
         web.conns.remove(c)
     if c[_WS]:
         firmware.drop("webws")
+    ota = sys.modules.get("firmware.webota")
+    if ota:  # an upload's end: a whole update restarts the app, one cut short is removed
+        ota.ended(c)
+        if not ota.up:
+            firmware.drop("webota")
     if web.job and web.job[0] is c:
         web.job[0] = False  # the derivation goes on (a login's failure counts all the same), its answer to no one
 
@@ -108,6 +115,10 @@ def _step(c, now):
         from firmware import webws
 
         webws.step(c, now)
+    elif st == 6:  # an update being uploaded
+        from firmware import webota
+
+        webota.step(c, now)
     elif st < 4:
         _read(c, now)
     if c[_STATE] == 4 and c in web.conns:  # an answer, sent now as far as the socket takes it: its parts are held
@@ -132,8 +143,8 @@ def _read(c, now):
                 c[_DUE] = time.ticks_add(now, _WAIT_MS)
             c[_N] = n = n + r
     while c[_STATE] < 3:
-        if c[_STATE] == 2:  # the body
-            if n >= c[_REQ][2]:
+        if c[_STATE] == 2:  # the body (an update's is taken as it comes: answered at once)
+            if n >= c[_REQ][2] or c[_REQ][1] == b"/api/update":
                 return _answer(c)
         else:
             i = buf.find(b"\n", 0, n)
@@ -188,7 +199,7 @@ def line(c, text):
             refused(c, 400)
             return False
         r[2] = int(v)
-        if r[2] > _LINE:
+        if r[2] > _LINE and r[1] != b"/api/update":  # an update's body is written as it comes (webota.py)
             refused(c, 413)
             return False
     elif name == b"transfer-encoding":
@@ -236,7 +247,9 @@ def _answer(c):
         return
     r = c[_REQ]
     buf, k = c[_BUF], r[2]
-    if type(r[7]) is int:
+    if r[1] == b"/api/update":  # its body is not taken here, and the connection ends with it
+        c[_CLOSE] = True
+    elif type(r[7]) is int:
         r[7] = bytes(buf[:k])
         buf[:c[_N] - k] = buf[k:c[_N]]
         c[_N] -= k

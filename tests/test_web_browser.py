@@ -214,3 +214,32 @@ def test_the_web_password_is_changed_on_the_page(vboard, browser):  # noqa: F811
     d.find_element(By.ID, "pw").send_keys(new)
     d.find_element(By.ID, "go").click()
     until(d, "the outlets", lambda: d.find_element(By.ID, "main").is_displayed())
+
+
+def test_an_update_uploaded_on_the_page_runs_after_the_restart(vboard, browser, release):  # noqa: F811
+    """The file multiprise bundle makes, chosen on the page and uploaded: the board restarts (outlet 2 stays on), the
+    page asks for a login again and then says the new version runs."""
+    from tools import deploy
+    from tools.build import next_version
+
+    b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    b.command("on 2")
+    b.wait_relays([False, True, False, False, False, False])
+    moves = len(b.relay_history)
+    release("firmware/__init__.py", next_version()[0])
+    path, version = deploy.bundle()
+    d = browser
+    log_in(d, b)
+    m = b.serial.mark()
+    d.find_element(By.ID, "upf").send_keys(str(path))
+    d.find_element(By.ID, "upb").click()
+    until(d, "the upload's answer", lambda: "uploaded" in d.find_element(By.ID, "upn").text)
+    b.serial.expect(r"update: %s installed" % re.escape(version), 30, since=m)
+    until(d, "the login asked again", lambda: d.find_element(By.ID, "login").is_displayed())
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)
+    d.find_element(By.ID, "go").click()
+    until(d, "the new version said", lambda: "now running " + version in d.find_element(By.ID, "upn").text)
+    assert version in d.find_element(By.ID, "info").text
+    assert b.relay_history[moves:] == [] and b.relays()[1]

@@ -45,6 +45,8 @@ def main(argv=None):
     pu.add_argument("--host", required=True, help="the board's address")
     pu.add_argument("--port", type=int, default=8266, help="WebREPL port (default 8266)")
     pu.add_argument("--password", help="WebREPL password (default: PASS from ./webrepl_cfg.py)")
+    bu = sub.add_parser("bundle", help="build the update file that the board's web page uploads (Settings, Update)")
+    bu.add_argument("-o", "--output", help="where to write it (default build/update-VERSION.mpu)")
     check = sub.add_parser("check", help="check a configuration here, with the board's own messages")
     check.add_argument("config", help="the config.json to check")
     for name, what in (("repl", "the board's REPL (mpremote)"),
@@ -99,6 +101,17 @@ def main(argv=None):
         except (WebReplError, OSError, deploy.Failed) as e:
             print("multiprise push: %s" % e, file=sys.stderr)
             return 1
+    if a.cmd == "bundle":
+        from tools import deploy
+
+        try:
+            out, version = deploy.bundle(a.output)
+        except deploy.Failed as e:
+            print("multiprise bundle: %s" % e, file=sys.stderr)
+            return 1
+        print("multiprise bundle: %s (%d KB): upload it on the board's page (Update)" % (
+            out, -(-out.stat().st_size // 1024)))
+        return 0
     if a.cmd in ("flash", "deploy", "repl", "logs"):
         from tools import deploy
 

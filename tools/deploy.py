@@ -449,6 +449,45 @@ def push(host, port=8266, password="", retries=3, reset=True):
     return version
 
 
+def bundle(out=None):
+    """The update a board's page takes (POST /api/update, docs/web.md): the built image as push stages it, for a board
+    that runs the firmware from /lib and for one that runs it from its ROMFS partition, in one file; the board keeps
+    the part that is its own, and writes it into stage/ as it comes. The copies of frozen modules go along always
+    (lib/ is replaced whole, and the port's frozen modules come first on sys.path). Returns (path, version).
+
+    The file: a line "MPU1 VERSION", then each file as a line "KIND PATH BYTES SHA256" (KIND all, lib or rom: for
+    every board, a board running from /lib, one running from ROMFS) and its bytes, then a line "END"."""
+    version, files = image_version()
+    staged = {f.as_posix(): IMAGE / f for f in files}
+    for m in frozen.SOURCES:
+        try:
+            staged[frozen.board_path(m)] = frozen.compiled(m)
+        except frozen.Unavailable as e:
+            raise Failed("the update cannot bring %s along: %s" % (m, e)) from e
+    new = {f: sha256(p) for f, p in staged.items()}
+    in_rom = {f: p for f, p in staged.items() if f.startswith("lib/")}
+    kept = {f: h for f, h in new.items() if f not in in_rom}  # boot.py, main.py, updater.mpy
+    image, digest = romfs_image(in_rom, "bundle")
+    size = image.stat().st_size
+    records = [("lib" if f in in_rom else "all", f, p.read_bytes()) for f, p in staged.items()] + [
+        ("lib", MANIFEST, json.dumps({"version": version, "files": new})),
+        ("rom", "rom.img", image.read_bytes()),
+        ("rom", "rom.json", json.dumps({"sha256": digest, "bytes": size, "version": version})),
+        ("rom", MANIFEST, json.dumps({"version": version, "files": kept, "romfs": {
+            "sha256": digest, "bytes": size, "files": {f: h for f, h in new.items() if f in in_rom}}}))]
+    out = Path(out or BUILD / ("update-%s.mpu" % version))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as o:
+        o.write(b"MPU1 %s\n" % version.encode())
+        for kind, path, data in records:
+            data = data.encode() if isinstance(data, str) else data
+            o.write(b"%s %s %d %s\n" % (kind.encode(), path.encode(), len(data),
+                                          hashlib.sha256(data).hexdigest().encode()))
+            o.write(data)
+        o.write(b"END\n")
+    return out, version
+
+
 ROOM = ("import os,vfs\ns=os.statvfs('/')\ntry:\n k=os.stat('rom.prev')[6]\nexcept OSError:\n k=0\n"
         "print('ROOM',len(vfs.rom_ioctl(2,0)),s[0],s[0]*s[3],k)")
 SPARE = 16384  # bytes of the flash left free beyond what an update takes (LittleFS writes copies of its metadata)
