@@ -33,6 +33,7 @@ busy = False  # a tap or a round holds the heap it loaded for the moment: the cl
 beat = 0  # time.ticks_ms() of the last heartbeat sent
 wifi = "off"  # the Wi-Fi link: connected, connecting, not configured, down (why), radio error
 _w = [None, 0, 0, 0]  # the station interface, when to look at it next, the back-off (s), when the join began
+previous = None  # while a network set on the page is tried: the Wi-Fi configuration to go back to (wifi.py)
 
 
 def ended(i, on, why):

@@ -70,6 +70,22 @@ def run(c, r):
     b = r[7]
     if w == ["password"]:
         return password(c, b, True)
+    if w == ["wifi"]:  # the Wi-Fi network: tried, kept once joined (wifi.py)
+        try:
+            j = json.loads(b)
+            ssid, key = j["ssid"], j["password"]
+        except (ValueError, KeyError, TypeError):
+            ssid = None
+        if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 64:
+            return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 64, or"
+                                   " empty for an open network)", False)
+        import firmware
+        from firmware import wifi
+
+        try:
+            return webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(wifi.switch(ssid, key)))
+        finally:
+            firmware.drop("wifi")
     if len(b) > 64 or [1 for x in b if not 32 <= x < 127]:
         return webconn.refused(c, 400, "the body is a command line of printable characters", False)
     if w == ["command"]:

@@ -1,10 +1,13 @@
 """The Wi-Fi keeper's look when the link is not simply up (loaded by link._radio for the moment, then dropped):
 join the configured network (STA only: the access point is turned off), notice when it drops, join again with a
 back-off from 5 s to 60 s; a radio error is ridden out. The link's state is link.wifi: connected, connecting,
-not configured, down (why), radio error."""
+not configured, down (why), radio error.
+
+A network set from the page (switch) is tried first: kept in config.json once joined; if it cannot be joined, the
+board goes back to the one it had (link.previous holds it meanwhile), and nothing is stored."""
 import time
 
-from firmware import link
+from firmware import app, link
 from firmware.log import log
 from micropython import const
 
@@ -33,6 +36,12 @@ def look(conf, w):
                 link.wifi = "connected"
                 w[2] = 0
                 log("wifi: connected to %s, ip %s, rssi %d" % (conf["ssid"], sta.ifconfig()[0], sta.status("rssi")))
+                if link.previous:  # a network set from the page, joined: kept
+                    raw = app.load("config.json") or {}
+                    raw["wifi"] = dict(raw.get("wifi") or {}, ssid=conf["ssid"], password=conf["password"])
+                    app.save("config.json", raw)
+                    link.previous = None
+                    log("wifi: %s kept in config.json" % conf["ssid"])
             w[1] = time.ticks_add(now, 2000)
             return
         if link.wifi == "connecting":
@@ -42,6 +51,11 @@ def look(conf, w):
                 return
             w[2] = min(w[2] * 2 or 5, 60)
             link.wifi = "down (%s)" % _WHY[st - 2] if 2 <= st <= 4 else "no answer"
+            if link.previous:  # a network set from the page that cannot be joined: the one before, at once
+                app.cfg["wifi"], link.previous = link.previous, None
+                log("wifi: cannot join %s: %s; back to %s" % (conf["ssid"], link.wifi, app.cfg["wifi"]["ssid"]))
+                w[1], w[2] = now, 0
+                return
             log("wifi: cannot join %s: %s; retrying in %d s" % (conf["ssid"], link.wifi, w[2]))
             w[1] = time.ticks_add(now, w[2] * 1000)
             return
@@ -58,3 +72,18 @@ def look(conf, w):
         link.wifi = "radio error"
         log("wifi: radio error %r; retrying in %d s" % (e, w[2]))
         w[1] = time.ticks_add(now, w[2] * 1000)
+
+
+def switch(ssid, password):
+    """The page's Wi-Fi network: tried now (the board leaves the one it is on), kept once joined, else the one before
+    comes back (look). What to say."""
+    if not link.previous:  # tried twice in a row: the one to go back to is still the first
+        link.previous = app.cfg["wifi"]
+    app.cfg["wifi"] = dict(link.previous, ssid=ssid, password=password)
+    w = link._w
+    if w[0]:
+        w[0].disconnect()
+    link.wifi = "connecting to a new network"
+    w[1], w[2] = time.ticks_ms(), 0
+    log("wifi: joining %s (set on the page)" % ssid)
+    return "joining %s; if it cannot be joined, the board goes back to %s" % (ssid, link.previous["ssid"] or "none")

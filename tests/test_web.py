@@ -432,3 +432,36 @@ def test_the_state_keeps_ten_minutes_of_power_and_command_lines_edit_schedules_a
     assert status == 200 and body["answer"] == "5 at power-on: last", body
     status, _, body = call(b, "POST", "/api/command", "poweron 5 schedule", auth)
     assert status == 400 and "outlet 5 has no schedule" in body["error"], body
+
+
+def test_the_wifi_network_set_on_the_page_is_kept_once_joined_and_left_when_it_cannot_be(board):
+    """POST /api/wifi: a network the board cannot join is tried, then the board goes back to its own, and
+    config.json never changes; the router renamed (the board off the network), the new name and key set from the
+    page (the board's HTTP port is on the host: a page reaches it as from the access point's LAN) are joined and
+    kept. The key is never said."""
+    b = board
+    set_password(b)
+    auth = {"Authorization": "Bearer " + login(b)}
+    for body in ("", "{}", '{"ssid":"","password":""}', '{"ssid":"x","password":"short"}',
+                 json.dumps({"ssid": "x" * 33, "password": ""}), '{"ssid":"x","password":5}'):
+        assert call(b, "POST", "/api/wifi", body, auth)[0] == 400, body
+    before = (b.board_dir / "config.json").read_text()
+    m = b.serial.mark()
+    status, _, body = call(b, "POST", "/api/wifi", json.dumps({"ssid": "nowhere", "password": "not-a-key-77"}), auth)
+    assert status == 200 and "nowhere" in body["answer"] and LAB["ssid"] in body["answer"]
+    b.serial.expect(r"wifi: cannot join nowhere: down \(network not found\); back to %s" % LAB["ssid"], 30, since=m)
+    b.serial.expect(r"wifi: connected to %s" % LAB["ssid"], 30, since=m)
+    assert (b.board_dir / "config.json").read_text() == before
+
+    b.ap.update(ssid="home-2", password="second-key-99")  # the router replaced: the board loses its network
+    b.serial.expect(r"wifi: lost %s" % LAB["ssid"], 30, since=m)
+    m = b.serial.mark()
+    status, _, body = call(b, "POST", "/api/wifi", json.dumps({"ssid": "home-2", "password": "second-key-99"}), auth)
+    assert status == 200, body
+    b.serial.expect(r"wifi: connected to home-2", 30, since=m)
+    b.serial.expect(r"wifi: home-2 kept in config.json", 5, since=m)
+    assert json.loads((b.board_dir / "config.json").read_text())["wifi"] == {"ssid": "home-2",
+                                                                            "password": "second-key-99"}
+    assert call(b, "GET", "/api/state", headers=auth)[2]["wifi"]["essid"] == "home-2"
+    assert "second-key-99" not in b.serial.text() and "not-a-key-77" not in b.serial.text()
+    assert b.relays() == [False] * 6
