@@ -177,7 +177,7 @@ def _main(t0):
         outlets.listeners.append(mqtt.switched)
         events.append(mqtt.heard)
         loop.spawn("mqtt", mqtt.run())
-    if "web" in cfg:  # the same for the web server
+    if "web" in cfg or not cfg["wifi"]["ssid"]:  # the same for the web server (and the setup's page: portal.py)
         from firmware import web
 
         events.append(web.heard)

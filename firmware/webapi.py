@@ -6,6 +6,7 @@ ESP8266 allocates 4.5 KB more for them (docs/heap.md, "Names"): functions and st
 has anyway, and short strings (10 characters or fewer, which mpy-cross interns) are avoided."""
 import json
 import os
+import sys
 import time
 
 from micropython import const
@@ -20,8 +21,14 @@ _WS = const(8)
 
 def run(c, r):
     m, path = r[0], r[1].decode()
-    if path == "/" and m == b"GET":  # the page: gzip-compressed in the image, a buffer at a time; 304: it is known
-        for p in ("/rom/lib/page.html.gz", "/lib/page.html.gz"):  # the ROMFS image first, as on sys.path
+    name = "web"  # lib/web.html.gz (a name the firmware has anyway)
+    p = sys.modules.get("firmware.portal")
+    if p:  # no network yet: the setup's access point serves only the setup (its page's name, or answered)
+        name = p.handle(c, r)
+        if not name:
+            return
+    if path == "/" and m == b"GET":  # a page: gzip-compressed in the image, a buffer at a time; 304: it is known
+        for p in ("/rom/lib/%s.html.gz" % name, "/lib/%s.html.gz" % name):  # the ROMFS image first, as on sys.path
             try:
                 n = os.stat(p)[6]
                 break
@@ -76,8 +83,8 @@ def run(c, r):
             ssid, key = j["ssid"], j["password"]
         except (ValueError, KeyError, TypeError):
             ssid = None
-        if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 64:
-            return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 64, or"
+        if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 63:
+            return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 63, or"
                                    " empty for an open network)", False)
         import firmware
         from firmware import wifi

@@ -34,8 +34,8 @@ _OUT = const(6)  # what is sent: [parts, part, offset]; a part is bytes, str or 
 _CLOSE = const(7)  # close once sent
 _WS = const(8)  # a WebSocket's (webws.py): [session token, time.ticks_ms() of its last state, state changes seen]
 # the statuses' reasons: code and words, a line each (a dict would stay on the heap)
-_WHY = const(("200 OK\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
-        "405 Method Not Allowed\n408 Request Timeout\n413 Content Too Large\n414 URI Too Long\n"
+_WHY = const(("200 OK\n302 Found\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
+        "405 Method Not Allowed\n408 Request Timeout\n409 Conflict\n413 Content Too Large\n414 URI Too Long\n"
         "426 Upgrade Required\n429 Too Many Requests\n431 Request Header Fields Too Large\n501 Not Implemented\n"
         "503 Service Unavailable"))
 

@@ -25,10 +25,13 @@ def look(conf, w):
         if sta is None:
             network.WLAN(network.AP_IF).active(False)
             sta = w[0] = network.WLAN(network.STA_IF)
-            if not conf["ssid"]:
-                sta.active(False)
+            if not conf["ssid"]:  # set up from a phone: the setup's access point and page
                 link.wifi = "not configured"
                 log("wifi: not configured")
+                import sys
+
+                __import__("firmware.portal")  # (by its name as a string: "portal" is never interned on a board
+                sys.modules["firmware.portal"].start()  # with a network: docs/heap.md, "Names")
                 return
             sta.active(True)
         if sta.isconnected():

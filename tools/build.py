@@ -80,19 +80,20 @@ def build_image(out=IMAGE):
         wanted.add(rel)
     compile_file(ROOT / "updater.py", out / "updater.mpy", "/updater.mpy")  # run at every boot: compiled, not source
     wanted.add(Path("updater.mpy"))
-    page = ROOT / "firmware" / "web" / "index.html"  # the board's page, gzip-compressed (served as it is), beside
-    rel = Path("lib") / "page.html.gz"  # the package: a folder firmware/web/ would hide firmware/web.mpy on the board
-    gz = gzip.compress(page.read_bytes(), 9, mtime=0)
-    if not (out / rel).exists() or (out / rel).read_bytes() != gz:
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(gz)
-    wanted.add(rel)
+    for src, name in (("index.html", "web"), ("setup.html", "setup")):  # the board's pages, gzip-compressed
+        page = ROOT / "firmware" / "web" / src  # (served as they are), beside the package: a folder firmware/web/
+        rel = Path("lib") / (name + ".html.gz")  # would hide firmware/web.mpy on the board
+        gz = gzip.compress(page.read_bytes(), 9, mtime=0)
+        if not (out / rel).exists() or (out / rel).read_bytes() != gz:
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(gz)
+        wanted.add(rel)
     for name in ("boot.py", "main.py"):
         dst = out / name
         if not dst.exists() or dst.read_bytes() != (ROOT / name).read_bytes():
             shutil.copyfile(ROOT / name, dst)
         wanted.add(Path(name))
-    for f in list(out.rglob("*.mpy")):
+    for f in list(out.rglob("*.mpy")) + list(out.rglob("*.gz")):
         if f.relative_to(out) not in wanted:
             f.unlink()
     return sorted(wanted)

@@ -97,6 +97,9 @@ ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
 # or hard, short of memory) or stays in the safe state, never beside the app; a soft reset starts the pools of names
 # afresh (qstr_init in mp_init), so the running app never holds their names. test_heap checks the board has none.
 BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf", "firmware.meterconf")
+# The setup's module: loaded only on a board with no network to join (no MQTT, no server, nothing of the network's),
+# which restarts once it has joined one: the app with a network never holds its names.
+SETUP_ONLY = ("firmware.portal",)
 
 
 def firmware_names():
@@ -104,7 +107,7 @@ def firmware_names():
     and main.py compiled as the board does), and those an import makes of a module's place (py/builtinimport.c):
     `firmware.app` for `from firmware import app`, each name of the dotted path. The path a module is imported from
     is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most;
-    none of BOOT_ONLY."""
+    none of BOOT_ONLY nor SETUP_ONLY."""
     rom = heapmodel.rom_names()
     per = {}  # module (dotted) -> its names
     for f in IMAGE.rglob("*.mpy"):
@@ -113,7 +116,7 @@ def firmware_names():
         parts = f.relative_to(IMAGE / ("lib" if IMAGE / "lib" in f.parents else "")).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
         places = {".".join(parts[:i + 1]) for i in range(len(parts))} | set(parts)
-        if ".".join(parts) not in BOOT_ONLY:
+        if ".".join(parts) not in BOOT_ONLY + SETUP_ONLY:
             per[".".join(parts)] = (heapmodel.firmware_names([f]) | places) - rom
     for name in ("boot.py", "main.py"):
         out = BUILD / "names" / (name[:-3] + ".mpy")
@@ -285,6 +288,9 @@ class Bench:
         self.join_s = 0.3  # how long the access point takes to let the station in (a test may hurry it)
         self.sta = {"active": False, "ssid": None, "key": None, "since": 0.0}
         self.ap_if_active = False
+        self.ap_conf = {}  # the board's own access point's settings (essid, authmode, password...), as it set them
+        self.networks = []  # other networks around, as a scan sees them: (ssid, rssi, authmode)
+        self.dns_port = free_port()  # host port (127.0.0.1, UDP) for the board's 53 (shims/socket.py)
         self.hostname, self.country = HOSTNAME, "XX"  # network.hostname(), country(): in the chip's RAM, kept at a
         # soft reboot, not at a reset
         self.dhcp_name = None  # the host name the station gave the access point's DHCP when it last joined
@@ -510,7 +516,8 @@ class Bench:
     def _env(self, **more):
         """The device process's environment: the wire, the board folder, the shims, the ROMFS partition."""
         env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
-                   MICROPYPATH=str(SHIMS), VBOARD_HTTP=str(self.http_port), TZ="UTC", **more)
+                   MICROPYPATH=str(SHIMS), VBOARD_HTTP=str(self.http_port), VBOARD_DNS=str(self.dns_port), TZ="UTC",
+                   **more)
         env.pop("VBOARD_ROMFS", None)
         if self.romfs:
             env["VBOARD_ROMFS"] = str(self.romfs_file)

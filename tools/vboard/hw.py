@@ -431,8 +431,12 @@ class WLAN:
         return ("0.0.0.0",) * 4
 
     def scan(self):
+        """(ssid, bssid, channel, RSSI, authmode, hidden) of the networks around: the bench's access point (WPA2)
+        and bench.networks' (ssid, rssi, authmode)."""
         ap = self.b.ap
-        return [(ap["ssid"].encode(), b"\0" * 6, 1, ap["rssi"], 3, 0)] if ap["up"] else []
+        return ([(ap["ssid"].encode(), b"\0" * 6, 1, ap["rssi"], 3, 0)] if ap["up"] else []) + [
+            (n.encode(), bytes((2, 0, 0, 0, 0, i)), 6, rssi, auth, 0)
+            for i, (n, rssi, auth) in enumerate(self.b.networks)]
 
     def config(self, *a, **kw):
         """ports/esp8266/network_wlan.c, esp_config: a setting (keywords) or one parameter read, with the port's
@@ -441,6 +445,11 @@ class WLAN:
             for k in ("hostname", "dhcp_hostname"):  # deprecated there: network.hostname(name)'s
                 if k in kw:
                     module_function(self.b, "hostname", (kw[k],))
+            for k, v in kw.items():  # the access point's own settings (the port's SOFTAP_IF parameters)
+                if k in ("essid", "ssid", "authmode", "security", "password", "key", "channel", "hidden"):
+                    if self.i != 1:
+                        raise OSError("AP required")
+                    self.b.ap_conf[{"ssid": "essid", "security": "authmode", "key": "password"}.get(k, k)] = v
             return None
         if len(a) != 1:
             raise TypeError("can query only one param")
@@ -448,8 +457,9 @@ class WLAN:
         need = {"hidden": 1, "security": 1, "authmode": 1, "hostname": 0, "dhcp_hostname": 0}.get(key)
         if key == "mac":
             return b"\x5c\xcf\x7f" + self.b.uid[1:]
-        if key in ("ssid", "essid"):
-            return (self.b.sta["ssid"] or "") if self.i == 0 else "multiprise-" + self.b.uid[1:].hex()
+        if key in ("ssid", "essid"):  # the access point's: the port's default, MicroPython- and the MAC's end
+            return (self.b.sta["ssid"] or "") if self.i == 0 else self.b.ap_conf.get(
+                "essid", "MicroPython-" + self.b.uid[1:].hex())
         if key == "channel":
             return self.b.ap.get("channel", 6)
         if key == "protocol":
@@ -462,7 +472,7 @@ class WLAN:
             raise OSError("AP required" if need else "STA required")
         if need == 0:
             return self.b.hostname
-        return False if key == "hidden" else 0  # the board's own access point: visible, open (AUTH_OPEN)
+        return bool(self.b.ap_conf.get("hidden")) if key == "hidden" else self.b.ap_conf.get("authmode", 0)
 
 
 KINDS = {c.__name__: c for c in (Pin, Signal, SoftI2C, SoftSPI, SPI, ADC, RTC, WDT, Timer, WLAN)}
@@ -528,7 +538,9 @@ def module_function(bench, name, args):
     raise ValueError("no function " + name)
 
 
-def encode(v):
+def encode(v, sep=","):
+    """A value as the wire carries it; a list or tuple's items apart by sep, those of one inside it by ";" (two
+    levels: a scan's list of tuples)."""
     if v is None:
         return "n"
     if isinstance(v, bool):  # a bool on the board too (isconnected(), config("hidden"))
@@ -539,10 +551,10 @@ def encode(v):
         return "s" + v.encode("utf-8", "surrogatepass").hex()
     if isinstance(v, (bytes, bytearray)):
         return "b" + bytes(v).hex()
-    if isinstance(v, tuple):
-        return "t" + ",".join(encode(x) for x in v)
-    if isinstance(v, list):
-        return "l" + ",".join(encode(x) for x in v)
+    if isinstance(v, (tuple, list)) and sep == ",":
+        return ("t" if isinstance(v, tuple) else "l") + sep.join(encode(x, ";") for x in v)
+    if isinstance(v, (tuple, list)) and sep:
+        return ("t" if isinstance(v, tuple) else "l") + sep.join(encode(x, None) for x in v)
     raise TypeError("cannot send %r to the device" % (v,))
 
 

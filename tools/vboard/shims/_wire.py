@@ -56,7 +56,7 @@ def e(v):
     return "b" + bytes(v).hex()
 
 
-def d(t):
+def d(t, sep=","):
     k, v = t[0], t[1:]
     if k == "i":
         return int(v)
@@ -66,8 +66,8 @@ def d(t):
         return bytes.fromhex(v)
     if k == "s":
         return bytes.fromhex(v).decode()
-    if k in "tl":
-        r = [d(x) for x in v.split(",")] if v else []
+    if k in "tl":  # the items of one inside it are apart by ";" (hw.encode)
+        r = [d(x, ";") for x in v.split(sep)] if v else []
         return r if k == "l" else tuple(r)
 
 

@@ -1,0 +1,176 @@
+"""Setting a board up without a cable (docs/web.md, "Setup without a cable"): with no Wi-Fi network in config.json,
+the board opens an access point, multiprise-XXXX (XXXX: the end of its MAC), open, with only the setup page; a DNS
+server that answers every name with the board's address, and the web server's redirect of any other site to it, make
+a phone open the page by itself (a captive portal). The page lists the networks around, takes the one to join, its
+key and the web password (when none is set yet). Once joined, the network is kept in config.json (with the web
+server), the page and the console say the board's address, and 15 s later the access point goes off and the app
+restarts (a soft reset: the outlets keep their state) on its network.
+
+Loaded by wifi.py when there is no network to join, and only then: its names are the setup's (tools/vboard/bench.py,
+SETUP_ONLY), and the modules that reach it name it by strings, which are not interned until they run. The app runs meanwhile: outlets, schedules on the RTC, the console."""
+import time
+
+from micropython import const
+
+from firmware import app, link, web, webconn
+from firmware.log import log
+
+IP = "192.168.4.1"  # the access point's address (the ESP8266's default)
+_WAIT_MS = const(15000)  # a join's longest; the access point stays this long after one
+ap = None  # the access point's name, while it is open
+state = "waiting"  # then "joining SSID", "joined SSID", or "failed: why"
+_join = [None, 0, None]  # the network being joined: [ssid, when it began (time.ticks_ms()), its key]; then its address
+
+
+def start():
+    """The access point, the DNS server and the setup's task."""
+    global ap
+    import network
+
+    from firmware import loop
+
+    a = network.WLAN(network.AP_IF)
+    m = a.config("mac")
+    ap = "multiprise-%02x%02x" % (m[-2], m[-1])
+    a.active(True)
+    a.config(essid=ap, authmode=network.AUTH_OPEN)
+    network.WLAN(network.STA_IF).active(True)  # to see the networks around, and join one
+    log("wifi: no network configured: open access point %s, its setup page at http://%s/" % (ap, IP))
+    loop.spawn("setup", run())
+
+
+async def run():
+    """The DNS server's answers, a join's progress; the app restarted 15 s after a network is joined."""
+    import socket
+
+    import network
+
+    from firmware.loop import sleep_ms
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(socket.getaddrinfo("0.0.0.0", 53)[0][-1])
+    s.setblocking(False)
+    sta = network.WLAN(network.STA_IF)
+    while True:
+        await sleep_ms(50)
+        for _ in range(8):  # the queries that came, 8 at most a step
+            try:
+                q, who = s.recvfrom(512)
+            except OSError:
+                break
+            r = answer(q)
+            if r:
+                try:
+                    s.sendto(r, who)
+                except OSError:
+                    pass
+        if state[:4] == "join" and state[:6] != "joined":
+            _joining(sta)
+        elif state[:6] == "joined" and time.ticks_diff(time.ticks_ms(), _join[1]) > _WAIT_MS and not web.job:
+            network.WLAN(network.AP_IF).active(False)
+            log("wifi: access point %s off; the app restarts on %s" % (ap, _join[0]))
+            s.close()
+            raise SystemExit  # as the console's reboot: a soft reset, the outlets keep their state
+
+
+def answer(q):
+    """The DNS answer to a query (RFC 1035): every name is the board (an A record of IP); other types get no record.
+    None for what is not one well-formed query."""
+    if len(q) < 17 or q[2] & 0xF8 or q[4:6] != b"\0\1":  # a query (QR 0, opcode 0) of one question
+        return None
+    i = 12
+    while i < len(q) and q[i]:
+        if q[i] > 63:  # a label's length (no compression in a question)
+            return None
+        i += q[i] + 1
+    i += 5  # the root's 0, the type, the class
+    if i > len(q):
+        return None
+    a = q[i - 4:i] == b"\0\1\0\1"  # type A, class IN
+    r = q[:2] + b"\x81\x80\0\1\0" + (b"\1" if a else b"\0") + b"\0\0\0\0" + q[12:i]
+    if a:
+        r += b"\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4" + bytes(int(x) for x in IP.split("."))
+    return r
+
+
+def _joining(sta):
+    global state
+    st = sta.status()
+    if sta.isconnected():
+        _join[2] = sta.ifconfig()[0]
+        state = "joined " + _join[0]
+        _join[1] = time.ticks_ms()
+        raw = app.load("config.json") or {}
+        raw["wifi"] = dict(raw.get("wifi") or {}, ssid=_join[0], password=_key[0])
+        if "web" not in raw:
+            raw["web"] = {}
+        app.save("config.json", raw)
+        _key[0] = None
+        log("wifi: joined %s from the setup page, ip %s; kept in config.json" % (_join[0], _join[2]))
+    elif 2 <= st <= 4 or time.ticks_diff(time.ticks_ms(), _join[1]) > _WAIT_MS:
+        state = "failed: " + (("wrong password", "network not found", "connection failed")[st - 2] if 2 <= st <= 4
+                              else "no answer")
+        sta.disconnect()
+        log("wifi: cannot join %s from the setup page: %s" % (_join[0], state[8:]))
+
+
+_key = [None]  # the key of the network being joined, until it is kept
+
+
+def handle(c, r):
+    """A request while the access point is open: the setup page and its API; any other site (a name in Host: what a
+    phone asks to find out whether it is behind a portal) is sent to the page. Answered (None), or the name of the
+    page webapi sends (lib/setup.html.gz)."""
+    global state
+    import json
+    import os
+
+    h = r[10] or b""
+    if [1 for x in h.split(b":")[0] if not (48 <= x <= 57 or x == 46)]:  # not an address: another site
+        return webconn.send(c, 302, "", "Location: http://%s/\r\n" % IP)
+    m, path = r[0], r[1]
+    if path == b"/" and m == b"GET":
+        return "setup"
+    try:
+        os.stat("webpass.json")
+        need = False
+    except OSError:
+        need = True
+    if path == b"/api/setup" and m == b"GET":
+        return webconn.send(c, 200, '{"state":%s,"ap":"%s","ip":%s,"web_password_needed":%s}' % (
+            json.dumps(state), ap, json.dumps(_join[2]), json.dumps(need)))
+    if path == b"/api/scan" and m == b"GET":  # about 2 s on an ESP8266 (the radio listens on each channel)
+        import network
+
+        seen = {}
+        for n in network.WLAN(network.STA_IF).scan():
+            k = n[0].decode("utf-8", "replace")
+            if k and (k not in seen or n[3] > seen[k][0]):
+                seen[k] = (n[3], n[4] == 0)
+        best = sorted(seen.items(), key=lambda x: -x[1][0])[:12]
+        return webconn.send(c, 200, json.dumps([[k, v[0], v[1]] for k, v in best]))
+    if path != b"/api/setup" or m != b"POST":
+        return webconn.refused(c, 404, None, False)
+    if not r[4]:
+        return webconn.refused(c, 403, "a request from a page needs the X-Multiprise header (CSRF check)", False)
+    try:
+        j = json.loads(r[7])
+        ssid, key, p = j["ssid"], j["password"], j.get("web")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        ssid = None
+    if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 63:
+        return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 63, or"
+                               " empty for an open network)", False)
+    if need and (type(p) is not str or not 8 <= len(p) <= 64):
+        return webconn.refused(c, 400, "a web password of 8 to 64 characters is needed (there is none yet)", False)
+    if state[:6] == "joined" or web.job:
+        return webconn.refused(c, 409, "the board is busy with the last one", False)
+    if need:
+        web.password(p)  # derived a slice at a time by the web task, then stored
+    state = "joining " + ssid
+    _join[0], _join[1], _key[0] = ssid, time.ticks_ms(), key
+    import network
+
+    network.WLAN(network.STA_IF).connect(ssid, key)
+    log("wifi: joining %s from the setup page" % ssid)
+    return webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(state))
