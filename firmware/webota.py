@@ -99,7 +99,11 @@ def step(c, now):
                 return _refused(c, 400, "the update has bytes after its end")
             with open("stage/ready", "w") as f:
                 f.write(up[2])
-            return webconn.send(c, 200, '{"ok":true,"version":"%s","answer":"installed at the restart, now"}' % up[2])
+            import gc
+
+            gc.collect()  # (the free heap as it is, not what the garbage since the last collection leaves)
+            return webconn.send(c, 200, '{"ok":true,"version":"%s","answer":"installed at the restart, now","heap":%d}'
+                                % (up[2], gc.mem_free()))
         if not k and n == len(buf):
             return _refused(c, 400, "a line of the update is too long")
         if not up[1] and (not k or not c[_N]):  # all of the body is taken, and no END

@@ -92,7 +92,10 @@ UNITS = {
            " console_to_polled_state_ms_p50 (toggle typed at the console until a polling client reads it), polls and"
            " polls_refused (the clients' state requests answered, and refused or cut: no room just now); then the"
            " page on its WebSocket: console_to_pushed_state_ms_p50 and _max (toggle typed until the state pushed"
-           " says it), steady_free_socket (bytes, the socket open), pushed (states pushed);"
+           " says it), steady_free_socket (bytes, the socket open), pushed (states pushed); an update uploaded on the"
+           " page (POST /api/update, the socket open): ota_bytes, ota_upload_s, ota_free_at_end (the board's free heap"
+           " when it was whole, bytes), ota_least_free_pushed (the least the states pushed meanwhile said, if any),"
+           " ota_to_ready_s (to the app ready on it);"
            " loop_longest_ms (the longest step any task of the app's loop took since the start, as the state says:"
            " serving delays a relay, a tap or a schedule edge by at most that)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
@@ -897,6 +900,28 @@ def measure_web(res, tmp, quick):
         res["web.steady_free_socket"] = status(b, [])[0]
         res["web.loop_longest_ms"] = max(j["loop_ms"] for p in pollers for j in p.seen)  # since the start: NTP,
         res["web.pushed"] = pollers[-1].pushed  # logins, 2 clients polling, the page's socket, switches
+        # an update uploaded on the page (the page's socket open): its time, the least free heap the pushed states
+        # said meanwhile, and the time to the app ready again on it
+        from tools.deploy import bundle
+
+        path, version = bundle()
+        data = path.read_bytes()
+        n, m = len(seen), b.serial.mark()
+        t0 = time.monotonic()
+        h.close()
+        h = http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=60)
+        h.request("POST", "/api/update", body=data, headers=token)
+        r = h.getresponse()
+        answer = json.loads(r.read())
+        if r.status != 200:
+            raise Failed("the update was refused: %d %s" % (r.status, answer))
+        res["web.ota_bytes"] = len(data)
+        res["web.ota_upload_s"] = round(time.monotonic() - t0, 2)
+        res["web.ota_free_at_end"] = answer["heap"]  # the board's free heap once the update was whole
+        res["web.ota_least_free_pushed"] = min([j["heap"] for j in seen[n:]] or [None])
+        b.serial.expect(r"update: %s installed" % re.escape(version), 60, since=m)
+        b.serial.expect(READY, 60, since=m)
+        res["web.ota_to_ready_s"] = round(time.monotonic() - t0, 1)
     finally:
         for p in pollers:
             p.stop()
