@@ -1,7 +1,7 @@
 """The board's page in a real browser: Debian's headless Chromium driven by selenium, against the virtual board's
 web server (the page: firmware/web/index.html, gzip-compressed in the firmware's image).
 
-The page's screenshot in docs/img/ comes from here: MULTIPRISE_SCREENSHOTS=docs/img make test
+The pages' screenshots in docs/img/ come from here: MULTIPRISE_SCREENSHOTS=docs/img make test
 ARGS=tests/test_web_browser.py writes it there (by default it goes to the test's temporary folder)."""
 import os
 import re
@@ -246,7 +246,7 @@ def test_an_update_uploaded_on_the_page_runs_after_the_restart(vboard, browser, 
     assert b.relay_history[moves:] == [] and b.relays()[1]
 
 
-def test_a_fresh_board_is_set_up_on_its_setup_page_and_its_page_comes_after(vboard, browser):  # noqa: F811
+def test_a_fresh_board_is_set_up_on_its_setup_page_and_its_page_comes_after(vboard, browser, tmp_path):  # noqa: F811
     """No network configured: the setup page (as a phone opens it from the board's access point) lists the networks,
     takes one, its key and the web password; says the board's address once joined; the app restarts on the network,
     and the board's own page asks for the password set there."""
@@ -264,6 +264,8 @@ def test_a_fresh_board_is_set_up_on_its_setup_page_and_its_page_comes_after(vboa
     assert d.find_element(By.ID, "ssid").get_attribute("value") == LAB["ssid"]
     d.find_element(By.ID, "key").send_keys(LAB["password"])
     d.find_element(By.ID, "web").send_keys(PASSWORD)
+    d.set_window_size(420, max(500, d.execute_script("return document.documentElement.scrollHeight") + 160))
+    assert d.save_screenshot(str(Path(os.environ.get("MULTIPRISE_SCREENSHOTS") or tmp_path) / "web-setup.png"))
     m = b.serial.mark()
     d.find_element(By.ID, "go").click()
     until(d, "joined", lambda: "Joined multiprise-lab: the strip is at http://127.0.0.1/" in d.find_element(
