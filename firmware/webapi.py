@@ -161,7 +161,7 @@ def password(c, body, new):
 
 def accept(c, r):
     """GET /api/ws from a session: the handshake's answer queued, the connection a WebSocket once it is sent (served by
-    webws.py then)."""
+    webconn._deliver then)."""
     from binascii import b2a_base64
     from hashlib import sha1
 

@@ -21,10 +21,11 @@ _HEADERS = const(32)  # the most header lines a request may have
 _WAIT_MS = const(5000)  # the longest a request may take to come whole, and a kept-alive connection may stay idle
 _BUDGET = const(10)  # ms a step may spend
 _STEP = const(20)  # ms between two steps
-_EAGAIN = const(11)  # the same number on the ESP8266 (lwIP) and on Linux
+_EAGAIN = const(11)
+_EVERY = const(1000)  # ms between two states on a WebSocket when nothing switched (power, timers, reasons move)  # the same number on the ESP8266 (lwIP) and on Linux
 # a connection's slots
 _SOCK = const(0)
-_STATE = const(1)  # 0 request line, 1 headers, 2 body, 3 waiting for its answer, 4 sending, 5 a WebSocket (webws.py),
+_STATE = const(1)  # 0 request line, 1 headers, 2 body, 3 waiting for its answer, 4 sending, 5 a WebSocket (_deliver),
 # 6 an update's body being taken (webota.py)
 _BUF = const(2)  # bytearray(_LINE): what has come and is not yet taken; the chunks of a file being sent
 _N = const(3)  # bytes in _BUF
@@ -32,7 +33,7 @@ _DUE = const(4)  # time.ticks_ms() by which the request must be whole (or the id
 _REQ = const(5)  # the request: method, path, body length, session token, CSRF header seen, close, ETag, headers
 _OUT = const(6)  # what is sent: [parts, part, offset]; a part is bytes, str or an open file
 _CLOSE = const(7)  # close once sent
-_WS = const(8)  # a WebSocket's (webws.py): [session token, time.ticks_ms() of its last state, state changes seen]
+_WS = const(8)  # a WebSocket's (_deliver): [session token, time.ticks_ms() of its last state, state changes seen]
 # the statuses' reasons: code and words, a line each (a dict would stay on the heap)
 _WHY = const(("200 OK\n302 Found\n304 Not Modified\n400 Bad Request\n401 Unauthorized\n403 Forbidden\n404 Not Found\n"
         "405 Method Not Allowed\n408 Request Timeout\n409 Conflict\n413 Content Too Large\n414 URI Too Long\n"
@@ -75,7 +76,7 @@ def step():
         except OSError:
             close(c)
         except MemoryError:
-            if c[_STATE] == 5:  # a WebSocket whose code found no room: tried again at the next step
+            if c[_STATE] == 5:  # a WebSocket's step that found no room: tried again at the next step
                 continue
             c[_STATE] = 3  # a request: the client is told there is no room (if there is room for that)
             firmware.drop("webapi", "webstate", "orders", "timecmd", "schedcmd", "sched")
@@ -98,8 +99,6 @@ def close(c):
         c[_OUT][0][-1].close()
     if c in web.conns:
         web.conns.remove(c)
-    if c[_WS]:
-        firmware.drop("webws")
     ota = sys.modules.get("firmware.webota")
     if ota:  # an upload's end: a whole update restarts the app, one cut short is removed
         ota.ended(c)
@@ -112,9 +111,7 @@ def close(c):
 def _step(c, now):
     st = c[_STATE]
     if st == 5:  # a WebSocket: the page's live updates
-        from firmware import webws
-
-        webws.step(c, now)
+        _deliver(c, now)
     elif st == 6:  # an update being uploaded
         from firmware import webota
 
@@ -348,3 +345,64 @@ def _out(c, now):
             return
         c[_DUE] = time.ticks_add(now, _WAIT_MS)
         o[2] += -n if f else n
+
+
+def _deliver(c, now):
+    """A WebSocket's step (the page's live updates, docs/web.md): the page's frames read, then the state sent when it
+    changed (web.changes: an outlet switched, a badge event, a graph point) or every _EVERY ms. A ping is answered, a
+    close closes; a frame not masked, longer than 125 bytes, with reserved bits, an unknown opcode or a control frame
+    in pieces is a protocol error: said in a close frame, then the end. A session that ends (a logout, a new
+    password, its expiry) ends its socket."""
+    buf, n = c[_BUF], c[_N]
+    r = c[_SOCK].readinto(memoryview(buf)[n:])
+    if r == 0:  # the page is gone
+        return close(c)
+    if r:
+        c[_N] = n = n + r
+    while n >= 2:
+        b, k = buf[0], buf[1] & 127
+        op = b & 15
+        if b & 0x70 or not buf[1] & 128 or k > 125 or op > 7 and not b & 128 or op not in (0, 1, 2, 8, 9, 10):
+            return _say(c, 1009 if k > 125 and op < 8 else 1002)
+        if n < 6 + k:
+            return  # the frame's end is still on its way
+        if op == 8:
+            return _say(c, 1000)
+        p = bytes(buf[6 + i] ^ buf[2 + i % 4] for i in range(k)) if op == 9 else b""
+        buf[:n - 6 - k] = buf[6 + k:n]
+        c[_N] = n = n - 6 - k
+        if op == 9:  # a ping: its pong
+            return _say(c, (bytes((0x8A, k)) + p,))
+    w = c[_WS]
+    ok = False
+    for s in web.sessions:
+        if same(s[0], w[0]) and time.ticks_diff(s[1], now) > 0:
+            ok = True
+    if not ok:
+        return _say(c, 1008)  # logged out, or the password changed, or the session is over
+    if w[2] == web.changes and time.ticks_diff(now, w[1]) < _EVERY or app.busy():
+        return
+    try:
+        from firmware import webstate
+
+        parts = webstate.state()
+    except MemoryError:  # no room just now: the next step tries again
+        return
+    finally:
+        firmware.drop("webstate")
+    w[1], w[2] = now, web.changes
+    n = 0
+    for p in parts:
+        n += len(memoryview(p))  # bytes, not characters: a name may have letters of more than one byte
+    _say(c, (bytes((0x81, 126, n >> 8, n & 255)),) + parts)
+
+
+def _say(c, parts):
+    """Queue a message's parts, or (an int) the close frame with that status (1000: the page closed; 1002: a protocol
+    error; 1008: no session; 1009: a message too long), the connection closed once it is sent."""
+    if type(parts) is int:
+        c[_CLOSE] = True
+        parts = (bytes((0x88, 2, parts >> 8, parts & 255)),)
+    c[_OUT] = [parts, 0, 0]
+    c[_STATE] = 4
+    c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)

@@ -116,9 +116,10 @@ WEBREPL_PASSWORD = "multi42"
 
 
 def webrepl_board(vboard, config=None, romfs=None):
-    """A started board whose webrepl_cfg.py holds WEBREPL_PASSWORD; romfs None: the firmware in /lib (pushed files
-    replace it), else in a ROMFS partition of that size."""
-    b = vboard(config if config is not None else {}, start=False, romfs=romfs)
+    """A started board whose webrepl_cfg.py holds WEBREPL_PASSWORD, on the lab's network (config None; a board is
+    reached over WebREPL on one: without, it would open its setup access point); romfs None: the firmware in /lib
+    (pushed files replace it), else in a ROMFS partition of that size."""
+    b = vboard(config if config is not None else {"wifi": LAB}, start=False, romfs=romfs)
     (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % WEBREPL_PASSWORD)
     b.start()
     return b
