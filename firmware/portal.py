@@ -19,7 +19,8 @@ IP = "192.168.4.1"  # the access point's address (the ESP8266's default)
 _WAIT_MS = const(15000)  # a join's longest; the access point stays this long after one
 ap = None  # the access point's name, while it is open
 state = "waiting"  # then "joining SSID", "joined SSID", or "failed: why"
-_join = [None, 0, None]  # the network being joined: [ssid, when it began (time.ticks_ms()), its key]; then its address
+_join = [None, 0, None, None]  # the network being joined: its ssid, when the join began or ended (time.ticks_ms()),
+# the board's address once joined, its key until it is kept
 
 
 def start():
@@ -97,24 +98,25 @@ def _joining(sta):
     global state
     st = sta.status()
     if sta.isconnected():
-        _join[2] = sta.ifconfig()[0]
+        try:
+            raw = app.load("config.json") or {}
+            raw["wifi"] = {"ssid": _join[0], "password": _join[3]}
+            if "web" not in raw:
+                raw["web"] = {}
+            app.save("config.json", raw)
+        except OSError as e:  # the flash full or failing: the board stays in its setup, and says why
+            state = "failed: config.json cannot be written (%r)" % e
+            sta.disconnect()
+            log("wifi: " + state)
+            return
+        _join[1], _join[2], _join[3] = time.ticks_ms(), sta.ifconfig()[0], None
         state = "joined " + _join[0]
-        _join[1] = time.ticks_ms()
-        raw = app.load("config.json") or {}
-        raw["wifi"] = dict(raw.get("wifi") or {}, ssid=_join[0], password=_key[0])
-        if "web" not in raw:
-            raw["web"] = {}
-        app.save("config.json", raw)
-        _key[0] = None
         log("wifi: joined %s from the setup page, ip %s; kept in config.json" % (_join[0], _join[2]))
     elif 2 <= st <= 4 or time.ticks_diff(time.ticks_ms(), _join[1]) > _WAIT_MS:
         state = "failed: " + (("wrong password", "network not found", "connection failed")[st - 2] if 2 <= st <= 4
                               else "no answer")
         sta.disconnect()
         log("wifi: cannot join %s from the setup page: %s" % (_join[0], state[8:]))
-
-
-_key = [None]  # the key of the network being joined, until it is kept
 
 
 def handle(c, r):
@@ -168,7 +170,7 @@ def handle(c, r):
     if need:
         web.password(p)  # derived a slice at a time by the web task, then stored
     state = "joining " + ssid
-    _join[0], _join[1], _key[0] = ssid, time.ticks_ms(), key
+    _join[0], _join[1], _join[3] = ssid, time.ticks_ms(), key
     import network
 
     network.WLAN(network.STA_IF).connect(ssid, key)

@@ -21,8 +21,8 @@ _HEADERS = const(32)  # the most header lines a request may have
 _WAIT_MS = const(5000)  # the longest a request may take to come whole, and a kept-alive connection may stay idle
 _BUDGET = const(10)  # ms a step may spend
 _STEP = const(20)  # ms between two steps
-_EAGAIN = const(11)
-_EVERY = const(1000)  # ms between two states on a WebSocket when nothing switched (power, timers, reasons move)  # the same number on the ESP8266 (lwIP) and on Linux
+_EAGAIN = const(11)  # the same number on the ESP8266 (lwIP) and on Linux
+_EVERY = const(1000)  # ms between two states on a WebSocket when nothing switched (power, timers, reasons move)
 # a connection's slots
 _SOCK = const(0)
 _STATE = const(1)  # 0 request line, 1 headers, 2 body, 3 waiting for its answer, 4 sending, 5 a WebSocket (_deliver),
@@ -386,11 +386,13 @@ def _deliver(c, now):
         from firmware import webstate
 
         parts = webstate.state()
-    except MemoryError:  # no room just now: the next step tries again
-        return
+    except MemoryError:  # no room just now: tried again in a second (not at each step: each try takes the heap)
+        parts = None
     finally:
         firmware.drop("webstate")
     w[1], w[2] = now, web.changes
+    if not parts:
+        return
     n = 0
     for p in parts:
         n += len(memoryview(p))  # bytes, not characters: a name may have letters of more than one byte

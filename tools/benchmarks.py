@@ -94,8 +94,7 @@ UNITS = {
            " page on its WebSocket: console_to_pushed_state_ms_p50 and _max (toggle typed until the state pushed"
            " says it), steady_free_socket (bytes, the socket open), pushed (states pushed); an update uploaded on the"
            " page (POST /api/update, the socket open): ota_bytes, ota_upload_s, ota_free_at_end (the board's free heap"
-           " when it was whole, bytes), ota_least_free_pushed (the least the states pushed meanwhile said, if any),"
-           " ota_to_ready_s (to the app ready on it);"
+           " when it was whole, collected, bytes), ota_to_ready_s (to the app ready on it);"
            " loop_longest_ms (the longest step any task of the app's loop took since the start, as the state says:"
            " serving delays a relay, a tap or a schedule edge by at most that)",
     "mqtt": "the reference board (ROMFS, an ESP8266's heap) with MQTT against a real Mosquitto on loopback, a paho-mqtt"
@@ -900,13 +899,13 @@ def measure_web(res, tmp, quick):
         res["web.steady_free_socket"] = status(b, [])[0]
         res["web.loop_longest_ms"] = max(j["loop_ms"] for p in pollers for j in p.seen)  # since the start: NTP,
         res["web.pushed"] = pollers[-1].pushed  # logins, 2 clients polling, the page's socket, switches
-        # an update uploaded on the page (the page's socket open): its time, the least free heap the pushed states
-        # said meanwhile, and the time to the app ready again on it
+        # an update uploaded on the page (the page's socket open): its time, the free heap when it is whole, and the
+        # time to the app ready again on it
         from tools.deploy import bundle
 
         path, version = bundle()
         data = path.read_bytes()
-        n, m = len(seen), b.serial.mark()
+        m = b.serial.mark()
         t0 = time.monotonic()
         h.close()
         h = http.client.HTTPConnection("127.0.0.1", b.http_port, timeout=60)
@@ -918,7 +917,6 @@ def measure_web(res, tmp, quick):
         res["web.ota_bytes"] = len(data)
         res["web.ota_upload_s"] = round(time.monotonic() - t0, 2)
         res["web.ota_free_at_end"] = answer["heap"]  # the board's free heap once the update was whole
-        res["web.ota_least_free_pushed"] = min([j["heap"] for j in seen[n:]] or [None])
         b.serial.expect(r"update: %s installed" % re.escape(version), 60, since=m)
         b.serial.expect(READY, 60, since=m)
         res["web.ota_to_ready_s"] = round(time.monotonic() - t0, 1)
