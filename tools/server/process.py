@@ -12,14 +12,10 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from tools.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, proc=None, timeout=20):

@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path
 
 from tools.build import BUILD, IMAGE, SHIMS, compile_file
+from tools.ports import free_port
 
 from . import heapmodel, hw, ntp, radio, rfid, webrepl
 from .heapmodel import MICROPYTHON
@@ -126,12 +127,6 @@ def firmware_names():
     for group in ALTERNATIVES:
         names |= max((per.get(m, set()) for m in group), key=lambda n: len(n - names))
     return names
-
-
-def free_port():
-    """A TCP port of the host's loopback that nothing listens on just now."""
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        return s.getsockname()[1]
 
 
 class Serial:
