@@ -180,9 +180,7 @@ def _main(t0):
     if "web" in cfg or not cfg["wifi"]["ssid"]:  # the same for the web server (and the setup's page: portal.py)
         from firmware import web
 
-        events.append(web.heard)
-        outlets.listeners.append(web.switched)
-        loop.spawn("web", web.run())
+        web.start()
     loop.spawn("watchdog", _watchdog(t0))  # the last: ready
     loop.run()
 

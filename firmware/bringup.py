@@ -108,7 +108,9 @@ def _build():
     if app.saved is None and _exists(app.STATE):
         log("state: state.json unreadable; starting from power-on defaults")
     app.cfg = c
-    c["board"] = {"rtc": b["rtc"]}  # the rest is in the drivers now, the names in the outlets: kept once
+    p = b["button"]  # the FLASH button, watched while the app runs (link.run) unless a relay's GPIO shares its pin
+    p = Pin(p, Pin.IN, Pin.PULL_UP) if p is not None and (b["expander"] is not None or p not in b["relays"]) else None
+    c["board"] = {"rtc": b["rtc"], "button": p}  # the rest is in the drivers now, the names in the outlets: kept once
     del c["time"]["tz"]
     c["watts"] = [o["watts"] for o in c["outlets"]]  # small lists rather than three more keys per outlet
     c["class"] = bytes([10 if o["never_shed"] else o["class"] for o in c["outlets"]])  # 10: never shed

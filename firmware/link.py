@@ -90,11 +90,17 @@ async def run():
     from firmware.loop import sleep_ms
 
     r = app.reader
+    b = app.cfg["board"]["button"]
     k = 0
+    held = None  # time.ticks_ms() since the button is held
     while True:
         await sleep_ms(_POLL_MS if r else 250)
         k += 1
         try:
+            if b:  # the FLASH button held 5 s: the setup's access point and page (wifi.setup)
+                held = None if b.value() else held or time.ticks_ms()
+                if held and time.ticks_diff(time.ticks_ms(), held) >= 5000 and "firmware.portal" not in sys.modules:
+                    _wifi(1)
             _radio(app.cfg["wifi"])
             uid = r and _poll(r)
             if uid:
@@ -147,7 +153,7 @@ def _radio(conf):
     """The Wi-Fi keeper, one look when due (wifi.py, loaded only when the link is not up: joining, dropped, failing);
     never waits."""
     w = _w
-    if wifi == "not configured" or time.ticks_diff(time.ticks_ms(), w[1]) < 0:
+    if wifi == "not configured" or wifi == "setup" or time.ticks_diff(time.ticks_ms(), w[1]) < 0:
         return
     try:  # the usual looks: up, as it was; or still joining (STAT_CONNECTING), not for too long
         up = w[0] and w[0].isconnected()
@@ -157,10 +163,15 @@ def _radio(conf):
             return
     except OSError:  # the radio failing: the look says so
         pass
+    _wifi(0, conf)
+
+
+def _wifi(setup, conf=None):
+    """wifi.py for the moment: a look (wifi.look), or the setup opened (wifi.setup)."""
     try:
         from firmware import wifi as x
 
-        x.look(conf, w)
+        x.setup() if setup else x.look(conf, _w)
     finally:
         firmware.drop("wifi")
 

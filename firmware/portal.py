@@ -6,7 +6,8 @@ key and the web password (when none is set yet). Once joined, the network is kep
 server), the page and the console say the board's address, and 15 s later the access point goes off and the app
 restarts (a soft reset: the outlets keep their state) on its network.
 
-Loaded by wifi.py when there is no network to join, and only then: its names are the setup's (tools/vboard/bench.py,
+Loaded by wifi.py when there is no network to join, or when the FLASH button is held 5 s (wifi.setup), and only
+then: its names are the setup's (tools/vboard/bench.py,
 SETUP_ONLY), and the modules that reach it name it by strings, which are not interned until they run. The app runs meanwhile: outlets, schedules on the RTC, the console."""
 import time
 
@@ -19,8 +20,9 @@ IP = "192.168.4.1"  # the access point's address (the ESP8266's default)
 _WAIT_MS = const(15000)  # a join's longest; the access point stays this long after one
 ap = None  # the access point's name, while it is open
 state = "waiting"  # then "joining SSID", "joined SSID", or "failed: why"
-_join = [None, 0, None, None]  # the network being joined: its ssid, when the join began or ended (time.ticks_ms()),
-# the board's address once joined, its key until it is kept
+_join = [None, 0, None, None, 0]  # the network being joined: its ssid, when the join began or ended
+# (time.ticks_ms()), the board's address once joined, its key until it is kept; when the access point opened or a join
+# was last tried (time.time(): a board with a network goes back to it 5 minutes later if none is joined here)
 
 
 def start():
@@ -36,7 +38,9 @@ def start():
     a.active(True)
     a.config(essid=ap, authmode=network.AUTH_OPEN)
     network.WLAN(network.STA_IF).active(True)  # to see the networks around, and join one
-    log("wifi: no network configured: open access point %s, its setup page at http://%s/" % (ap, IP))
+    _join[4] = time.time()
+    log("wifi: %s: open access point %s, its setup page at http://%s/" % (
+        "the FLASH button held 5 s" if app.cfg["wifi"]["ssid"] else "no network configured", ap, IP))
     loop.spawn("setup", run())
 
 
@@ -67,9 +71,16 @@ async def run():
                     pass
         if state[:4] == "join" and state[:6] != "joined":
             _joining(sta)
-        elif state[:6] == "joined" and time.ticks_diff(time.ticks_ms(), _join[1]) > _WAIT_MS and not web.job:
+            continue
+        if state[:6] == "joined":
+            done = time.ticks_diff(time.ticks_ms(), _join[1]) > _WAIT_MS and not web.job
+            why = _join[0]
+        else:  # a board with a network (the FLASH button opened the setup): back to it when nothing is joined here
+            done = app.cfg["wifi"]["ssid"] and time.time() - _join[4] > 300
+            why = "%s (nothing joined from the setup page in 5 minutes)" % app.cfg["wifi"]["ssid"]
+        if done:
             network.WLAN(network.AP_IF).active(False)
-            log("wifi: access point %s off; the app restarts on %s" % (ap, _join[0]))
+            log("wifi: access point %s off; the app restarts on %s" % (ap, why))
             s.close()
             raise SystemExit  # as the console's reboot: a soft reset, the outlets keep their state
 
@@ -170,7 +181,7 @@ def handle(c, r):
     if need:
         web.password(p)  # derived a slice at a time by the web task, then stored
     state = "joining " + ssid
-    _join[0], _join[1], _join[3] = ssid, time.ticks_ms(), key
+    _join[0], _join[1], _join[3], _join[4] = ssid, time.ticks_ms(), key, time.time()
     import network
 
     network.WLAN(network.STA_IF).connect(ssid, key)

@@ -60,6 +60,16 @@ def watts():
     return [app.cfg["watts"][i] if o.on[i] else 0 for i in range(len(o))], False
 
 
+def start():
+    """The web server's task, and the listeners that tell the page what changed (app, and wifi.setup when the FLASH
+    button opens the setup on a board without the server)."""
+    from firmware import loop
+
+    app.events.append(heard)
+    app.outlets.listeners.append(switched)
+    loop.spawn("web", run())
+
+
 async def run():
     global srv, changes
     import gc

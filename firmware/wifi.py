@@ -77,6 +77,23 @@ def look(conf, w):
         w[1] = time.ticks_add(now, w[2] * 1000)
 
 
+def setup():
+    """The FLASH button held 5 s (link.run): the setup's access point and page, as on a board with no network
+    (portal.py); the station leaves its network meanwhile. Nothing joined there in 5 minutes: the app restarts on the
+    network it has."""
+    import sys
+
+    __import__("firmware.portal")  # first: without room for it, nothing has changed (the next look tries again)
+    from firmware import loop, web
+
+    if not [t for t in loop.tasks if t[2] == "web"]:  # a board without the web server: started for the setup
+        web.start()
+    link.wifi = "setup"
+    if link._w[0]:
+        link._w[0].disconnect()
+    sys.modules["firmware.portal"].start()
+
+
 def switch(ssid, password):
     """The page's Wi-Fi network: tried now (the board leaves the one it is on), kept once joined, else the one before
     comes back (look). What to say."""

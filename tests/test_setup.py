@@ -134,3 +134,63 @@ def test_hostile_dns_queries_get_no_answer_or_a_well_formed_one(vboard):
     time.sleep(0.5)
     assert b"Traceback" not in b.serial.text().encode() and call(b, "GET", "/api/setup")[0] == 200
     assert re.search(r"wifi not configured", b.command("status", expect=r"6 Outlet 6[^\n]*\n"))
+
+
+def test_the_flash_button_held_5_s_opens_the_setup_on_a_board_with_a_network(vboard):
+    """The expander wiring (GPIO0 is the button alone): held 2 s it does nothing; held 5 s the board leaves its
+    network and opens the setup's access point and page, with its web server (not configured), the outlets as they
+    were; nothing joined in 5 minutes (the board's clock), it restarts on its network; a network joined there is kept
+    and the app restarts on it. On the seed wiring GPIO0 drives outlet 5's relay: the button is not watched then."""
+    b = vboard({"board": {"profile": "expander"}, "wifi": LAB}, wiring="expander", heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    b.serial.expect(r"wifi: connected to " + LAB["ssid"], 10, since=0)
+    b.command("on 2", expect=r"2 Outlet[^\n]*\n")
+    b.wait_relays([False, True, False, False, False, False])
+    clicks = len(b.relay_history)
+
+    b.hold_button()
+    time.sleep(2)
+    b.hold_button(False)
+    time.sleep(1)
+    assert not b.ap_if_active and b.wifi_status() == 5
+
+    def open_setup():
+        m = b.serial.mark()
+        b.hold_button()
+        got = b.serial.expect(r"wifi: the FLASH button held 5 s: open access point (multiprise-[0-9a-f]{4}), its setup "
+                              r"page at http://192\.168\.4\.1/", 10, since=m)
+        b.hold_button(False)
+        assert got.group(1).decode() == "multiprise-" + b.uid[-2:].hex() and b.ap_if_active
+        assert b.wifi_status() != 5 and "wifi setup" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")
+        return m
+
+    m = open_setup()
+    until("the setup's page", lambda: call(b, "GET", "/")[0] == 200)
+    assert call(b, "GET", "/api/setup")[2]["state"] == "waiting"
+    b.clock.jump(301)
+    b.serial.expect(r"wifi: access point multiprise-[0-9a-f]{4} off; the app restarts on %s \(nothing joined from "
+                    r"the setup page in 5 minutes\)" % LAB["ssid"], 10, since=m)
+    b.serial.expect(READY, 20, since=m)
+    b.serial.expect(r"wifi: connected to " + LAB["ssid"], 10, since=m)
+    assert not b.ap_if_active and "web" not in json.loads((b.board_dir / "config.json").read_text())
+
+    m = open_setup()
+    h = {"X-Multiprise": "1"}
+    status, _, body = call(b, "POST", "/api/setup", json.dumps({"ssid": LAB["ssid"], "password": LAB["password"],
+                                                                "web": PASSWORD}), h)
+    assert status == 200, body
+    b.serial.expect(r"wifi: joined %s from the setup page, ip 127\.0\.0\.1; kept in config.json" % LAB["ssid"], 10,
+                    since=m)
+    b.serial.expect(r"wifi: access point multiprise-[0-9a-f]{4} off; the app restarts on %s\n" % LAB["ssid"], 30,
+                    since=m)
+    b.serial.expect(READY, 20, since=m)
+    assert json.loads((b.board_dir / "config.json").read_text())["web"] == {} and not b.ap_if_active
+    until("the page behind its password", lambda: call(b, "GET", "/api/state")[0] == 401)
+    assert b.relays() == [False, True, False, False, False, False] and len(b.relay_history) == clicks
+
+    s = vboard({"wifi": LAB}, heap=HEAP)  # the seed wiring
+    s.serial.expect(READY, 20, since=0)
+    s.hold_button()
+    time.sleep(6)
+    s.hold_button(False)
+    assert not s.ap_if_active and s.wifi_status() == 5 and b"FLASH" not in s.serial.buf

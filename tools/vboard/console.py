@@ -31,7 +31,7 @@ on|off|toggle N|all, status, time, help, and anything else not below:
 power               cut the power if on, restore it if cut (or: cut, restore)
 reset               press the board's reset button
 wifi up|down        switch the Wi-Fi access point the board joins
-button              hold/release FLASH: held at a reset = safe mode
+button              hold/release FLASH: held at a reset = safe mode; 5 s while running = Wi-Fi setup
 world YYYY-MM-DD HH:MM[:SS]
                     set the world clock (UTC); the RTC chip lives through it, the demo server and the NTP
                     server follow it, and the board is asked to sync (time sync)
@@ -236,7 +236,8 @@ def handle(bench, line):
     if cmd == "button":
         bench.hold_button(not bench.button)
         if bench.button:
-            return "FLASH button held: it is read at boot, so reset now starts safe mode; button again releases it"
+            return ("FLASH button held: reset now starts safe mode; held 5 s, a running app opens its Wi-Fi setup"
+                    " (where no relay shares its pin); button again releases it")
         return "FLASH button released"
     if cmd == "world":
         when = parse_when(rest)
