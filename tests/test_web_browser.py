@@ -91,6 +91,34 @@ def test_log_in_switch_outlet_3_and_see_the_console_switch_it_back(vboard, brows
     print("the console's switch on the page after %.2f s" % (time.monotonic() - t0))
 
 
+def test_five_wrong_passwords_on_the_page_double_the_wait_and_the_right_one_waits_too(vboard, browser):  # noqa: F811
+    b = vboard({"wifi": LAB, "web": {}}, heap=HEAP)
+    b.serial.expect(READY, 20, since=0)
+    set_password(b)
+    d = browser
+    d.get("http://127.0.0.1:%d/" % b.http_port)
+    until(d, "the login form", lambda: d.find_element(By.ID, "login").is_displayed())
+    said = [0]
+
+    def wait_said():  # the wait the page says, once it is a new one
+        m = re.search(r"wrong password; the next login in (\d+) s", d.find_element(By.ID, "msg").text)
+        return m and int(m.group(1)) != said[-1] and int(m.group(1))
+
+    for _ in range(5):
+        time.sleep(said[-1] + 0.2)
+        d.find_element(By.ID, "pw").send_keys("not-the-password")
+        d.find_element(By.ID, "go").click()
+        said.append(until(d, "the refusal", wait_said))
+        assert d.find_element(By.ID, "pw").get_attribute("value") == ""  # the field emptied
+    assert said == [0, 1, 2, 4, 8, 16]
+    d.find_element(By.ID, "pw").send_keys(PASSWORD)  # the right one, before the wait is over
+    d.find_element(By.ID, "go").click()
+    until(d, "the wait", lambda: re.search(r"too many wrong passwords: the next login in 1?\d s",
+                                           d.find_element(By.ID, "msg").text))
+    assert d.find_element(By.ID, "login").is_displayed() and not d.find_element(By.ID, "main").is_displayed()
+    assert len(re.findall(r"web: wrong password \(\d in a row\)", b.serial.buf.decode())) == 5
+
+
 STATE_GETS = ('return performance.getEntriesByType("resource").filter(function(e){return /api.state$/.test(e.name)})'
               '.length')
 
