@@ -122,7 +122,8 @@ async def _io(s, p, t0, ms, mv=None):
 
 async def call(srv, method, path, body=None):
     """One signed request -> (status, the answer's JSON). path: under /api/v1/device ("/authorize"), or the full
-    path. body: a dict or list sent as compact JSON, JSON already written (a str), or None. The work is shared between small coroutines: each
+    path. body: a dict or list sent as compact JSON, JSON already written (a str, or a tuple of str: its pieces), or
+    None. The work is shared between small coroutines: each
     one's frame is a block of the heap, and a heap in pieces has room for small ones."""
     import json
     import select
@@ -159,7 +160,7 @@ async def call(srv, method, path, body=None):
 
 
 def _request(srv, method, path, body):
-    """(address, the request in pieces, its nonce)."""
+    """(address, the request in pieces (its body's pieces the last one), its nonce)."""
     import json
     import os
     import socket
@@ -181,25 +182,31 @@ def _request(srv, method, path, body):
     if path[:5] != "/api/":
         path = _PREFIX + path
     if body is None:
-        body = ""
-    elif type(body) is not str:  # a str is sent as it is: JSON the caller wrote
-        body = json.dumps(body, separators=(",", ":"))
+        body = ("",)
+    elif type(body) is str:  # JSON the caller wrote; a tuple: the same in pieces
+        body = (body,)
+    elif type(body) is not tuple:
+        body = (json.dumps(body, separators=(",", ":")),)
+    n = 0
+    for x in body:
+        n += len(memoryview(x))  # UTF-8 length
     nonce = _hex(os.urandom(8))
     stamp = str(now())
     # sent in pieces, none of them big: a heap in pieces has room for each
     return addr, (method, " ", path, " HTTP/1.1\r\nHost: ", host, "\r\nX-Device: ", srv["device"], "\r\nX-Time: ",
                   stamp, "\r\nX-Nonce: ", nonce, "\r\nX-Signature: ",
-                  _hex(hmac(srv["secret"], method, "\n", path, "\n", stamp, "\n", nonce, "\n", body)),
-                  "\r\nContent-Type: application/json" if body else "", "\r\nContent-Length: ",
-                  str(len(memoryview(body))), "\r\nConnection: close\r\n\r\n", body), nonce  # UTF-8 length
+                  _hex(hmac(srv["secret"], method, "\n", path, "\n", stamp, "\n", nonce, "\n", *body)),
+                  "\r\nContent-Type: application/json" if n else "", "\r\nContent-Length: ", str(n),
+                  "\r\nConnection: close\r\n\r\n", body), nonce
 
 
 async def _send(s, p, t0, ms, req):
     import select
 
     sent = 0
-    for part in req:
-        mv = memoryview(part)  # a str's bytes (UTF-8): no encoded copy
+    k = len(req) - 1  # the head's pieces, then the body's (a tuple, the last)
+    for j in range(k + len(req[k])):
+        mv = memoryview(req[j] if j < k else req[k][j - k])  # a str's bytes (UTF-8): no encoded copy
         i = 0
         while i < len(mv):
             if await _io(s, p, t0, ms) & (select.POLLERR | select.POLLHUP):

@@ -111,7 +111,8 @@ async def run():
             srv = app.cfg["server"]
             if srv["url"] and wifi == "connected" and time.ticks_diff(time.ticks_ms(), due) >= 0:  # at once when
                 ok = await _job(_round())  # the link comes up, then every poll_s
-                due = time.ticks_add(time.ticks_ms(), (srv["poll_s"] if ok else min(srv["poll_s"], 30)) * 1000)
+                due = time.ticks_add(time.ticks_ms(), (srv["poll_s"] if ok else 2 if ok is None else
+                                                       min(srv["poll_s"], 30)) * 1000)
         except MemoryError:  # no room for this look just now: the next one
             pass
 
@@ -182,7 +183,7 @@ async def _round():
         from firmware import remote
 
         return await remote.round()
-    except MemoryError:
+    except MemoryError:  # None: tried again in 2 s (the heap is in pieces for a moment: a page's state being sent...)
         last = "not enough memory for a round just now"
     finally:
         firmware.drop("remote", "client")

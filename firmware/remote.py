@@ -130,7 +130,8 @@ def _keep(skip):
 
 
 def _state():
-    """The heartbeat's body, written here: a dict of dicts would take more room than the text. With a metering chip
+    """The heartbeat's body, written here in pieces (a tuple: client.call sends them one after the other, and a heap
+    in pieces has room for each where the whole might find none; a dict of dicts would take more). With a metering chip
     (meter.py loaded), each outlet's power and energy counter, and the strip's, voltage, current, power factor; and
     `shed` true while the server's order or the board's own overload protection holds an outlet off."""
     import gc
@@ -141,12 +142,12 @@ def _state():
     o = app.outlets
     n = len(o)
     m = sys.modules.get("firmware.meter")
-    return '{"version":"%s","uptime":%d,"heap":%d,"outlets":[%s],"shed":%s%s}' % (
-        VERSION, time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, gc.mem_free(),
-        ",".join('{"on":%s,"why":"%s"%s}' % (
-            "true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"),
+    return ('{"version":"%s","uptime":%d,"heap":%d,"outlets":[' % (
+        VERSION, time.ticks_diff(time.ticks_ms(), app.stats["t0"]) // 1000, gc.mem_free()),) + tuple(
+        '%s{"on":%s,"why":"%s"%s}' % (
+            "," if i else "", "true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"),
             ',"power_w":%d,"energy_wh":%d.%03d' % (m.watts[i], m.wh[i], m.uwh[i] // 1000) if m else "")
-            for i in range(n)),
-        "true" if [1 for u in link.shed if u is not None] or m and True in m.over else "false",
-        ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,%s' % (m.total, m.wh[n], m.uwh[n] // 1000, m.rms())
-        if m else "")
+        for i in range(n)) + ('],"shed":%s%s}' % (
+            "true" if [1 for u in link.shed if u is not None] or m and True in m.over else "false",
+            ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,%s' % (m.total, m.wh[n], m.uwh[n] // 1000, m.rms())
+            if m else ""),)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tools.benchmarks import every_feature_config, every_feature_run, every_feature_with_page
+from tools.benchmarks import METER_LOADS, every_feature_config, every_feature_run, every_feature_with_page
 from tools.vboard.bench import BOOT_ONLY, firmware_names
 
 # Free heap the running app must leave, in bytes: the least the app saw itself (status, "min"), between its tasks'
@@ -36,13 +36,20 @@ def test_the_firmware_with_every_feature_keeps_its_budget_and_every_command_runs
     assert least_said <= now  # the least ever seen is never above the figure beside it
 
 
-def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vboard, site, broker):
+@pytest.mark.parametrize("chip", [None, "ade7953"])
+def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vboard, site, broker, chip):
     """The reference board with everything a user can turn on: every_feature_config with MQTT connected (discovery,
     telemetry) and the web server, its password set at the console and the page open in a browser (its WebSocket
     bringing the state at each change and every second, as the page has it) while a badge session runs, rounds go to
-    the server and every console command runs."""
-    b = vboard(None, romfs="320k", start=False)
-    (b.board_dir / "config.json").write_text(json.dumps(every_feature_config(site, b.ap, broker.board_config(), True)))
+    the server and every console command runs; and the same with the metering chip measuring six loads and guarding
+    `max_watts` (the 64-bit board's cap: heapmodel.METER_64)."""
+    b = vboard(None, romfs="320k", start=False, meter=chip)
+    c = every_feature_config(site, b.ap, broker.board_config(), True)
+    if chip:
+        c["meter"] = {"max_watts": 3500}
+        for i, (w, pf, noise) in enumerate(METER_LOADS):
+            b.mains.set_load(i, w, pf, noise=noise)
+    (b.board_dir / "config.json").write_text(json.dumps(c))
     b.start()
     least, out, page = every_feature_with_page(b)
     print("page: %d states, %d pushed (%d refused or dropped); least free heap seen by the app %d bytes (floor %d)" % (
@@ -63,7 +70,8 @@ def test_every_feature_with_the_page_open_and_mqtt_connected_keeps_the_budget(vb
     places = {ln[2:-1] for ln in dump.splitlines() if ln.startswith(("Q(/rom/", "Q(/lib/", "Q(firmware."))}
     counted = {n[4:] if n.startswith("/rom/lib/") else n for n in places}  # the ROMFS image's source names: one for
     # one with the /lib paths the count takes (tools/deploy.py, romfs_image); never both paths of one module
-    assert len(counted) == len(places) > 40 and counted <= firmware_names(), sorted(counted - firmware_names())
+    known = firmware_names(every=True)  # of the alternative drivers (RTC, reader, metering chip) the one it has
+    assert len(counted) == len(places) > 40 and counted <= known, sorted(counted - known)
     # and the validator's modules, which the count leaves out, are not among them: their boot was reset
     assert not {m for m in BOOT_ONLY if {m, "/lib/%s.mpy" % m.replace(".", "/")} & counted}, sorted(counted)
 

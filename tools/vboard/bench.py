@@ -57,11 +57,11 @@ FS_BLOCKS = 763  # a 4 MB NodeMCU's LittleFS: from 1 MB (the firmware, and the R
 _shim_cost = {}
 
 
-def heap_bytes(heap):
-    """Bytes of a heap given as None (the reference board's: heapmodel.reference_heap), or as 65536 or "64k" for
-    the 64-bit board (heapmodel.scaled: the same board on a 32-bit interpreter)."""
+def heap_bytes(heap, meter=False):
+    """Bytes of a heap given as None (the reference board's: heapmodel.reference_heap, with a metering chip when
+    meter), or as 65536 or "64k" for the 64-bit board (heapmodel.scaled: the same board on a 32-bit interpreter)."""
     if heap is None:
-        return heapmodel.reference_heap()
+        return heapmodel.reference_heap(meter=meter)
     heap = str(heap).lower()
     return heapmodel.scaled(int(heap[:-1]) * 1024 if heap.endswith("k") else int(heap))
 
@@ -103,12 +103,12 @@ BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf", "firmwa
 SETUP_ONLY = ("firmware.portal",)
 
 
-def firmware_names():
+def firmware_names(every=False):
     """The most names one board interns from the built firmware on an ESP8266: those its .mpy files hold (boot.py
     and main.py compiled as the board does), and those an import makes of a module's place (py/builtinimport.c):
     `firmware.app` for `from firmware import app`, each name of the dotted path. The path a module is imported from
-    is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most;
-    none of BOOT_ONLY nor SETUP_ONLY."""
+    is its source name (tools/build.py), so it is among the first. Of ALTERNATIVES, the one that adds the most
+    (every: all of them, the names some board may hold); none of BOOT_ONLY nor SETUP_ONLY."""
     rom = heapmodel.rom_names()
     per = {}  # module (dotted) -> its names
     for f in IMAGE.rglob("*.mpy"):
@@ -125,7 +125,8 @@ def firmware_names():
         per[name] = heapmodel.firmware_names([out])
     names = set().union(*(n for m, n in per.items() if not any(m in group for group in ALTERNATIVES)))
     for group in ALTERNATIVES:
-        names |= max((per.get(m, set()) for m in group), key=lambda n: len(n - names))
+        names |= set().union(*(per.get(m, set()) for m in group)) if every else max(
+            (per.get(m, set()) for m in group), key=lambda n: len(n - names))
     return names
 
 
@@ -466,7 +467,7 @@ class Bench:
         holds a ROMFS). The GC's tables take their share of what is added and the heap grows by steps of
         128 bytes: the heap is searched for, then a ballast (VBOARD_BALLAST bytes) takes the free heap down
         to that figure exactly."""
-        want = heap_bytes(self.heap)
+        want = heap_bytes(self.heap, self.meter is not None)
         self.boot_free = target = boot_free(want)
         key = (want, target, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER)
         if key not in _shim_cost:
