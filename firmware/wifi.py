@@ -40,11 +40,14 @@ def look(conf, w):
                 w[2] = 0
                 log("wifi: connected to %s, ip %s, rssi %d" % (conf["ssid"], sta.ifconfig()[0], sta.status("rssi")))
                 if link.previous:  # a network set from the page, joined: kept
+                    link.previous = None
                     raw = app.load("config.json") or {}
                     raw["wifi"] = dict(raw.get("wifi") or {}, ssid=conf["ssid"], password=conf["password"])
-                    app.save("config.json", raw)
-                    link.previous = None
-                    log("wifi: %s kept in config.json" % conf["ssid"])
+                    try:
+                        app.save("config.json", raw)
+                        log("wifi: %s kept in config.json" % conf["ssid"])
+                    except OSError as e:  # the flash full or failing: joined for now, not kept (not a radio error)
+                        log("wifi: %s joined but not kept: config.json cannot be written (%r)" % (conf["ssid"], e))
             w[1] = time.ticks_add(now, 2000)
             return
         if link.wifi == "connecting":

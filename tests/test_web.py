@@ -467,4 +467,14 @@ def test_the_wifi_network_set_on_the_page_is_kept_once_joined_and_left_when_it_c
                                                                             "password": "second-key-99"}
     assert call(b, "GET", "/api/state", headers=auth)[2]["wifi"]["essid"] == "home-2"
     assert "second-key-99" not in b.serial.text() and "not-a-key-77" not in b.serial.text()
+
+    (b.board_dir / "config.json.tmp").mkdir()  # config.json cannot be written (as a flash full or failing)
+    b.ap.update(ssid="home-3", password="third-key-999")
+    b.serial.expect(r"wifi: lost home-2", 30, since=m)
+    m = b.serial.mark()
+    assert call(b, "POST", "/api/wifi", json.dumps({"ssid": "home-3", "password": "third-key-999"}), auth)[0] == 200
+    b.serial.expect(r"wifi: home-3 joined but not kept: config.json cannot be written \(OSError\(\d+,\)\)", 30,
+                    since=m)
+    assert json.loads((b.board_dir / "config.json").read_text())["wifi"]["ssid"] == "home-2"
+    assert "wifi connected" in b.command("status", expect=r"6 Outlet 6[^\n]*\n") and "radio" not in b.serial.text()
     assert b.relays() == [False] * 6
