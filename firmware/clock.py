@@ -143,6 +143,10 @@ async def keep():
     at[0] = k0  # NTP at once
     at[1] = time.ticks_add(k0, CHIP_EVERY_S * 1000)  # the chip: read at boot already
     online = False
+    try:  # the zone's changes worked out now, while the heap is whole, not by the first local time asked (a status)
+        offset(now)
+    except MemoryError:
+        pass
     while True:
         soon = ask or min([next_at if trust else now + 9] + [t[0] for t in timers if t]) - now <= 1
         await sleep_ms(50 if soon else 1000 - time.ticks_ms() % 1000)  # an edge is due: look closely

@@ -100,7 +100,7 @@ ALTERNATIVES = (("firmware.drivers.ds1307", "firmware.drivers.ds3231"),
 BOOT_ONLY = ("firmware.config", "firmware.mqttconf", "firmware.webconf", "firmware.meterconf")
 # The setup's module: loaded only on a board with no network to join (no MQTT, no server, nothing of the network's),
 # which restarts once it has joined one: the app with a network never holds its names.
-SETUP_ONLY = ("firmware.portal",)
+SETUP_ONLY = ("firmware.portal", "firmware.portalweb")
 
 
 def firmware_names(every=False):
