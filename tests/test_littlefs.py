@@ -122,3 +122,89 @@ def test_a_full_flash_answers_enospc(vboard):
     assert m and int(m.group(1)) == 28, out
     assert FS_BLOCKS - 100 < int(m.group(2)) < FS_BLOCKS, out
     assert int(re.search(r"free (\d+)", out).group(1)) > FS_BLOCKS - 100
+
+
+# main.py for the power cuts: rewrites /data.txt without end, as the firmware writes its state (a temp file, then a
+# rename over the old one), each round a number and 6000 bytes of one letter that the number gives.
+REWRITE = """import os
+try:
+    n = int(open('/data.txt').read(8))
+except (OSError, ValueError):
+    n = 0
+buf = bytearray(1000)
+while True:
+    n += 1
+    for i in range(1000):
+        buf[i] = 65 + n % 26
+    with open('/data.tmp', 'wb') as f:
+        f.write(('%08d' % n).encode())
+        for _ in range(6):
+            f.write(buf)
+    os.rename('/data.tmp', '/data.txt')
+    print('round', n)
+"""
+
+
+def content(n):
+    return b"%08d" % n + bytes([65 + n % 26]) * 6000
+
+
+def whole(b):
+    """The number of the round /data.txt holds, checked whole: its letters are that round's, all 6000 of them."""
+    data = b.flash_read("/data.txt")
+    n = int(data[:8])
+    assert data == content(n), "a torn /data.txt: %r...%r (%d bytes)" % (data[:12], data[-12:], len(data))
+    return n
+
+
+def rewriting_board(vboard):
+    b = lfs_board(vboard, start=False)
+    b.flash_write("/data.txt", content(0))
+    b.flash_write("/main.py", REWRITE)
+    return b
+
+
+def test_power_cuts_in_a_rewrite_leave_the_file_whole(vboard):
+    """Cuts at any instant of the loop (after a round the seeded random picks, and a random moment more): the file
+    is the last round's or the one before it, never torn, and the next boot carries on from it."""
+    import random
+
+    rnd = random.Random(8266)
+    b = rewriting_board(vboard)
+    b.start()
+    last = 0
+    for _ in range(8):
+        m = b.serial.expect(r"round (\d+)\r?\n", 20)
+        b.serial.expect(r"round %d\r?\n" % (int(m.group(1)) + rnd.randint(0, 3)), 20, since=m.start())
+        time.sleep(rnd.uniform(0, 0.05))
+        b.power_cut()
+        n = whole(b)
+        assert n >= last
+        last = n
+        b.power_on()
+    assert last > 8
+
+
+def test_a_cut_in_the_middle_of_a_block_program(vboard):
+    """The plug pulled while the device programs a block (its first half on the flash, cut_at_flash_write): LittleFS
+    mounts again, the file is whole, and the board goes on rewriting it."""
+    b = rewriting_board(vboard)
+    last = 0
+    for k, at in enumerate((1, 2, 5, 13, 40, 77, 150)):
+        b.cut_at_flash_write = at
+        if k == 0:
+            b.start()
+        else:
+            b.power_on()
+        deadline = time.monotonic() + 30
+        while b.powered or b.cut_at_flash_write:  # the bench pulls the plug at that program
+            assert time.monotonic() < deadline, "no cut at program %d" % at
+            time.sleep(0.05)
+        n = whole(b)
+        assert n >= last
+        last = n
+    m = b.serial.mark()
+    b.power_on()
+    b.serial.expect(r"round %d\r?\n" % (last + 3), 20, since=m)
+    b.power_cut()
+    assert whole(b) >= last + 3

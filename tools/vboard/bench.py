@@ -868,7 +868,7 @@ class Bench:
                 args.append(hw.decode(tok, handles))
         if a[0] == "f":
             if a[1] in ("reset", "flashcut"):  # outside the lock: the reset or the cut kills this very device
-                return hw.encode(hw.module_function(self, "reset", args))
+                return hw.encode(hw.module_function(self, a[1], args))
             with self.lock:
                 return hw.encode(hw.module_function(self, a[1], args))
         with self.lock:
