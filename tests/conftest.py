@@ -68,7 +68,9 @@ def vboard(tmp_path, request):
     The board folder is tmp_path/flash-N; config None leaves no config.json on the board. romfs gives the board a
     ROMFS partition of that size (320k on a FLASH_2M_ROMFS build), None a build without one; with romfs_firmware the
     compiled firmware is in it and not in /lib, as deploy --romfs leaves a board (the reference board: docs/heap.md,
-    "Heap budget"); without, the firmware is in /lib, as a plain deploy leaves it."""
+    "Heap budget"); without, the firmware is in /lib, as a plain deploy leaves it. Other keywords go to Bench:
+    flash="littlefs" puts what the folder holds at start() on a LittleFS image, the board's flash from then on
+    (Bench.flash_read and its kin)."""
     benches = request.node.benches = []
 
     def make(config=None, wiring="seed", rtc="ds3231", heap=None, start=True, romfs="320k", romfs_firmware=True,

@@ -229,8 +229,12 @@ class Bench:
 
     def __init__(self, board_dir, wiring="seed", rtc="ds3231", heap=None, ssid="multiprise-lab",
                  password="lab-password", serial_port=0, webrepl_port=0, fresh_rtc=False, romfs=None,
-                 reader="wiring", http_port=0, meter=None):
+                 reader="wiring", http_port=0, meter=None, flash="host"):
         self.board_dir = Path(board_dir)
+        if flash not in ("host", "littlefs"):
+            raise ValueError("flash: host or littlefs, not %r" % (flash,))
+        self.flash = flash  # "host": the board folder is the board's /; "littlefs": an image of the flash (flash_file)
+        self.cut_at_flash_write = None  # littlefs: a test's power cut, in the middle of this block program of a boot
         self.heap = heap
         self.romfs = romfs and heap_bytes(romfs)  # the ROMFS partition's size (a FLASH_2M_ROMFS build has 320k)
         if self.romfs:
@@ -339,6 +343,8 @@ class Bench:
         self.stop()
 
     def start(self):
+        if self.flash == "littlefs" and not self.flash_file.exists():
+            self._prepare_flash()
         self.serial.serve(self.serial_port)
         self.power_on()
         return self
@@ -469,7 +475,7 @@ class Bench:
         to that figure exactly."""
         want = heap_bytes(self.heap, self.meter is not None)
         self.boot_free = target = boot_free(want)
-        key = (want, target, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER)
+        key = (want, target, self.romfs, self.romfs and self.romfs_file.read_bytes()[:3] == ROMFS_HEADER, self.flash)
         if key not in _shim_cost:
             heap, ballast = want + (self.romfs or 0) * 102 // 100 + 65536, 0
             self.names = 0
@@ -514,9 +520,12 @@ class Bench:
         env = dict(os.environ, VBOARD_WIRE=str(self.wire_port), VBOARD_DIR=str(self.board_dir.resolve()),
                    MICROPYPATH=str(SHIMS), VBOARD_HTTP=str(self.http_port), VBOARD_DNS=str(self.dns_port), TZ="UTC",
                    **more)
-        env.pop("VBOARD_ROMFS", None)
+        for k in ("VBOARD_ROMFS", "VBOARD_FLASH", "VBOARD_FLASH_CUT"):
+            env.pop(k, None)
         if self.romfs:
             env["VBOARD_ROMFS"] = str(self.romfs_file)
+        if self.flash == "littlefs":
+            env["VBOARD_FLASH"] = str(self.flash_file)
         return env
 
     @property
@@ -545,6 +554,56 @@ class Bench:
         if self.rom_writes == self.cut_at_rom_write:
             self.power_cut()
 
+    @property
+    def flash_file(self):
+        """flash="littlefs": the image of the board's LittleFS partition, kept beside the board folder (which then
+        only gives the image its first files: _prepare_flash)."""
+        d = self.board_dir.resolve()
+        return d.parent / (d.name + ".lfs")
+
+    def _prepare_flash(self):
+        """A fresh LittleFS image holding what the board folder holds, as a flasher leaves a board."""
+        from . import lfsimage  # the test tools' littlefs-python: only a board on LittleFS needs it
+
+        with lfsimage.Image(self.flash_file, format=True) as im:
+            im.copy_in(self.board_dir)
+
+    def _flash_image(self):
+        """The image, mounted on the host. Only while no device process runs (before start(), after stop(), while the
+        power is cut): a running board's LittleFS keeps state in its heap that the image does not show yet, and
+        would not see what the host changes (Ctrl-C leaves it running, at the REPL)."""
+        if self.flash != "littlefs":
+            raise ValueError("the board's flash is its folder (flash=\"host\"): read board_dir")
+        p = self.proc
+        if p and p.poll() is None:
+            raise RuntimeError("the board is running: cut its power or stop it before touching its flash")
+        if not self.flash_file.exists():
+            self._prepare_flash()
+        from . import lfsimage
+
+        return lfsimage.Image(self.flash_file)
+
+    def flash_read(self, path):
+        """The bytes of a file on the board's LittleFS (the board not running: _flash_image)."""
+        with self._flash_image() as im:
+            return im.read(path)
+
+    def flash_write(self, path, data):
+        """Write a file on the board's LittleFS, its folders made as needed (the board not running)."""
+        with self._flash_image() as im:
+            im.write(path, data.encode() if isinstance(data, str) else data)
+
+    def flash_listdir(self, path="/"):
+        """The names in a folder of the board's LittleFS, sorted (the board not running)."""
+        with self._flash_image() as im:
+            return im.listdir(path)
+
+    def flash_cut(self):
+        """The device is in the middle of the block program a test chose (cut_at_flash_write; its first half is on
+        the flash): the plug is pulled before it goes on. Once: the next boot runs on."""
+        self.cut_at_flash_write = None
+        threading.Thread(target=self.power_cut, daemon=True).start()
+
     def statvfs(self):
         """os.statvfs("/") as a 4 MB NodeMCU's LittleFS answers it, worked out from the board folder: a block for
         each started 4 KB of a file, two for each folder (LittleFS keeps a folder in a pair of blocks)."""
@@ -565,6 +624,8 @@ class Bench:
         termios.tcsetattr(self._slave, termios.TCSANOW, a)
         env = self._env()
         env.pop("VBOARD_RAW", None)
+        if self.cut_at_flash_write:
+            env["VBOARD_FLASH_CUT"] = str(self.cut_at_flash_write)
         if raw:
             env["VBOARD_RAW"] = "1"
         self._raw = False
@@ -806,8 +867,8 @@ class Bench:
             elif tok:
                 args.append(hw.decode(tok, handles))
         if a[0] == "f":
-            if a[1] == "reset":  # outside the lock: the reset kills this very device
-                return hw.encode(hw.module_function(self, "reset", args))
+            if a[1] in ("reset", "flashcut"):  # outside the lock: the reset or the cut kills this very device
+                return hw.encode(hw.module_function(self, a[1], args))
             with self.lock:
                 return hw.encode(hw.module_function(self, a[1], args))
         with self.lock:

@@ -22,7 +22,9 @@ CAP_64 = 55168
 # as the 32-bit build runs it at CHIP_HEAP: every tap, command and NTP request done (docs/heap.md, "Calibration").
 METER_64 = 4224
 # What a board holds before boot.py and the unix port does not (measured on ESP8266 boards, 32-bit bytes): the
-# LittleFS mount, and flashbdev with its block device object.
+# LittleFS mount, and flashbdev with its block device object. A board on a real LittleFS (Bench(..., flash="littlefs"))
+# mounts it before the runner's calibration: the interpreter's mount is counted with the shims and given back, so
+# these stand for the chip's once on every board.
 BOARD_KEEPS = {"littlefs_mount": 640, "flashbdev": 750}
 # Names (qstrs) not in the ESP8266's ROM live in pools that the port allocates as it needs them (py/qstr.c): the
 # first of 20 entries, each next one twice the last; a pool of n entries takes 24 + 7n bytes on the ESP8266 (a

@@ -484,6 +484,10 @@ def module_function(bench, name, args):
         bench.request_reset(SOFT_RESET)
         time.sleep(30)  # the device process is killed meanwhile, like a real reset
         return None
+    if name == "flashcut":  # shims/_flash.py, at the block program a test cuts the power in
+        bench.flash_cut()
+        time.sleep(30)  # the device process is killed meanwhile
+        return None
     if name == "reset_cause":
         return bench.reset_cause
     if name == "mem":

@@ -9,9 +9,15 @@ def _start():
     rom = uos.getenv("VBOARD_ROMFS")
     if rom:  # a ROMFS build: vfs.rom_ioctl, and its partition (a host file, opened while the host's / is there)
         import _romfs
+    lfs = uos.getenv("VBOARD_FLASH")
+    if lfs:  # LittleFS on an image of the flash (a host file, opened while the host's / is there)
+        import _flash
 
     vfs.umount("/")
-    vfs.mount(vfs.VfsPosix(uos.getenv("VBOARD_DIR")), "/")
+    if lfs:
+        _flash.mount()
+    else:  # the board folder itself
+        vfs.mount(vfs.VfsPosix(uos.getenv("VBOARD_DIR")), "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib", "/"]
     if rom:

@@ -3,7 +3,7 @@
 # Only the names a board has: the unix port's own (getenv, system, VfsPosix...) stay in `uos`.
 from uos import (VfsFat, VfsLfs2, chdir, getcwd, listdir, mkdir, mount, remove, rename, rmdir, sep,  # noqa: F401
                  umount, unlink, urandom)
-from uos import ilistdir as _ilistdir, stat as _stat
+from uos import getenv, ilistdir as _ilistdir, stat as _stat
 import _wire
 
 _t = [None, None]  # slot 0 (WebREPL's on the board) and 1 (the UART's)
@@ -27,9 +27,9 @@ def stat(p):
     # As LittleFS answers (extmod/vfs_lfsx.c): the type only, no inode, device, links or owner; the time the
     # file was last written, counted from 2000 as the board's clock counts (here the host's time of the write).
     s = _stat(p)
-    if not s[1]:  # not the board folder (the ROMFS partition): already as on the board
-        return s
-    t = max(0, s[8] - 946684800)
+    t = max(0, s[8] - 946684800)  # the unix port counts from 1970
+    if not s[1]:  # the ROMFS partition's, or LittleFS's (Bench(..., flash="littlefs")): as on the board, but the time
+        return s[:7] + (t, t, t) if s[8] else s
     d = s[0] & 0x4000  # a folder: its mode is only that (no permission bits), its size 0
     return (d or 0x8000, 0, 0, 0, 0, 0, 0 if d else s[6], t, t, t)
 
@@ -57,3 +57,8 @@ def uname():
 def statvfs(p):
     # The board's LittleFS as the bench works it out from the board folder (the host's disk is not the board's flash)
     return _wire.go("f statvfs", (p,), {})
+
+
+if getenv("VBOARD_FLASH"):  # the flash is LittleFS itself (shims/_flash.py): its own figures
+    statvfs = __import__("uos").statvfs
+del getenv
