@@ -215,10 +215,13 @@ def test_state_writes_are_coalesced_and_none_when_nothing_changes(vboard):
     assert w.stop() == during
 
 
-def test_power_cuts_while_state_is_written_always_leave_a_valid_state(vboard):
+@pytest.mark.parametrize("flash", ["host", "littlefs"])
+def test_power_cuts_while_state_is_written_always_leave_a_valid_state(vboard, flash):
     """Cuts at random instants inside a storm of state writes (the firmware's own save path): make soak's storm
-    (tools/soak.py, 1000 cuts), short."""
+    (tools/soak.py, 1000 cuts), short; on the board folder, and on a real LittleFS (the write to state.json.tmp, then
+    the rename over state.json, are LittleFS's own there)."""
     seed = int(os.environ.get("CUT_SEED", random.randrange(1 << 30)))
-    fig = soak.state_write_cuts(vboard, STATE_CUTS, seed)  # raises at the first torn state, with the seed
+    fig = soak.state_write_cuts(lambda c: vboard(c, flash=flash), STATE_CUTS, seed)  # raises at the first torn
+    # state, with the seed
     assert fig["state_files_checked"] == STATE_CUTS and fig["state_files_corrupt"] == 0, (seed, fig)
     assert fig["boots_checked"] == STATE_CUTS, (seed, fig)  # and the board booted with each state

@@ -185,7 +185,6 @@ def state_write_cuts(make, cuts, seed):
     make, made = _made(make)
     with _run(fig, "the state-write storm", made):
         b = make({"outlets": [{"power_on": "last"}] * 6, "stagger_ms": 0})
-        state = b.board_dir / "state.json"
         m = 0
         while fig["cuts"] < cuts:
             _ready(b, since=m)
@@ -207,8 +206,9 @@ def state_write_cuts(make, cuts, seed):
             b.power_cut()
             fig["cuts"] += 1
             fig["state_files_checked"] += 1
-            try:  # a whole, valid state: never a torn one
-                text = state.read_text()
+            try:  # a whole, valid state: never a torn one (read from the board's LittleFS image, or its folder)
+                lfs = b.flash == "littlefs"
+                text = b.flash_read("/state.json") if lfs else (b.board_dir / "state.json").read_bytes()
                 want = json.loads(text)["want"]
                 if not (isinstance(want, list) and len(want) == 6 and set(want) <= {0, 1}):
                     raise ValueError("want = %r" % (want,))
