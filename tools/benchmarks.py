@@ -105,8 +105,8 @@ UNITS = {
             " restarted until the board is connected again: the back-off's first 5 s included), loop_longest_ms_dead"
             " and loop_longest_ms_silent (the telemetry's loop_ms after 30 s of a stopped broker, and of a broker that"
             " accepts the connection and never answers: the longest step of any task meanwhile)",
-    "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL: block_bytes (f_bsize), size_kb"
-             " (f_blocks), free_kb (f_bfree)",
+    "flash": "the board's filesystem as os.statvfs('/') reports it at a bare REPL, on the virtual board's real"
+             " LittleFS (flash=\"littlefs\"): block_bytes (f_bsize), size_kb (f_blocks), free_kb (f_bfree)",
     "server": "the reference server on loopback, loaded by tools/server/loadgen.py (boards signing each request and"
               " checking each answer, a connection a request): on SQLite with one worker, authorize_per_s (answers"
               " a second), p50_ms and p99_ms (latency), cpu_ms_per_authorization (the server's CPU) at 1, 4 and 16"
@@ -1036,8 +1036,8 @@ def _p50_p95(xs):
 def measure_flash(res, tmp):
     d = Path(tmp) / "flash"
     d.mkdir()
-    b = Bench(d, wiring="seed", heap=HEAP, romfs="320k")  # no configuration: a bare REPL
-    b.start()
+    b = Bench(d, wiring="seed", heap=HEAP, romfs="320k", flash="littlefs")  # no configuration: a bare REPL, on the
+    b.start()                                                                # real LittleFS (its own statvfs)
     try:
         b.serial.expect(r">>> $", 30, since=0)
         bsize, _, blocks, bfree = map(int, b.exec("import os\nprint(*os.statvfs('/')[:4])").split())
