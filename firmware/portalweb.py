@@ -43,14 +43,10 @@ def handle(c, r):
         return webconn.refused(c, 404, None, False)
     if not r[4]:
         return webconn.refused(c, 403, "a request from a page needs the X-Multiprise header (CSRF check)", False)
-    try:
-        j = json.loads(r[7])
-        ssid, key, pw = j["ssid"], j["password"], j.get("web")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        ssid = None
-    if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 63:
-        return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 63, or"
-                               " empty for an open network)", False)
+    j = webconn.network(c, r[7])
+    if not j:
+        return
+    ssid, key, pw = j["ssid"], j["password"], j.get("web")
     if need and (type(pw) is not str or not 8 <= len(pw) <= 64):
         return webconn.refused(c, 400, "a web password of 8 to 64 characters is needed (there is none yet)", False)
     if p.state[:6] == "joined" or web.job:

@@ -78,19 +78,14 @@ def run(c, r):
     if w == ["password"]:
         return password(c, b, True)
     if w == ["wifi"]:  # the Wi-Fi network: tried, kept once joined (wifi.py)
-        try:
-            j = json.loads(b)
-            ssid, key = j["ssid"], j["password"]
-        except (ValueError, KeyError, TypeError):
-            ssid = None
-        if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 63:
-            return webconn.refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 63, or"
-                                   " empty for an open network)", False)
+        j = webconn.network(c, b)
+        if not j:
+            return
         import firmware
         from firmware import wifi
 
         try:
-            return webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(wifi.switch(ssid, key)))
+            return webconn.send(c, 200, '{"ok":true,"answer":%s}' % json.dumps(wifi.switch(j["ssid"], j["password"])))
         finally:
             firmware.drop("wifi")
     if len(b) > 64 or [1 for x in b if not 32 <= x < 127]:

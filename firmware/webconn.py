@@ -288,6 +288,23 @@ def send(c, code, body="", head="", kind="application/json"):
     c[_DUE] = time.ticks_add(time.ticks_ms(), _WAIT_MS)
 
 
+def network(c, b):
+    """The body of a Wi-Fi network to join (the page's POST /api/wifi, the setup's POST /api/setup): its JSON, with
+    ssid (1 to 32 characters) and password (8 to 63, or empty for an open network); None once 400 is answered."""
+    import json
+
+    try:
+        j = json.loads(b)
+        ssid, key = j["ssid"], j["password"]
+    except (ValueError, KeyError, TypeError):
+        ssid = None
+    if type(ssid) is not str or type(key) is not str or not 1 <= len(ssid) <= 32 or key and not 8 <= len(key) <= 63:
+        refused(c, 400, "the body is JSON with ssid (1 to 32 characters) and password (8 to 63, or empty for an open"
+                " network)", False)
+        return None
+    return j
+
+
 def refused(c, code, text=None, close=True):
     """A request refused: its status and why (text, or the status's words); the connection closed unless it was
     understood (close False: a request refused for what it asks, not for its form)."""
