@@ -35,6 +35,18 @@ def test_the_heap_trends_down_when_every_sample_moves_not_one():
     assert fig["heap_trend"] == "down" and fig["heap_slope_per_day"] < -1000, fig
 
 
+def test_the_heap_is_compared_with_the_same_sessions_open():
+    # a day whose sessions all fall in its second half: an open session holds 800-1100 bytes, and that is no leak
+    day = [[d / 48, 20800 if d < 24 else (19700 if d % 6 else 20500), 19900, 0 if d < 24 or not d % 6 else 1]
+           for d in range(48)]
+    fig = soak.heap_trend(day)
+    assert fig["heap_trend"] == "flat" and abs(fig["heap_slope_per_day"]) < 700, fig
+    assert soak.heap_trend([s[:3] for s in day])["heap_trend"] == "down"  # where the state is not told
+    leak = [[s[0], s[1] - 40 * d, s[2], s[3]] for d, s in enumerate(day)]  # 1.9 KB a simulated day, in each state
+    fig = soak.heap_trend(leak)
+    assert fig["heap_trend"] == "down" and fig["heap_slope_per_day"] < -1000, fig
+
+
 def test_the_schedule_model_knows_summer_time():
     assert soak.cet_offset(soak.local_unix("2026-03-29 01:59")) == 3600
     assert soak.cet_offset(soak.local_unix("2026-03-29 03:00")) == 7200
