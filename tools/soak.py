@@ -34,9 +34,9 @@ SCHEDULES = [[], [], [], ["mon-fri 07:30-22:00"], ["daily 18:00-23:00", "sat,sun
 # The heap, twice a simulated hour: `status` collects the garbage, then shows the free heap and the least the app saw
 # after a collection ('min': its watchdog collects every 10 s, between the tasks' steps). Samples taken with the same
 # number of badge sessions open are compared (heap_trend); the free heap trends down when the median of the last
-# quarter's samples is below the median of the first quarter's by more than HEAP_MARGIN bytes: a leak, or a heap that fragments as the days go by, moves every sample; a sample taken while a round with the
-# server holds its client and buffers for the moment (some 7 KB) moves one, and a median does not follow it where a
-# least would.
+# quarter's samples is below the median of the first quarter's by more than HEAP_MARGIN bytes: a leak, or a heap that
+# fragments as the days go by, moves every sample; a sample taken while a round with the server holds its client and
+# buffers for the moment (some 7 KB) moves one, and a median does not follow it where a least would.
 HEAP_MARGIN = 1024
 AGAIN = "not enough memory for that badge just now: present it again"
 TAP = r"badge [0-9a-f]{8}(?: \([^)]*\))?: [^\n]*\n"
