@@ -43,6 +43,23 @@ def upload(b, data, headers):
         h.close()
 
 
+def upload_as_curl(b, data, headers):
+    """(status, answer) of POST /api/update as curl sends it: the head with `Expect: 100-continue`, the body only once
+    the board has answered `100 Continue` (curl otherwise waits a second before sending it anyway)."""
+    s = socket.create_connection(("127.0.0.1", b.http_port), timeout=60)
+    try:
+        s.sendall(b"POST /api/update HTTP/1.1\r\nHost: board\r\n%sContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                  % (b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in headers.items()), len(data)))
+        f = s.makefile("rb")
+        assert f.readline() == b"HTTP/1.1 100 Continue\r\n" and f.readline() == b"\r\n"
+        s.sendall(data)
+        r = http.client.HTTPResponse(s)
+        r.begin()
+        return r.status, json.loads(r.read())
+    finally:
+        s.close()
+
+
 def records(data):
     """The bundle's records: [kind, path, bytes]."""
     out, i = [], data.index(b"\n") + 1
@@ -71,7 +88,7 @@ def test_the_page_uploads_an_update_and_the_board_installs_it_as_a_push(vboard, 
     release("firmware/__init__.py", next_version()[0])
     path, version = deploy.bundle()
     m = b.serial.mark()
-    status_code, answer = upload(b, path.read_bytes(), auth)
+    status_code, answer = upload_as_curl(b, path.read_bytes(), auth)
     assert status_code == 200 and answer["version"] == version, answer
     b.serial.expect(r"app: restarting \(a soft reset", 10, since=m)
     b.serial.expect(r"update: %s installed \(was %s\)" % (escaped(version), escaped(before)), 20, since=m)

@@ -25,7 +25,9 @@ TEMPLATES = (
     # an update whose file's SHA-256 is wrong (so that no mutation makes it one the board installs)
     b"POST /api/update HTTP/1.1\r\nCookie: mp=00112233445566778899aabbccddeeff\r\nX-Multiprise: 1\r\n"
     b"Content-Length: 95\r\n\r\nMPU1 v\nall lib/x.mpy 3 " + b"0" * 64 + b"\nabcEND\n",
+    b"POST /api/update HTTP/1.1\r\nExpect: 100-continue\r\nX-Multiprise: 1\r\nContent-Length: 9\r\n\r\nMPU1 v\nEND",
 )
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # before the answer, to an Expect: 100-continue
 
 
 def mutate(r):
@@ -193,6 +195,8 @@ def one(port, data):
         if not web.conns:
             break
         webconn.step()
+    if got[:len(CONTINUE)] == CONTINUE:
+        got = got[len(CONTINUE):]
     if not got:
         return None
     code = int(got[9:12])
