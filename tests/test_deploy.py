@@ -1,6 +1,6 @@
-"""multiprise deploy, logs and flash, against the virtual board's serial port (the real mpremote underneath). The boards'
-flash is a real LittleFS (flash="littlefs"): what deploy leaves there is read through mpremote, or by the host once
-the power is cut."""
+"""multiprise deploy, logs and flash, against the virtual board's serial port (the real mpremote underneath). The
+boards' flash is a real LittleFS (flash="littlefs"): what deploy leaves there is read through mpremote, or by the
+host once the power is cut."""
 import json
 import shutil
 import subprocess

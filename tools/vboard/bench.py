@@ -570,9 +570,9 @@ class Bench:
 
     def flash_image(self):
         """The image, mounted on the host for the time of a `with` (lfsimage.Image: read, write, listdir, exists,
-        remove; written back once at its end). Only while no device process runs (before start(), after stop(), while the
-        power is cut): a running board's LittleFS keeps state in its heap that the image does not show yet, and
-        would not see what the host changes (Ctrl-C leaves it running, at the REPL)."""
+        remove; written back once at its end). Only while no device process runs (before start(), after stop(),
+        while the power is cut): a running board's LittleFS keeps state in its heap that the image does not show
+        yet, and would not see what the host changes (Ctrl-C leaves it running, at the REPL)."""
         if self.flash != "littlefs":
             raise ValueError("the board's flash is its folder (flash=\"host\"): read board_dir")
         p = self.proc

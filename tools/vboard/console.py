@@ -170,7 +170,8 @@ def snapshot(bench, names):
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery, rtc.time_lost()),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
                 "webrepl": bench.webrepl.port if bench.webrepl else None,
-                "board": str(bench.flash_file if bench.flash == "littlefs" else bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench),
+                "board": str(bench.flash_file if bench.flash == "littlefs" else bench.board_dir),
+                "wiring": bench.wiring_name, "ntp": ntp_state(bench),
                 "reader": bench.reader_kind, "cards": [uid.hex() for uid in bench.field.uids()]}
 
 
