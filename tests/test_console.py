@@ -241,7 +241,9 @@ def piped_sim(board_dir, *more):
 
 
 def test_without_a_terminal_commands_come_line_by_line(tmp_path):
-    with piped_sim(tmp_path / "board", "--no-server") as (proc, wait_line):
+    """On the folder (--flash folder, the escape hatch: its files edited by hand), no LittleFS image is made."""
+    with piped_sim(tmp_path / "board", "--no-server", "--flash", "folder") as (proc, wait_line):
+        assert wait_line(r"^multiprise sim ").endswith("board %s\n" % (tmp_path / "board"))
         wait_line(r"^outlets  1 Lamp\s+off")
         wait_line(r"app: ready in")
         proc.stdin.write("on 4\n")
@@ -250,6 +252,61 @@ def test_without_a_terminal_commands_come_line_by_line(tmp_path):
         wait_line(r"^power cut: the board is dead")
         proc.stdin.write("quit\n")
         assert proc.wait(timeout=5) == 0
+    assert (tmp_path / "board" / "state.json").exists() and not (tmp_path / "board.lfs").exists()
+
+
+def state_writes(proc, wait_line):
+    proc.stdin.write("status\n")
+    return int(wait_line(r"\d+ state writes").split(" state writes")[0].split()[-1])
+
+
+def test_the_sims_littlefs_flash_keeps_the_board_between_runs(tmp_path):
+    """The sim's board runs on LittleFS by default, in an image beside the folder that outlives the run, as a board's
+    flash: an outlet switched on (Lamp: power_on last) is on again at the next run; a config.json copied with mpremote
+    is the board's at the next run (its names on the console's screen); --config given on a later run reaches it."""
+    from test_mpremote import MPREMOTE
+
+    board_dir, lfs = tmp_path / "board", tmp_path / "board.lfs"
+    with piped_sim(board_dir, "--no-server") as (proc, wait_line):
+        assert "made now from %s" % board_dir in wait_line(r"the board's flash: LittleFS in %s" % re.escape(str(lfs)))
+        assert wait_line(r"^multiprise sim ").endswith("board %s\n" % lfs)
+        port = re.search(r"socket://127\.0\.0\.1:(\d+)", wait_line(r"^serial  mpremote connect")).group(1)
+        wait_line(r"app: ready in", 20)
+        written = state_writes(proc, wait_line)
+        proc.stdin.write("on 1\n")
+        wait_line(r"outlet 1 on \(serial\)")
+        deadline = time.monotonic() + 15
+        while state_writes(proc, wait_line) == written:  # the coalesced write of the outlets' state
+            assert time.monotonic() < deadline, "state.json never written"
+            time.sleep(0.5)
+        mine = example_config("seed", LAB["ssid"], LAB["password"])
+        mine["outlets"][1]["name"] = "Aquarium"
+        (tmp_path / "mine.json").write_text(json.dumps(mine))
+        r = subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%s" % port, "fs", "cp",
+                            str(tmp_path / "mine.json"), ":config.json"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r
+        proc.stdin.write("quit\n")
+        assert proc.wait(timeout=10) == 0
+    assert lfs.exists() and not (board_dir / "state.json").exists()  # the board wrote its flash, not the folder
+
+    with piped_sim(board_dir, "--no-server") as (proc, wait_line):
+        assert "as the last run left it" in wait_line(r"the board's flash: LittleFS in ")
+        wait_line(r"^outlets  1 Lamp\s+off  2 Aquarium")  # its config.json, read from its flash before it starts
+        wait_line(r"outlet 1 on \(power-on last\)", 20)
+        proc.stdin.write("status\n")
+        wait_line(r"^2 Aquarium: off")
+        proc.stdin.write("quit\n")
+        assert proc.wait(timeout=10) == 0
+
+    mine["outlets"][0]["name"] = "Kettle"
+    (tmp_path / "mine.json").write_text(json.dumps(mine))
+    with piped_sim(board_dir, "--no-server", "--config", str(tmp_path / "mine.json")) as (proc, wait_line):
+        wait_line(r"^outlets  1 Kettle\s+off  2 Aquarium")
+        wait_line(r"outlet 1 on \(power-on last\)", 20)
+        proc.stdin.write("status\n")
+        wait_line(r"^1 Kettle: on \(power-on last\)")
+        proc.stdin.write("quit\n")
+        assert proc.wait(timeout=10) == 0
 
 
 def test_the_sim_runs_the_demo_server_and_its_badges_work_from_the_console(tmp_path):

@@ -1,4 +1,6 @@
-"""multiprise deploy, logs and flash, against the virtual board's serial port (the real mpremote underneath)."""
+"""multiprise deploy, logs and flash, against the virtual board's serial port (the real mpremote underneath). The
+boards' flash is a real LittleFS (flash="littlefs"): what deploy leaves there is read through mpremote, or by the
+host once the power is cut."""
 import json
 import shutil
 import subprocess
@@ -6,6 +8,7 @@ import sys
 
 import pytest
 from conftest import ROOT, ready
+from test_mpremote import mpremote
 
 from tools import deploy, frozen
 from tools.build import IMAGE, compile_file
@@ -14,7 +17,7 @@ from tools.build import IMAGE, compile_file
 def empty_board(vboard, **kw):
     """A board with stock MicroPython just flashed: nothing on its filesystem (nor in its ROMFS partition, if any)."""
     kw.setdefault("romfs", None)
-    b = vboard(None, start=False, romfs_firmware=False, **kw)
+    b = vboard(None, start=False, romfs_firmware=False, flash="littlefs", **kw)
     for p in list(b.board_dir.iterdir()):
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     b.start()
@@ -32,7 +35,7 @@ def test_deploy_copies_only_what_changed(vboard, tmp_path, capsys):
     cfg.write_text(json.dumps({"name": "bench-strip"}))
     copied, removed = deploy.deploy(port(b), config=str(cfg), wait=10)
     assert "lib/firmware/app.mpy" in copied and "boot.py" in copied and "main.py" in copied and not removed
-    assert (b.board_dir / "config.json").read_text() == cfg.read_text()
+    assert mpremote(b, "fs", "cat", ":config.json") == cfg.read_text()
     out = capsys.readouterr().out
     assert "$ mpremote connect socket://127.0.0.1:%d" % b.serial.port in out and " fs cp " in out  # what it runs
     assert "app: ready" in out  # and shows the boot log
@@ -55,10 +58,12 @@ def test_deploy_copies_only_what_changed(vboard, tmp_path, capsys):
     (IMAGE / "lib" / "firmware" / "log.mpy").unlink()  # compile_file keeps a target newer than its source
     compile_file(changed, IMAGE / "lib" / "firmware" / "log.mpy", "firmware/log.py")
     try:
-        (b.board_dir / "config.json").write_text('{"name": "edited on the board"}')
+        edited = tmp_path / "edited.json"
+        edited.write_text('{"name": "edited on the board"}')
+        mpremote(b, "fs", "cp", str(edited), ":config.json")
         copied, _ = deploy.deploy(port(b), wait=10, reset=False)
         assert copied == ["lib/firmware/log.mpy"]
-        assert "edited on the board" in (b.board_dir / "config.json").read_text()  # config only when asked
+        assert "edited on the board" in mpremote(b, "fs", "cat", ":config.json")  # config only when asked
     finally:
         (IMAGE / "lib" / "firmware" / "log.mpy").unlink()  # the next build compiles the real one again
 
@@ -95,7 +100,7 @@ def test_the_copies_of_frozen_modules_are_pinned_in_constraints():
 
 
 def test_logs_are_read_without_stopping_the_app(vboard, capsys):
-    b = vboard({})
+    b = vboard({}, flash="littlefs")
     ready(b)
     text = deploy.logs(port(b))
     assert "app: ready in" in text and "multiprise 0.1.0" in text
@@ -155,14 +160,15 @@ def test_a_configuration_is_checked_here_with_the_boards_own_messages(tmp_path):
 
 
 def test_deploy_refuses_a_configuration_the_board_would_refuse_and_copies_nothing(vboard, tmp_path):
-    b = vboard({"name": "desk-strip"})
+    b = vboard({"name": "desk-strip"}, flash="littlefs")
     ready(b)
-    before = (b.board_dir / "config.json").read_text()
+    before = (b.board_dir / "config.json").read_bytes()  # what the board's flash was made with
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"stagger_ms": "fast"}))
     r = cli("deploy", "--port", port(b), "--config", str(bad))
     assert r.returncode == 1, r
     last = r.stderr.strip().splitlines()[-3:]
     assert 'config: error: stagger_ms = "fast": expected an integer' in last[0] and last[-1] == "nothing copied", r
-    assert (b.board_dir / "config.json").read_text() == before
     assert "desk-strip" in b.command("status", expect=r"6 Outlet 6[^\n]*\n")  # the app ran on, untouched
+    b.power_cut()
+    assert b.flash_read("/config.json") == before

@@ -1,5 +1,8 @@
-"""The real mpremote, over the virtual board's serial port (socket://), as a person debugging a board would use it."""
+"""The real mpremote, over the virtual board's serial port (socket://), as a person debugging a board would use it.
+The boards' flash is a real LittleFS (flash="littlefs"): sizes, free space and files are LittleFS's own."""
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,6 +11,7 @@ from pathlib import Path
 from conftest import ready
 
 from tools.build import IMAGE, build
+from tools.vboard.bench import FS_BLOCK, FS_BLOCKS
 
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 
@@ -19,29 +23,70 @@ def mpremote(bench, *args, timeout=30):
     return r.stdout
 
 
+def lfs_board(vboard, config=None, **kw):
+    return vboard(config, flash="littlefs", **kw)
+
+
 def test_mpremote_lists_copies_and_runs_code(vboard, tmp_path):
-    b = vboard({})
+    config = {"name": "desk-strip", "stagger_ms": 0}
+    b = lfs_board(vboard, config)
     ready(b)
     listing = mpremote(b, "fs", "ls", ":")
     for name in ("boot.py", "main.py", "config.json", "lib/"):
         assert name in listing
+    size = len(json.dumps(config))  # config.json as written: its size, as LittleFS lists it
+    assert "%12d config.json" % size in listing.splitlines()
     assert "firmware/" in mpremote(b, "fs", "ls", ":rom/lib")  # the reference board runs it from ROMFS
     src = tmp_path / "notes.txt"
     src.write_text("tap badge 4\n")
     mpremote(b, "fs", "cp", str(src), ":notes.txt")
-    assert (b.board_dir / "notes.txt").read_text() == "tap badge 4\n"  # it landed on the board's flash
     assert "Up to date: notes.txt" in mpremote(b, "fs", "cp", str(src), ":notes.txt")  # unchanged: not copied again
     assert mpremote(b, "fs", "cat", ":notes.txt") == "tap badge 4\n"
-    assert "          12 notes.txt" in mpremote(b, "fs", "ls", ":").splitlines()  # its size, as LittleFS lists it
+    assert "          12 notes.txt" in mpremote(b, "fs", "ls", ":").splitlines()
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(os.urandom(10000))  # three blocks and some: back whole
+    mpremote(b, "fs", "cp", str(blob), ":blob.bin")
+    mpremote(b, "fs", "cp", ":blob.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == blob.read_bytes()
+    assert "       10000 blob.bin" in mpremote(b, "fs", "ls", ":").splitlines()
     assert mpremote(b, "exec", "print(6 * 7)").strip() == "42"
     script = tmp_path / "probe.py"
     script.write_text("from firmware.repl import *\non(2)\n")
     assert "2 Outlet 2: on (repl)" in mpremote(b, "run", str(script))
     assert b.relays() == [False, True, False, False, False, False]
+    b.power_cut()  # what mpremote wrote is on the board's flash, read back by the host
+    assert b.flash_read("/notes.txt") == b"tap badge 4\n" and b.flash_read("/blob.bin") == blob.read_bytes()
+    assert json.loads(b.flash_read("/config.json")) == config
+
+
+def test_mpremote_df_shows_the_boards_littlefs(vboard, tmp_path):
+    """mpremote df: the 763 blocks of 4 KB of a 4 MB NodeMCU's LittleFS (3,052 KB), not the host's disk; a file
+    copied to the board takes its blocks, and gives them back when removed."""
+    b = lfs_board(vboard, {})
+    ready(b)
+
+    def df():
+        for line in mpremote(b, "df").splitlines():
+            m = re.fullmatch(r"(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+/", line)
+            if m:
+                assert m.group(1) == "<VfsLfs2>", line
+                return [int(x) for x in m.groups()[1:]]
+        raise AssertionError("no / in mpremote df")
+
+    size, used, avail = df()
+    assert size == FS_BLOCKS * FS_BLOCK and size // 1024 == 3052 and used + avail == size
+    assert used < 100 * FS_BLOCK  # the firmware's few files (its modules are in ROMFS)
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(40 * 1024))
+    mpremote(b, "fs", "cp", str(big), ":big.bin")
+    size2, used2, avail2 = df()
+    assert size2 == size and used2 - used >= 10 * FS_BLOCK  # 40 KB: ten blocks at least
+    mpremote(b, "fs", "rm", ":big.bin")
+    assert df()[1] <= used + 2 * FS_BLOCK  # the blocks are free again (LittleFS may keep a metadata block more)
 
 
 def test_mpremote_soft_reset_boots_again_and_does_not_count_as_a_failed_boot(vboard):
-    b = vboard({})
+    b = lfs_board(vboard, {})
     ready(b)
     for _ in range(5):  # more than the 3 failed boots that give safe mode
         mpremote(b, "soft-reset")
@@ -55,12 +100,12 @@ def test_mpremote_soft_reset_boots_again_and_does_not_count_as_a_failed_boot(vbo
 def test_the_readme_deploy_puts_the_app_on_an_empty_board(vboard, tmp_path):
     """docs/deploy.md, "Plain mpremote": the built image and a config copied with mpremote onto stock MicroPython."""
     build()
-    b = vboard(None, romfs=None)
+    b = lfs_board(vboard, None, romfs=None, start=False)
     for p in list(b.board_dir.iterdir()):  # stock firmware just flashed: an empty filesystem
         shutil.rmtree(p) if p.is_dir() else p.unlink()
-    m = b.serial.mark()
-    b.power_cycle()
-    b.serial.expect(r">>> $", 10, since=m)
+    b.start()
+    b.serial.expect(r">>> $", 10, since=0)
+    assert mpremote(b, "fs", "ls", ":").splitlines() == ["ls :"]
     cfg = tmp_path / "config.json"
     cfg.write_text('{"name": "desk-strip"}')
     mpremote(b, "fs", "cp", "-r", str(IMAGE / "lib"), str(IMAGE / "boot.py"), str(IMAGE / "main.py"), ":",
@@ -75,7 +120,7 @@ def test_mpremote_mount_needs_more_heap_than_the_board_has_at_its_repl_and_touch
     REPL; with the firmware's boot.py an ESP8266 has about 28 (32-bit build at 38,912: 27,856), so the mount fails with
     a MemoryError, and the outlets stay as they were."""
     (tmp_path / "hello.py").write_text("print('hello from the host')\n")
-    b = vboard({})
+    b = lfs_board(vboard, {})
     ready(b)
     b.command("on 2", expect=r"outlet 2 on")
     r = subprocess.run([MPREMOTE, "connect", "socket://127.0.0.1:%d" % b.serial.port, "mount", str(tmp_path), "exec",
@@ -93,7 +138,7 @@ def test_mpremote_mount_carries_every_byte_value_with_its_interrupt_character_of
                                        " else 'differs')\n")
     for f in (tmp_path / "blob.bin", tmp_path / "check.py", tmp_path):
         os.utime(f, (0x03030303, 0x03030303))  # a time of 0x03 bytes
-    b = vboard({}, heap="64k")
+    b = lfs_board(vboard, {}, heap="64k")
     ready(b)
     b.command("on 2", expect=r"outlet 2 on")
     assert "same" in mpremote(b, "mount", str(tmp_path), "exec", "import check", timeout=120)

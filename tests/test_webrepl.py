@@ -1,4 +1,6 @@
-"""WebREPL on the virtual board (as the ESP8266's: password, one session, REPL and files) and the project's client."""
+"""WebREPL on the virtual board (as the ESP8266's: password, one session, REPL and files) and the project's client.
+The REPL's tests run on a real LittleFS flash; the file transfers on the board folder, where the bench's WebREPL
+server carries them out (on LittleFS it says it does not: docs/virtual-board.md)."""
 import os
 import socket
 import subprocess
@@ -15,7 +17,7 @@ from tools.webrepl import WebRepl, WebReplError
 
 
 def test_webrepl_is_started_at_boot_and_gives_the_repl(vboard):
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     assert "WebREPL server started" in b.serial.text()
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
@@ -26,7 +28,7 @@ def test_webrepl_is_started_at_boot_and_gives_the_repl(vboard):
 
 
 def test_a_wrong_password_is_refused_and_one_session_at_a_time(vboard):
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     with pytest.raises(WebReplError, match="access denied"):
         WebRepl("127.0.0.1", b.webrepl.port, "guess").connect()
@@ -60,6 +62,26 @@ def test_files_go_both_ways_and_bad_names_are_refused(vboard):
         with pytest.raises(WebReplError, match="cannot open it"):
             w.put(b"x", "../outside.txt")  # nothing outside the board's filesystem
     assert not (b.board_dir.parent / "outside.txt").exists()
+
+
+def test_on_a_littlefs_flash_file_transfers_are_refused_saying_why(vboard):
+    """The bench's WebREPL server cannot reach a running board's LittleFS: a put or a get ends the session, as a
+    name the board cannot open does, and the serial output says why; the REPL works on."""
+    b = board(vboard, flash="littlefs")
+    ready(b)
+    m = b.serial.mark()
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        with pytest.raises(WebReplError):
+            w.put(b"x" * 100, "notes.txt")
+    b.serial.expect(r"vboard: WebREPL file transfers are not carried out on a LittleFS flash", 5, since=m)
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        with pytest.raises(WebReplError):
+            w.get("config.json")
+    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
+        w.repl("\x03")
+        assert "42" in w.repl("print(6 * 7)\r")
+    b.power_cut()
+    assert "notes.txt" not in b.flash_listdir("/") and not (b.board_dir / "notes.txt").exists()
 
 
 class DroppingProxy:
@@ -115,7 +137,7 @@ def test_a_transfer_cut_half_way_is_retried_and_the_file_arrives_whole(vboard):
 
 
 def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     m = b.serial.mark()
     b.hold_button(True)
@@ -134,7 +156,7 @@ def test_a_websocket_client_that_checks_the_handshake_gets_the_password_prompt(v
     """The websockets package checks Sec-WebSocket-Accept, as a browser does."""
     from websockets.sync.client import connect
 
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     with connect("ws://127.0.0.1:%d/" % b.webrepl.port, open_timeout=5) as ws:
         assert "Password:" in ws.recv(timeout=5)
@@ -196,7 +218,7 @@ def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(v
 
 def test_the_password_typed_key_by_key_as_the_browser_page_sends_it(vboard):
     """webrepl.html sends each keystroke as a frame of its own."""
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     with socket.create_connection(("127.0.0.1", b.webrepl.port), timeout=5) as c:
         key = wsframe.client_key()
@@ -221,7 +243,7 @@ def test_the_password_typed_key_by_key_as_the_browser_page_sends_it(vboard):
 
 
 def test_webrepl_keeps_its_port_for_the_life_of_the_board_and_a_stopped_one_refuses(vboard):
-    b = board(vboard)
+    b = board(vboard, flash="littlefs")
     ready(b)
     port = b.webrepl.port
     assert "WebREPL server started on http://127.0.0.1:%d/" % port in b.serial.text()

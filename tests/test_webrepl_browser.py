@@ -1,6 +1,7 @@
 """WebREPL in a real browser: headless Chromium's own WebSocket, driven as MicroPython's WebREPL page drives it (the
 page: tests/webrepl_page.html), against the virtual board: the password a key at a time, the REPL, files both ways,
-and the session's end seen from the page."""
+and the session's end seen from the page. The REPL's tests run on a real LittleFS flash, the files' on the board
+folder, where the bench's WebREPL server carries them out (docs/virtual-board.md)."""
 import base64
 import os
 from pathlib import Path
@@ -118,7 +119,7 @@ class Page:
 
 
 def test_the_browser_logs_in_key_by_key_and_switches_an_outlet_at_the_repl(vboard, browser):
-    b = webrepl_board(vboard)
+    b = webrepl_board(vboard, flash="littlefs")  # the REPL: on a real LittleFS
     ready(b)
     page = Page(browser, b.webrepl.port)
     page.log_in()
@@ -131,7 +132,7 @@ def test_the_browser_logs_in_key_by_key_and_switches_an_outlet_at_the_repl(vboar
 
 
 def test_a_wrong_password_typed_in_the_browser_is_denied_and_the_socket_closes(vboard, browser):
-    b = webrepl_board(vboard)
+    b = webrepl_board(vboard, flash="littlefs")  # the REPL: on a real LittleFS
     ready(b)
     page = Page(browser, b.webrepl.port)
     page.connect()

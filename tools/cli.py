@@ -13,7 +13,12 @@ def main(argv=None):
     sim = sub.add_parser("sim", help="the virtual board with its console: the real firmware, emulated chips")
     sim.add_argument("--wiring", choices=("seed", "expander"), default="seed", help="reference wiring (README, Wiring)")
     sim.add_argument("--rtc", choices=("ds3231", "ds1307"), default="ds3231")
-    sim.add_argument("--board", default="build/sim-board", help="the virtual flash folder (kept between runs)")
+    sim.add_argument("--board", default="build/sim-board",
+                     help="the board folder (kept between runs): its first files, and where the flash and the chips' "
+                          "state are kept, beside it")
+    sim.add_argument("--flash", choices=("littlefs", "folder"), default="littlefs",
+                     help="the board's flash: LittleFS in an image beside the folder (default; made from the folder at "
+                          "the first run, kept between runs), or the folder itself, its files edited by hand")
     sim.add_argument("--config", help="a config.json to put on the board (default: the example for the wiring)")
     sim.add_argument("--heap", help="MicroPython heap cap (default: an ESP8266's, docs/heap.md; 64k with --lib)")
     sim.add_argument("--port", type=int, default=0, help="TCP port of the serial line (socket://127.0.0.1:PORT)")

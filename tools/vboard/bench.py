@@ -568,10 +568,11 @@ class Bench:
         with lfsimage.Image(self.flash_file, format=True) as im:
             im.copy_in(self.board_dir)
 
-    def _flash_image(self):
-        """The image, mounted on the host. Only while no device process runs (before start(), after stop(), while the
-        power is cut): a running board's LittleFS keeps state in its heap that the image does not show yet, and
-        would not see what the host changes (Ctrl-C leaves it running, at the REPL)."""
+    def flash_image(self):
+        """The image, mounted on the host for the time of a `with` (lfsimage.Image: read, write, listdir, exists,
+        remove; written back once at its end). Only while no device process runs (before start(), after stop(),
+        while the power is cut): a running board's LittleFS keeps state in its heap that the image does not show
+        yet, and would not see what the host changes (Ctrl-C leaves it running, at the REPL)."""
         if self.flash != "littlefs":
             raise ValueError("the board's flash is its folder (flash=\"host\"): read board_dir")
         p = self.proc
@@ -584,18 +585,18 @@ class Bench:
         return lfsimage.Image(self.flash_file)
 
     def flash_read(self, path):
-        """The bytes of a file on the board's LittleFS (the board not running: _flash_image)."""
-        with self._flash_image() as im:
+        """The bytes of a file on the board's LittleFS (the board not running: flash_image)."""
+        with self.flash_image() as im:
             return im.read(path)
 
     def flash_write(self, path, data):
         """Write a file on the board's LittleFS, its folders made as needed (the board not running)."""
-        with self._flash_image() as im:
+        with self.flash_image() as im:
             im.write(path, data.encode() if isinstance(data, str) else data)
 
     def flash_listdir(self, path="/"):
         """The names in a folder of the board's LittleFS, sorted (the board not running)."""
-        with self._flash_image() as im:
+        with self.flash_image() as im:
             return im.listdir(path)
 
     def flash_cut(self):

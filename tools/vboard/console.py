@@ -13,7 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from tools.build import make_board
+from tools.build import IMAGE, make_board
 from tools.vboard.bench import HARD_RESET, WIRINGS, Bench
 from tools.vboard.ntp import MODES
 
@@ -115,6 +115,40 @@ def prepare(board, wiring, ap, config_path=None, server=None):
     return names, notes
 
 
+def from_flash(bench, board):
+    """On LittleFS, from an earlier run's image: the folder's config.json becomes the one on the board's flash (or
+    goes, when the board has none), so prepare() reads and keeps what the board holds: a configuration changed on
+    the board (mpremote, the web page) stays."""
+    if bench.flash != "littlefs" or not bench.flash_file.exists():
+        return
+    board.mkdir(parents=True, exist_ok=True)
+    with bench.flash_image() as im:
+        config = im.read("/config.json") if im.exists("/config.json") else None
+    if config is None:
+        (board / "config.json").unlink(missing_ok=True)
+    else:
+        (board / "config.json").write_bytes(config)
+
+
+def onto_flash(bench, board):
+    """On LittleFS, from an earlier run's image: what this run's prepare() and romfs_board() left in the folder goes
+    on the board's flash, as deploy leaves a board: the built firmware's files and config.json, each that differs
+    (with the firmware in the ROMFS partition, /lib/firmware goes). At the first run start() makes the image from
+    the folder."""
+    if bench.flash != "littlefs" or not bench.flash_file.exists():
+        return
+    files = sorted(p.relative_to(IMAGE).as_posix() for p in IMAGE.rglob("*") if p.is_file()) + ["config.json"]
+    with bench.flash_image() as im:
+        if bench.romfs:
+            im.remove("/lib/firmware")
+        for rel in files:
+            f = board / rel
+            if f.is_file():
+                data = f.read_bytes()
+                if not im.exists("/" + rel) or im.read("/" + rel) != data:
+                    im.write("/" + rel, data)
+
+
 def plug_loads(bench, board):
     """Each outlet's load on the bench: its rated watts in config.json (the sim's `load` changes it)."""
     try:
@@ -136,7 +170,8 @@ def snapshot(bench, names):
                 "rtc": rtc and (type(rtc).__name__, rtc.time(), rtc.battery, rtc.time_lost()),
                 "boots": bench.boots, "wdt_resets": bench.wdt_resets, "port": bench.serial.port,
                 "webrepl": bench.webrepl.port if bench.webrepl else None,
-                "board": str(bench.board_dir), "wiring": bench.wiring_name, "ntp": ntp_state(bench),
+                "board": str(bench.flash_file if bench.flash == "littlefs" else bench.board_dir),
+                "wiring": bench.wiring_name, "ntp": ntp_state(bench),
                 "reader": bench.reader_kind, "cards": [uid.hex() for uid in bench.field.uids()]}
 
 
@@ -534,13 +569,15 @@ def main(args):
 
 def _run(args, board, server, more_notes, clock_file=None):
     lib = getattr(args, "lib", False)
+    flash = "host" if getattr(args, "flash", "littlefs") == "folder" else "littlefs"
     bench = Bench(board, wiring=args.wiring, rtc=args.rtc, heap=args.heap or ("64k" if lib else None),
-                  serial_port=args.port, romfs=None if lib else args.romfs, meter="ade7953")
+                  serial_port=args.port, romfs=None if lib else args.romfs, meter="ade7953", flash=flash)
     bench.clock_file = clock_file  # the demo server's clock follows the world's (world_moved)
     terminal = sys.stdout.isatty() and sys.stdin.isatty()
     log = Scrollback(echo=None if terminal else lambda line: print(line, flush=True))
     bench.serial.listeners.append(log.feed)
     try:
+        from_flash(bench, board)
         names, notes = prepare(board, args.wiring, bench.ap, args.config, server)
         notes += more_notes
         plug_loads(bench, board)
@@ -550,6 +587,12 @@ def _run(args, board, server, more_notes, clock_file=None):
             romfs_board(bench)  # as deploy --romfs leaves a board: the firmware in the ROMFS partition
             notes.append("firmware in the ROMFS partition (%d bytes, %s); --lib puts it in /lib"
                          % (bench.romfs, bench.romfs_file))
+        onto_flash(bench, board)
+        if flash == "littlefs":
+            notes.append("the board's flash: LittleFS in %s, kept between runs (%s); change its files with mpremote, "
+                         "the board's page or --config; --flash folder runs on the folder instead"
+                         % (bench.flash_file, "as the last run left it" if bench.flash_file.exists()
+                                              else "made now from %s" % board))
         log.note("\n".join(notes + ["type ? for the virtual board's commands, help for the board's, quit to stop"]))
         bench.start()
     except (OSError, RuntimeError) as e:  # no mpy-cross or micropython, a firmware syntax error, a port in use

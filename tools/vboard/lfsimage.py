@@ -13,6 +13,7 @@ from .bench import FS_BLOCK, FS_BLOCKS
 # lookahead 32), a cache of 4 times the larger of read and program size, wear levelling every 100 erases.
 PARAMS = {"block_size": FS_BLOCK, "block_count": FS_BLOCKS, "read_size": 32, "prog_size": 32, "lookahead_size": 32,
           "cache_size": 128, "block_cycles": 100}
+LFS_TYPE_DIR = 2  # lfs.h: a folder, in a stat's type
 ATTR_MTIME = 1  # extmod/vfs_lfs.c: a file's time, 8 bytes little-endian, nanoseconds since 1970
 
 
@@ -61,6 +62,22 @@ class Image:
 
     def listdir(self, path="/"):
         return sorted(self.fs.listdir(path))
+
+    def exists(self, path):
+        try:
+            self.fs.stat(path)
+            return True
+        except LittleFSError:
+            return False
+
+    def remove(self, path):
+        """Remove a file, or a folder and all it holds; nothing when there is none."""
+        if not self.exists(path):
+            return
+        if self.fs.stat(path).type == LFS_TYPE_DIR:
+            for name in self.fs.listdir(path):
+                self.remove(path.rstrip("/") + "/" + name)
+        self.fs.remove(path)
 
     def copy_in(self, folder):
         """Put a host folder's files and folders on the image, as a flasher would."""

@@ -123,6 +123,11 @@ class Server:
         if kind == VERSION:
             self._send(c, bytes((1, 29, 0)))
             return
+        if self.bench.flash == "littlefs":  # the host cannot reach a running board's LittleFS: said, not faked
+            self.bench.serial.feed(b"\r\nvboard: WebREPL file transfers are not carried out on a LittleFS flash (the "
+                                   b"host would write the board folder, which the board does not read): use the "
+                                   b"folder (flash=\"host\", the sim's --flash folder)\r\n")
+            raise ConnectionError(name)
         try:  # the board opens the file at once: a name it cannot open ends the session (dupterm gives up)
             path = self._path(name)
             f = open(path, "wb" if kind == PUT else "rb")
