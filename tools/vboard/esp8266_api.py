@@ -192,7 +192,8 @@ MODULES = {
         "sleep_type": "not modelled: the bench's radio does not sleep",
         "deepsleep": "not modelled: as machine.deepsleep",
         "flash_id": "yes: a Winbond W25Q32's (boards carry several makers' chips)",
-        "flash_read": "not modelled: the virtual board's flash is a folder, not a chip",
+        "flash_read": "not modelled: the virtual board's flash is a folder, or an image of the LittleFS partition "
+                      "alone, not a chip",
         "flash_write": "not modelled: as flash_read",
         "flash_erase": "not modelled: as flash_read",
         "flash_size": "yes: a 4 MB board's",
@@ -223,7 +224,8 @@ MODULES = {
         "rmdir": "yes",
         "unlink": "yes",
         "stat": "yes: as LittleFS answers (the type, the size, the time from 2000: the host's time of the write)",
-        "statvfs": "yes: a 763-block LittleFS, its use worked out from the board folder",
+        "statvfs": "yes: a 763-block LittleFS: LittleFS's own (flash=\"littlefs\"), or worked out from the board "
+                   "folder",
         "dupterm": "yes: kept in the shim (slot 0 is not WebREPL's)",
         "dupterm_notify": "yes: what the streams give is typed on the serial line",
         "ilistdir": "yes: (name, type, 0, size), as LittleFS",

@@ -37,7 +37,8 @@ class Image:
         try:
             self.fs.mount()
         except LittleFSError as e:
-            raise OSError("%s holds no LittleFS the board could mount: %s" % (self.path, e)) from None
+            raise OSError("%s holds no LittleFS the board could mount (%s): remove it, and the board's flash is made "
+                          "again from its folder" % (self.path, e)) from None
         return self
 
     def __exit__(self, exc, *_):
