@@ -15,9 +15,11 @@ from tools.build import IMAGE, compile_file
 
 
 def empty_board(vboard, **kw):
-    """A board with stock MicroPython just flashed: nothing on its filesystem (nor in its ROMFS partition, if any)."""
+    """A board with stock MicroPython just flashed: nothing on its filesystem (nor in its ROMFS partition, if any);
+    its flash LittleFS unless flash="host" (a test that reads the board folder while the board runs)."""
     kw.setdefault("romfs", None)
-    b = vboard(None, start=False, romfs_firmware=False, flash="littlefs", **kw)
+    kw.setdefault("flash", "littlefs")
+    b = vboard(None, start=False, romfs_firmware=False, **kw)
     for p in list(b.board_dir.iterdir()):
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     b.start()

@@ -15,7 +15,7 @@ def loaded_from(b, *modules):
 
 
 def test_deploy_romfs_to_an_empty_board_runs_the_firmware_from_the_partition(vboard, tmp_path, capsys):
-    b = empty_board(vboard, romfs="320k")
+    b = empty_board(vboard, romfs="320k", flash="host")
     secret, config = tmp_path / "webrepl_cfg.py", tmp_path / "config.json"
     secret.write_text("PASS = %r\n" % PASSWORD)
     config.write_text("{}")
@@ -77,7 +77,7 @@ def test_the_firmware_is_in_one_place_whichever_deploy_ran_last(vboard, capsys):
 
 
 def test_deploy_romfs_to_a_board_without_a_romfs_partition_says_what_to_do(vboard):
-    b = empty_board(vboard)
+    b = empty_board(vboard, flash="host")
     r = run_cli("deploy", "--romfs", "--port", port(b))
     assert r.returncode == 1
     assert "the board has no ROMFS partition (its firmware has no vfs.rom_ioctl)" in r.stderr
