@@ -6,10 +6,12 @@ until the power is below; they come back one by one, meter.restore_s apart, when
 limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for meter.over_s seconds is switched
 off, as a breaker would be.
 
-The chip measures the strip's total. Each outlet's share is its learned load: the total's step when it switched (the
-mean of a few readings after the switch less the mean before it, weighed with its steps before, so that a small load
-beside a big one whose power wanders is not its wander; with one outlet on, its share is the total, exact), or its
-rated watts until it has one; the energy of a reading during which an outlet switched is the old total's up to the
+The chip measures the strip's total. Each outlet's share is its load fitted to every reading (the plateaus: the
+readings' count and sum for each set of outlets on lately, fitted by least squares, _solve), or until it has been on
+in one, its learned load: the total's step when it switched (the mean of a few readings after the switch less the
+mean before it, weighed with its steps before), or its rated watts until it has one. A small load beside a big one
+whose power wanders is found from every reading, not from that wander at its switches; with one outlet on, its
+share is the total, exact. The energy of a reading during which an outlet switched is the old total's up to the
 switch. The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet
 took), in Wh with the µWh beside: integers that never outgrow a small int. They are kept in the ESP8266's RTC memory
 every 10 s (it survives a reset, not a power cut) and in energy.json every 5 minutes: a power cut loses 5 minutes of
@@ -38,6 +40,9 @@ _WEIGH = const(8)  # a learned load: the mean of its last steps, each weighing 1
 _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
+_SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its readings' count and sum
+_HALVE = const(16384)  # a plateau's readings are halved at this count (4.5 hours): the fit follows slow changes
+_FIT_S = const(10)  # the fit is solved again this often (readings)
 
 chip = None  # the metering chip's driver (bringup)
 fault = None  # why the chip's readings are not used just now, in words
@@ -49,24 +54,31 @@ raw = [0] * 9  # the same in the chip's counts (the driver's order), when; the e
 # in counts and ms (calibrate: a window of several readings, whose timing jitter a single one would carry)
 learned = []  # each outlet's load, learned from the total's steps when it switched (dW)
 seen = []  # how many steps each learned load weighs (0: none yet, its rated watts stand in; _WEIGH at most)
+fit = []  # each outlet's load fitted to every reading (dW; 0: none yet, the learned load stands in), then the strip's
+# own draw with none on
+sets = None  # the plateaus: sets of outlets on (bits), their readings, their sum (dW): _SETS of each
 over = []  # per outlet: shed by the overload protection
 hot = []  # per outlet: seconds its power has been above its own limit (meter.outlet_max_watts)
 wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
 uwh = []  # and the µWh over each
 day = 0  # the local day today counts (days since 2000), 0 while unknown
-_c = [0, 0, 0, 0, None, 0, 0, 0]  # seconds above the limit, since the last shed or restore, to the next RTC and
-# flash writes; a switch's step being measured: [outlet, on, total before (W), when, outlets on before (bits), another
-# switch came before a reading, the mean before (dW), its learned load and weight before]; when energy was last
-# counted (time.ticks_ms()); the total's mean since the last switch (dW: of the last _AFTER readings, nearly) and its
-# readings
+_c = [0, 0, 0, 0, None, 0, 0, 0, 0, 0]  # seconds above the limit, since the last shed or restore, to the next RTC
+# and flash writes; a switch's step being measured: [outlet, on, total before (W), when, outlets on before (bits),
+# another switch came before a reading, the mean before (dW), its learned load and weight before]; when energy was
+# last counted (time.ticks_ms()); the total's mean since the last switch (dW: of the last _AFTER readings, nearly) and
+# its readings; the last reading's power (dW); readings since the fit was solved
 
 
 def start():
     """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
-    global watts, learned, seen, over, hot, wh, uwh, day
+    global watts, learned, seen, fit, sets, over, hot, wh, uwh, day
     n = len(app.outlets)
     k = 2 * (n + 1)
-    watts, learned, seen, over, hot, wh, uwh = [0] * n, [0] * n, [0] * n, [False] * n, [0] * n, [0] * k, [0] * k
+    watts, learned, seen, fit, over, hot, wh, uwh = [0] * n, [0] * n, [0] * n, [0] * (n + 1), [False] * n, \
+        [0] * n, [0] * k, [0] * k
+    from array import array
+
+    sets = (bytearray(_SETS), array("i", bytes(4 * _SETS)), array("i", bytes(4 * _SETS)))
     got = _from_rtc(k) or app.load(FILE)
     if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
         wh[:] = got["wh"]
@@ -144,8 +156,39 @@ def switched(i, on, why):
 
 
 def share(i):
-    """Outlet i's part of the strip's power (dW): its learned load (0.1 W at least), its rated watts, or 1 W."""
-    return max(1, learned[i]) if seen[i] else app.cfg["watts"][i] * 10 or 10
+    """Outlet i's part of the strip's power (dW): its fitted load, its learned load (0.1 W at least), its rated
+    watts, or 1 W."""
+    return fit[i] or (max(1, learned[i]) if seen[i] else app.cfg["watts"][i] * 10 or 10)
+
+
+def _solve():
+    """Each outlet's load, and what the strip takes with none on, fitted to the plateaus by least squares (every
+    reading weighs the same), one sweep over the unknowns at a time from the fit before (no matrix kept: the fit
+    comes closer at each solve); each learned load weighs as 4 readings more, so that an outlet with few readings,
+    or one never on apart from another, keeps its learned load. A small load beside a big one whose power wanders
+    is found from all the readings, not from a few at its switches."""
+    n = len(watts)
+    ms, ns, ss = sets
+    u = 0  # the outlets on in some plateau
+    for j in range(_SETS):
+        if ns[j]:
+            u |= ms[j]
+    for i in range(n + 1):  # the outlets, then the strip's own draw (in every plateau)
+        if i < n and not u >> i & 1:
+            fit[i] = 0
+            continue
+        p = (learned[i] if seen[i] else app.cfg["watts"][i] * 10) if i < n else 0
+        num, den = 4.0 * p, 4.0
+        for j in range(_SETS):
+            m = ms[j] | 1 << n
+            if ns[j] and m >> i & 1:
+                r = ss[j] / ns[j]  # what the others of the plateau leave of its mean
+                for q in range(n + 1):
+                    if q != i and m >> q & 1:
+                        r -= fit[q] or (learned[q] if q < n and seen[q] else 0)
+                num += ns[j] * r
+                den += ns[j]
+        fit[i] = max(1, int(num / den + 0.5)) if i < n else int(num / den + 0.5)
 
 
 def _round(x, k):
@@ -208,6 +251,7 @@ def _read(dt):
         return None
     fault = None
     total = int(max(0, w))
+    _c[8] = int(max(0, w) * 10)
     m = reading
     m[0], m[1], m[2], m[3] = int(v * 10), int(a * 1000), r[3] * 1000 // 32768, 22375000 // (r[4] + 1) if r[4] else 0
     return max(0, e)
@@ -231,16 +275,45 @@ def count(t):
     s = c[4]
     if not s or time.ticks_diff(prev, s[3]) >= 0:  # the mean of the readings wholly after the last switch (one
         c[7] += 1                                   # across it is a blend: a filter's lag, a pulse period)
-        c[6] += _round(total * 10 - c[6], min(c[7], _AFTER))
+        c[6] += _round(c[8] - c[6], min(c[7], _AFTER))
+        m = k = 0  # the reading into the plateau of the outlets on (a new one takes an empty place, or the one with
+        for i in range(n):  # the fewest readings)
+            if o.on[i]:
+                m |= 1 << i
+        ms, ns, ss = sets[0], sets[1], sets[2]
+        for j in range(_SETS):
+            if ns[j] and ms[j] == m:
+                k = j
+                break
+            if ns[j] < ns[k]:
+                k = j
+        if ms[k] != m or not ns[k]:
+            ms[k], ns[k], ss[k] = m, 0, 0
+        ns[k] += 1
+        ss[k] += c[8]
+        if ns[k] >= _HALVE:
+            ns[k] //= 2
+            ss[k] //= 2
+        c[9] += 1
+        if c[9] >= _FIT_S:
+            c[9] = 0
+            _solve()
     if s:  # a switch: its step is the outlet's load, learned over _AFTER readings
         i = s[0]
         if s[5]:  # another switch came before a reading: no step
             pass
         elif c[7]:  # weighed with the steps before; one far from them is another load: they do not count
             d = c[6] - s[6] if s[1] else s[6] - c[6]
-            w = 1 if abs(d - s[7]) > max(500, s[7] // 2) else min(s[8] + 1, _WEIGH)
+            far = abs(d - s[7]) > max(500, s[7] // 2)
+            w = 1 if far else min(s[8] + 1, _WEIGH)
             learned[i] = s[7] + _round(d - s[7], w)
             seen[i] = w
+            if far and s[8]:  # another load: the plateaus with it on say nothing of it now
+                ms, ns = sets[0], sets[1]
+                for j in range(_SETS):
+                    if ms[j] >> i & 1:
+                        ns[j] = 0
+                fit[i] = 0
         else:  # only the reading across the switch yet: its step, for the moment
             learned[i] = 10 * (total - s[2] if s[1] else s[2] - total)
             seen[i] = max(s[8], 1)

@@ -17,10 +17,10 @@ CHIP_HEAP = 38912  # ports/esp8266/main.c: static char heap[38 * 1024]
 # MICROPYTHON=<32-bit build>` whenever that run's `heap.calibration_gap` passes 1 KB.
 CAP_64 = 55168
 # What a board with the metering chip adds to it: meter.py and its driver stay resident, their globals and lists
-# cost the 64-bit board about twice what they cost the chip (5.3 KB against 2.7 KB), and their requests' peaks
+# cost the 64-bit board about twice what they cost the chip, and their requests' peaks
 # find a heap in smaller pieces. The least addition at which the 64-bit board runs the page scenario with the chip
 # as the 32-bit build runs it at CHIP_HEAP: every tap, command and NTP request done (docs/heap.md, "Calibration").
-METER_64 = 4224
+METER_64 = 5248
 # What a board holds before boot.py and the unix port does not (measured on ESP8266 boards, 32-bit bytes): the
 # LittleFS mount, and flashbdev with its block device object. A board on a real LittleFS (Bench(..., flash="littlefs"))
 # mounts it before the runner's calibration: the interpreter's mount is counted with the shims and given back, so
