@@ -273,14 +273,15 @@ def count(t):
         return False
     c = _c
     s = c[4]
+    m = 0  # the outlets on (bits)
+    for i in range(n):
+        if o.on[i]:
+            m |= 1 << i
     if not s or time.ticks_diff(prev, s[3]) >= 0:  # the mean of the readings wholly after the last switch (one
         c[7] += 1                                   # across it is a blend: a filter's lag, a pulse period)
         c[6] += _round(c[8] - c[6], min(c[7], _AFTER))
-        m = k = 0  # the reading into the plateau of the outlets on (a new one takes an empty place, or the one with
-        for i in range(n):  # the fewest readings)
-            if o.on[i]:
-                m |= 1 << i
-        ms, ns, ss = sets[0], sets[1], sets[2]
+        ms, ns, ss = sets  # the reading into the plateau of the outlets on (a new one takes an empty place, or the
+        k = 0  # one with the fewest readings)
         for j in range(_SETS):
             if ns[j] and ms[j] == m:
                 k = j
@@ -309,7 +310,7 @@ def count(t):
             learned[i] = s[7] + _round(d - s[7], w)
             seen[i] = w
             if far and s[8]:  # another load: the plateaus with it on say nothing of it now
-                ms, ns = sets[0], sets[1]
+                ms, ns, _ = sets
                 for j in range(_SETS):
                     if ms[j] >> i & 1:
                         ns[j] = 0
@@ -330,11 +331,10 @@ def count(t):
                 for k in range(n + 1, 2 * n + 2):
                     wh[k] = uwh[k] = 0
             day = d
-    whole = m = 0
+    whole = 0
     for i in range(n):
         if o.on[i]:
             whole += share(i)
-            m |= 1 << i
     for i in range(n):
         watts[i] = total * share(i) // whole if o.on[i] else 0
     _split(e - e0, m)

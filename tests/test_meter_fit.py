@@ -66,22 +66,37 @@ def test_a_small_load_beside_a_wandering_heater_is_fitted_from_every_reading(mon
         tick.t += dt
         assert meter.count(int(tick.t * 1000)) is True
 
-    for _ in range(12):
+    def switch(i, state):
+        on[i] = state
+        tick.t += 0.5  # between two readings, as a relay switches
+        mains.switch(i, state)
+        outlets[i] = state
+        meter.switched(i, state, "test")
+        second(0.5)
+        second()
+
+    def hour():
         n = 0
         for i in range(6):
             if (rng.random() < 0.5) != on[i]:
-                on[i] = not on[i]
-                tick.t += 0.5  # between two readings, as a relay switches
-                mains.switch(i, on[i])
-                outlets[i] = on[i]
-                meter.switched(i, on[i], "test")
-                second(0.5)
-                second()
+                switch(i, not on[i])
                 n += 2
         for _ in range(3600 - n):
             second()
+
+    for _ in range(12):
+        hour()
     truth = [w * 10 for w, _, _ in METER_LOADS]  # dW
     assert all(abs(f - t) <= t * 0.02 for f, t in zip(meter.fit[:6], truth, strict=True)), (meter.fit, truth)
     assert abs(meter.learned[4] - 100) > 2, meter.learned  # the steps alone: the 10 W load is not known
     strip = mains.joules() / 3.6  # mWh
     assert abs(meter.mwh(6) - strip) <= strip * 0.005
+
+    # another appliance at outlet 5, a 500 W one: its first step, far from the 10 W, clears what the plateaus knew of
+    # the outlet, and an hour later its load is the new one's
+    if on[4]:
+        switch(4, False)
+    mains.set_load(4, 500)
+    switch(4, True)
+    hour()
+    assert abs(meter.fit[4] - 5000) <= 100, meter.fit

@@ -508,10 +508,10 @@ def set_clock_file(path, offset):
 def heap_trend(samples, margin=HEAP_MARGIN):
     """Figures of [day, free, the least after a collection, state] samples (state: what the app holds just then, here
     the badge sessions open; 0 when left out): the least and the most free, the least-squares slope of free (bytes per
-    simulated day) within each state, and the trend. Samples are compared with samples of the same state only: an open
-    session holds some 800 bytes, and a run whose sessions fall in its last quarter is not a leak. For each state with
-    4 samples or more, the median of its first and of its last quarter's free; the trend is "down" when one of them
-    falls by more than margin (the figures shown are that state's, or the largest fall's)."""
+    simulated day) within each state, and the trend. Samples are compared with samples of the same state only: an
+    open session holds 800 to 1,100 bytes, and a run whose sessions fall in its last quarter is not a leak. For each
+    state with 4 samples or more, the median of its first and of its last quarter's free; the trend is "down" when
+    one of them falls by more than margin (the figures shown are that state's, or the largest fall's)."""
     out = {"heap_samples_n": len(samples)}
     groups = {}
     for s in samples:
