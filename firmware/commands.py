@@ -102,9 +102,9 @@ def power(m):
     yield s + "; energy today %s, overall %s" % (_kwh(m.wh[2 * n + 1]), _kwh(m.wh[n]))
     if m.fault:
         yield "meter: FAULT: %s (%d s without a reading since boot)" % (m.fault, m.lost)
-    if [1 for x in m.over if x]:
-        yield "overload: outlet %s shed (limit %d W)" % (
-            ",".join(str(i + 1) for i in range(n) if m.over[i]), app.cfg["meter"]["max_watts"])
+    shed = ",".join(str(i + 1) for i in range(n) if app.outlets.hold[i] & 4)  # outlets.OVER
+    if shed:
+        yield "overload: outlet %s shed (limit %d W)" % (shed, app.cfg["meter"]["max_watts"])
     yield "by outlet, W now / today: " + ", ".join("%d: %d / %s" % (i + 1, m.watts[i], _kwh(m.wh[n + 1 + i]))
                                                  for i in range(n))
 

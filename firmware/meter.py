@@ -11,8 +11,10 @@ readings' count and sum for each set of outlets on lately, fitted by least squar
 in one, its learned load: the total's step when it switched (the mean of a few readings after the switch less the
 mean before it, weighed with its steps before), or its rated watts until it has one. A small load beside a big one
 whose power wanders is found from every reading, not from that wander at its switches; with one outlet on, its
-share is the total, exact. The energy of a reading during which an outlet switched is the old total's up to the
-switch. The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet
+share is the total, exact. The energy of the plateaus' readings is shared again by each new fit, so that the hours
+before the loads could be told apart count each its own: what an outlet was given above its new share is taken from
+what it is given next (a counter never goes back). A plateau's energy stays as shared when it is halved, replaced or
+lost at a reset. The energy of a reading during which an outlet switched is the old total's up to the switch. The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet
 took), in Wh with the µWh beside: integers that never outgrow a small int. They are kept in the ESP8266's RTC memory
 every 10 s (it survives a reset, not a power cut) and in energy.json every 5 minutes: a power cut loses 5 minutes of
 counting at most, the flash sees 12 writes an hour.
@@ -41,7 +43,7 @@ _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale:
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
 _SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its readings' count and sum
-_HALVE = const(16384)  # a plateau's readings are halved at this count (4.5 hours): the fit follows slow changes
+_HALVE = const(16384)  # a plateau's seconds and energy are halved at this count (4.5 hours): the fit follows slow changes
 _FIT_S = const(10)  # the fit is solved again this often (readings)
 
 chip = None  # the metering chip's driver (bringup)
@@ -56,8 +58,10 @@ learned = []  # each outlet's load, learned from the total's steps when it switc
 seen = []  # how many steps each learned load weighs (0: none yet, its rated watts stand in; _WEIGH at most)
 fit = []  # each outlet's load fitted to every reading (dW; 0: none yet, the learned load stands in), then the strip's
 # own draw with none on
-sets = None  # the plateaus: sets of outlets on (bits), their readings, their sum (dW): _SETS of each
-over = []  # per outlet: shed by the overload protection
+sets = None  # the plateaus: sets of outlets on (bits), their seconds, their energy (mWh, as shared by the fit now):
+# _SETS of each
+owed = []  # per outlet, then 0 for the strip: energy it was given before its share came down (µWh), taken from what
+# it is given next, since a counter never goes back
 hot = []  # per outlet: seconds its power has been above its own limit (meter.outlet_max_watts)
 wh = []  # energy (Wh): overall per outlet, then the strip; the same for today
 uwh = []  # and the µWh over each
@@ -71,14 +75,14 @@ _c = [0, 0, 0, 0, None, 0, 0, 0, 0, 0]  # seconds above the limit, since the las
 
 def start():
     """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
-    global watts, learned, seen, fit, sets, over, hot, wh, uwh, day
+    global watts, learned, seen, fit, sets, owed, hot, wh, uwh, day
     n = len(app.outlets)
     k = 2 * (n + 1)
-    watts, learned, seen, fit, over, hot, wh, uwh = [0] * n, [0] * n, [0] * n, [0] * (n + 1), [False] * n, \
+    watts, learned, seen, fit, owed, hot, wh, uwh = [0] * n, [0] * n, [0] * n, [0] * (n + 1), [0] * (n + 1), \
         [0] * n, [0] * k, [0] * k
     from array import array
 
-    sets = (bytearray(_SETS), array("i", bytes(4 * _SETS)), array("i", bytes(4 * _SETS)))
+    sets = (bytearray(_SETS), array("i", bytes(4 * _SETS)), array("f", bytes(4 * _SETS)))
     got = _from_rtc(k) or app.load(FILE)
     if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
         wh[:] = got["wh"]
@@ -166,9 +170,13 @@ def _solve():
     reading weighs the same), one sweep over the unknowns at a time from the fit before (no matrix kept: the fit
     comes closer at each solve); each learned load weighs as 4 readings more, so that an outlet with few readings,
     or one never on apart from another, keeps its learned load. A small load beside a big one whose power wanders
-    is found from all the readings, not from a few at its switches."""
+    is found from all the readings, not from a few at its switches. Then the energy of the plateaus' readings is
+    shared again by the new fit: what the outlets were given at the shares before is given again at the new ones
+    (owed where a share came down), so that the energy of the hours before the loads could be told apart is theirs
+    once they can."""
     n = len(watts)
-    ms, ns, ss = sets
+    ms, ns, es = sets
+    was = [share(i) for i in range(n)]
     u = 0  # the outlets on in some plateau
     for j in range(_SETS):
         if ns[j]:
@@ -182,13 +190,24 @@ def _solve():
         for j in range(_SETS):
             m = ms[j] | 1 << n
             if ns[j] and m >> i & 1:
-                r = ss[j] / ns[j]  # what the others of the plateau leave of its mean
+                r = es[j] * 36 / ns[j]  # what the others of the plateau leave of its mean power (dW)
                 for q in range(n + 1):
                     if q != i and m >> q & 1:
                         r -= fit[q] or (learned[q] if q < n and seen[q] else 0)
                 num += ns[j] * r
                 den += ns[j]
         fit[i] = max(1, int(num / den + 0.5)) if i < n else int(num / den + 0.5)
+    for j in range(_SETS):
+        m = ms[j]
+        if ns[j] and m:
+            old = new = 0
+            for i in range(n):
+                if m >> i & 1:
+                    old += was[i]
+                    new += share(i)
+            for i in range(n):
+                if m >> i & 1:
+                    _add(i, es[j] * (share(i) / new - was[i] / old))
 
 
 def _round(x, k):
@@ -197,23 +216,27 @@ def _round(x, k):
 
 
 def _add(k, x):
-    r = uwh[k] + int(x * 1000)
-    wh[k] += r // _MILLION
-    uwh[k] = r % _MILLION
+    """x mWh into counter k, overall and today (k: an outlet, or the strip's len(watts)), less what it owes; x below 0:
+    owed (an outlet's energy shared again at a share come down)."""
+    x = int(x * 1000) - owed[k]
+    owed[k] = max(0, -x)
+    if x > 0:
+        for k in (k, k + len(owed)):
+            r = uwh[k] + x
+            wh[k] += r // _MILLION
+            uwh[k] = r % _MILLION
 
 
 def _split(e, m):
     """e mWh shared among the outlets of the mask m (bit i: outlet i), each for its share, into their counters."""
     n = len(watts)
     whole = 0
-    for p in (0, 1):
-        for i in range(n):
-            if m >> i & 1:
-                if p:
-                    _add(i, e * share(i) / whole)
-                    _add(n + 1 + i, e * share(i) / whole)
-                else:
-                    whole += share(i)
+    for i in range(n):
+        if m >> i & 1:
+            whole += share(i)
+    for i in range(n):
+        if m >> i & 1:
+            _add(i, e * share(i) / whole)
 
 
 def _read(dt):
@@ -280,8 +303,8 @@ def count(t):
     if not s or time.ticks_diff(prev, s[3]) >= 0:  # the mean of the readings wholly after the last switch (one
         c[7] += 1                                   # across it is a blend: a filter's lag, a pulse period)
         c[6] += _round(c[8] - c[6], min(c[7], _AFTER))
-        ms, ns, ss = sets  # the reading into the plateau of the outlets on (a new one takes an empty place, or the
-        k = 0  # one with the fewest readings)
+        ms, ns, es = sets  # the reading into the plateau of the outlets on (a new one takes an empty place, or
+        k = 0  # the one with the fewest readings: the energy it held stays as shared)
         for j in range(_SETS):
             if ns[j] and ms[j] == m:
                 k = j
@@ -289,16 +312,13 @@ def count(t):
             if ns[j] < ns[k]:
                 k = j
         if ms[k] != m or not ns[k]:
-            ms[k], ns[k], ss[k] = m, 0, 0
-        ns[k] += 1
-        ss[k] += c[8]
-        if ns[k] >= _HALVE:
+            ms[k], ns[k], es[k] = m, 0, 0
+        ns[k] += max(1, round(dt))  # seconds: a reading missed, the next one's energy is of two
+        es[k] += e
+        if ns[k] >= _HALVE:  # and half its energy stays as shared
             ns[k] //= 2
-            ss[k] //= 2
+            es[k] /= 2
         c[9] += 1
-        if c[9] >= _FIT_S:
-            c[9] = 0
-            _solve()
     if s:  # a switch: its step is the outlet's load, learned over _AFTER readings
         i = s[0]
         if s[5]:  # another switch came before a reading: no step
@@ -309,8 +329,8 @@ def count(t):
             w = 1 if far else min(s[8] + 1, _WEIGH)
             learned[i] = s[7] + _round(d - s[7], w)
             seen[i] = w
-            if far and s[8]:  # another load: the plateaus with it on say nothing of it now
-                ms, ns, _ = sets
+            if far and s[8]:  # another load: the plateaus with it on say nothing of it now (their energy stays
+                ms, ns = sets[:2]  # as shared)
                 for j in range(_SETS):
                     if ms[j] >> i & 1:
                         ns[j] = 0
@@ -339,7 +359,9 @@ def count(t):
         watts[i] = total * share(i) // whole if o.on[i] else 0
     _split(e - e0, m)
     _add(n, e)
-    _add(2 * n + 1, e)
+    if c[9] >= _FIT_S:
+        c[9] = 0
+        _solve()
     return True
 
 
@@ -374,21 +396,19 @@ def _guard(o, n):
     if c[0] >= conf["over_s"]:
         k = -1
         for i in range(n):
-            if o.on[i] and not over[i] and cl[i] < 10 and (
+            if o.on[i] and cl[i] < 10 and (
                     k < 0 or (cl[i], share(i)) > (cl[k], share(k))):
                 k = i
         if k >= 0:
-            over[k] = True
             o.set_hold(k, 4)  # outlets.OVER
             log("overload: %d W over %d W for %d s: outlet %d shed" % (total, mx, c[0], k + 1))
         c[0] = c[1] = 0
     elif not c[0] and c[1] >= conf["restore_s"]:
         k = -1
         for i in range(n):
-            if over[i] and total + share(i) // 10 <= mx * 9 // 10 and (k < 0 or cl[i] < cl[k]):
+            if o.hold[i] & 4 and total + share(i) // 10 <= mx * 9 // 10 and (k < 0 or cl[i] < cl[k]):
                 k = i
         if k >= 0:
-            over[k] = False
             o.set_hold(k, 4, False)
             log("overload: outlet %d restored (%d W now, limit %d W)" % (k + 1, total, mx))
             c[1] = 0

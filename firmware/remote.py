@@ -148,6 +148,6 @@ def _state():
             "," if i else "", "true" if o.on[i] else "false", o.reason(i)[:32].replace('"', "'"),
             ',"power_w":%d,"energy_wh":%d.%03d' % (m.watts[i], m.wh[i], m.uwh[i] // 1000) if m else "")
         for i in range(n)) + ('],"shed":%s%s}' % (
-            "true" if [1 for u in link.shed if u is not None] or m and True in m.over else "false",
+            "true" if [1 for u in link.shed if u is not None] or [1 for h in o.hold if h & 4] else "false",
             ',"power_w":%d,"energy_wh":%d.%03d,"measured":true,%s' % (m.total, m.wh[n], m.uwh[n] // 1000, m.rms())
             if m else ""),)
