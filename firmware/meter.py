@@ -58,8 +58,8 @@ learned = []  # each outlet's load, learned from the total's steps when it switc
 seen = []  # how many steps each learned load weighs (0: none yet, its rated watts stand in; _WEIGH at most)
 fit = []  # each outlet's load fitted to every reading (dW; 0: none yet, the learned load stands in), then the strip's
 # own draw with none on
-sets = None  # the plateaus: sets of outlets on (bits), their seconds, their energy (mWh, as shared by the fit now):
-# _SETS of each
+sets = None  # the plateaus: sets of outlets on (bits), their seconds, their energy (dW·s, 1/36 mWh: an integer, which
+# the ESP8266's floats of 30 bits would bias as a sum of 16,384 readings; as shared by the fit now): _SETS of each
 owed = []  # per outlet, then 0 for the strip: energy it was given before its share came down (µWh), taken from what
 # it is given next, since a counter never goes back
 hot = []  # per outlet: seconds its power has been above its own limit (meter.outlet_max_watts)
@@ -82,7 +82,7 @@ def start():
         [0] * n, [0] * k, [0] * k
     from array import array
 
-    sets = (bytearray(_SETS), array("i", bytes(4 * _SETS)), array("f", bytes(4 * _SETS)))
+    sets = (bytearray(_SETS), array("i", bytes(4 * _SETS)), array("i", bytes(4 * _SETS)))
     got = _from_rtc(k) or app.load(FILE)
     if got and len(got.get("wh") or ()) == k and len(got.get("uwh") or ()) == k:
         wh[:] = got["wh"]
@@ -190,7 +190,7 @@ def _solve():
         for j in range(_SETS):
             m = ms[j] | 1 << n
             if ns[j] and m >> i & 1:
-                r = es[j] * 36 / ns[j]  # what the others of the plateau leave of its mean power (dW)
+                r = es[j] / ns[j]  # what the others of the plateau leave of its mean power (dW)
                 for q in range(n + 1):
                     if q != i and m >> q & 1:
                         r -= fit[q] or (learned[q] if q < n and seen[q] else 0)
@@ -207,7 +207,7 @@ def _solve():
                     new += share(i)
             for i in range(n):
                 if m >> i & 1:
-                    _add(i, es[j] * (share(i) / new - was[i] / old))
+                    _add(i, es[j] / 36 * (share(i) / new - was[i] / old))
 
 
 def _round(x, k):
@@ -314,10 +314,10 @@ def count(t):
         if ms[k] != m or not ns[k]:
             ms[k], ns[k], es[k] = m, 0, 0
         ns[k] += max(1, round(dt))  # seconds: a reading missed, the next one's energy is of two
-        es[k] += e
+        es[k] += round(e * 36)
         if ns[k] >= _HALVE:  # and half its energy stays as shared
             ns[k] //= 2
-            es[k] /= 2
+            es[k] //= 2
         c[9] += 1
     if s:  # a switch: its step is the outlet's load, learned over _AFTER readings
         i = s[0]
