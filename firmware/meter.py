@@ -74,7 +74,8 @@ _c = [0, 0, 0, 0, None, 0, 0, 0, 0, 0]  # seconds above the limit, since the las
 
 
 def start():
-    """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up."""
+    """At bring-up: the counters back from RTC memory (a reset) or energy.json (a power cut), the chip set up; after
+    a reset, the loads learned and fitted and the plateaus too, so that the outlets on keep their shares."""
     global watts, learned, seen, fit, sets, owed, hot, wh, uwh, day
     n = len(app.outlets)
     k = 2 * (n + 1)
@@ -106,22 +107,39 @@ def _from_rtc(k):
     import struct
     from binascii import crc32
 
+    global sets
+    from array import array
+
     m = machine.RTC().memory()[_RECORD:]
-    if len(m) == 8 + 8 * k and struct.unpack("<I", m[-4:])[0] == crc32(m[:-4]):
-        v = struct.unpack("<%dI" % (2 * k + 1), m[:-4])
-        return {"day": v[0], "wh": list(v[1:k + 1]), "uwh": list(v[k + 1:])}
-    return None
+    c = 8 + 8 * k  # the counters' record, then the learning's (keep)
+    if len(m) < c or struct.unpack("<I", m[c - 4:c])[0] != crc32(m[:c - 4]):
+        return None
+    v = struct.unpack("<%dI" % (2 * k + 1), m[:c - 4])
+    n = len(watts)
+    p = c + 12 * n + 4
+    if len(m) == p + n + 9 * _SETS + 4 and struct.unpack("<I", m[-4:])[0] == crc32(m[c:-4]):
+        w = struct.unpack("<%di" % (3 * n + 1), m[c:p])
+        learned[:], fit[:], owed[:n] = w[:n], w[n:2 * n + 1], w[2 * n + 1:]
+        seen[:] = list(m[p:p + n])
+        p += n
+        sets = (bytearray(m[p:p + _SETS]), array("i", m[p + _SETS:p + 5 * _SETS]), array("i", m[p + 5 * _SETS:-4]))
+    return {"day": v[0], "wh": list(v[1:k + 1]), "uwh": list(v[k + 1:])}
 
 
 def keep(flash=False):
-    """The counters into RTC memory (and energy.json)."""
+    """The counters into RTC memory (and energy.json); the learning beside them in RTC memory only (the loads learned,
+    their weights, the fit, what is owed, the plateaus: 230 bytes for six outlets, 353 with the counters of the 492
+    an ESP8266 has), each record with its CRC."""
     import machine
     import struct
     from binascii import crc32
 
     rtc = machine.RTC()
+    n = len(watts)
     m = struct.pack("<%dI" % (2 * len(wh) + 1), day, *(wh + uwh))
-    rtc.memory(bytes(rtc.memory()[:_RECORD]) + m + struct.pack("<I", crc32(m)))
+    ms, ns, es = sets
+    s = struct.pack("<%di" % (3 * n + 1), *(learned + fit + owed[:n])) + bytes(seen) + ms + bytes(ns) + bytes(es)
+    rtc.memory(bytes(rtc.memory()[:_RECORD]) + m + struct.pack("<I", crc32(m)) + s + struct.pack("<I", crc32(s)))
     if flash:
         app.save(FILE, {"day": day, "wh": wh, "uwh": uwh})
 

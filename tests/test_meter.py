@@ -223,6 +223,29 @@ def test_calibrate_sets_the_scale_from_a_known_load(vboard):
     assert [abs(x / y - 1) < 0.01 for x, y in zip(scale, [20000, 200000, 200, 36000], strict=True)] == [True] * 4
 
 
+def test_a_reset_keeps_what_the_board_learned_of_its_loads(vboard):
+    """A soft reset (Ctrl-D, as mpremote, deploy or push give it) keeps the loads learned and fitted (RTC memory): the
+    60 W lamp and the 2000 W heater on at the reset are shown each with its own power from the first reading after
+    it, not the strip's total shared evenly as between loads not known yet."""
+    b = metered(vboard, loads=[(60, 1.0), (0, 1.0), (2000, 1.0), (0, 1.0), (0, 1.0), (0, 1.0)])
+    b.command("on 3", expect=r"3 Outlet[^\n]*\n")
+    time.sleep(4)
+    for line in ("on 1", "off 1", "on 1"):
+        b.command(line, expect=r"1 Outlet[^\n]*\n")
+        time.sleep(4.5)  # 4 readings after the switch
+    time.sleep(10)  # a solve of the fit, an RTC memory record
+    shares = r"1: (\d+) / [^,]*, 2: 0 / [^,]*, 3: (\d+) /"
+    got = re.search(shares, status(b))
+    assert got and abs(int(got[1]) - 60) <= 6 and abs(int(got[2]) - 2000) <= 20, status(b)
+    b.interrupt()  # the app stopped (Ctrl-C), the raw REPL left
+    b.friendly()
+    m0 = b.serial.mark()
+    b.serial.write(b"\x04")  # a soft reset: the app again, the outlets kept on
+    ready(b, 20, since=m0)
+    got = until("a reading", lambda: (m := re.search(shares, status(b))) and int(m[2]) and m)
+    assert abs(int(got[1]) - 60) <= 6 and abs(int(got[2]) - 2000) <= 20, status(b)
+
+
 @pytest.mark.parametrize("how", ["reboot", "power cut"])
 def test_the_energy_counted_outlives_a_reset_and_a_power_cut_loses_minutes_at_most(vboard, how):
     """A reset keeps every counter (RTC memory); a power cut takes the counters back to energy.json, which is
