@@ -74,7 +74,8 @@ def _build():
     from firmware.outlets import Outlets
 
     b = c["board"]
-    app.bus = bus = SoftI2C(scl=Pin(b["i2c"]["scl"]), sda=Pin(b["i2c"]["sda"]), freq=b["i2c"]["freq"]) if b["i2c"] else None
+    i2c = b["i2c"]
+    app.bus = bus = SoftI2C(scl=Pin(i2c["scl"]), sda=Pin(i2c["sda"]), freq=i2c["freq"]) if i2c else None
     w = wiring(b)
     old = app.load(_RELAYS)
     if old != w:

@@ -2,10 +2,9 @@
 
 Discovery (docs/mqtt.md): a switch per named outlet, sensors for the power, the energy (measured by the metering
 chip, or estimated from each outlet's rated watts), the Wi-Fi signal and the free heap, a binary sensor for load
-shedding (by the server or the overload protection); one device groups
-them. Each entity's config is retained at <discovery prefix, homeassistant by default>/<component>/<client id>/<object>/config; an empty one
-removes the entity (discovery off, an outlet without a name of its own: "Outlet N"). Keys are Home Assistant's
-abbreviations."""
+shedding (by the server or the overload protection); one device groups them. Each entity's config is retained at
+<discovery prefix, homeassistant by default>/<component>/<client id>/<object>/config; an empty one removes the
+entity (discovery off, an outlet without a name of its own: "Outlet N"). Keys are Home Assistant's abbreviations."""
 import gc
 import json
 import sys

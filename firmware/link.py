@@ -1,10 +1,10 @@
 """The strip's links: Wi-Fi, the RFID reader, the central server; and what outlives a request: badge sessions,
 load shedding.
 
-Resident and small: the task that keeps the Wi-Fi joined, polls the RFID reader and hands a new badge to
-badge.py, ends sheddings on time and, when the server is due, loads remote.py (sessions delivered, commands fetched and carried out,
-heartbeat) for the moment; the listener that ends a badge session when its outlet goes off, whatever switched it
-off (a second tap, its granted time, a command, a shedding).
+Resident and small: the task that keeps the Wi-Fi joined, polls the RFID reader and hands a new badge to badge.py,
+ends sheddings on time and, when the server is due, loads remote.py (sessions delivered, commands fetched and carried
+out, heartbeat) for the moment; the listener that ends a badge session when its outlet goes off, whatever switched
+it off (a second tap, its granted time, a command, a shedding).
 
 Sessions (docs/firmware.md, "Badges, sessions..."): the open ones are in open.json, one entry per outlet; a finished one
 is a line of done.log, the very body the server is sent, kept until the server has it. A finished session is

@@ -7,17 +7,19 @@ limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for m
 off, as a breaker would be.
 
 The chip measures the strip's total. Each outlet's share is its load fitted to every reading (the plateaus: the
-readings' count and sum for each set of outlets on lately, fitted by least squares, _solve), or until it has been on
-in one, its learned load: the total's step when it switched (the mean of a few readings after the switch less the
-mean before it, weighed with its steps before), or its rated watts until it has one. A small load beside a big one
-whose power wanders is found from every reading, not from that wander at its switches; with one outlet on, its
-share is the total, exact. The energy of the plateaus' readings is shared again by each new fit, so that the hours
-before the loads could be told apart count each its own: what an outlet was given above its new share is taken from
-what it is given next (a counter never goes back). A plateau's energy stays as shared when it is halved, replaced or
-lost at a reset. The energy of a reading during which an outlet switched is the old total's up to the switch. The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet
-took), in Wh with the µWh beside: integers that never outgrow a small int. They are kept in the ESP8266's RTC memory
-every 10 s (it survives a reset, not a power cut) and in energy.json every 5 minutes: a power cut loses 5 minutes of
-counting at most, the flash sees 12 writes an hour.
+seconds and energy of each set of outlets on lately, fitted by least squares, _solve), or until it has been on in
+one, its learned load: the total's step when it switched (the mean of a few readings after the switch less the mean
+before it, weighed with its steps before), or its rated watts until it has one. A small load beside a big one whose
+power wanders is found from every reading, not from that wander at its switches; with one outlet on, its share is
+the total, exact. The energy of the plateaus' readings is shared again by each new fit, so that the hours before the
+loads could be told apart count each its own: what an outlet was given above its new share is taken from what it is
+given next (a counter never goes back). A plateau's energy stays as shared when it is halved, replaced, or lost at a
+power cut. The energy of a reading during which an outlet switched is the old total's up to the switch.
+
+The counters are overall and today, per outlet and for the strip (the strip's also counts what no outlet took), in
+Wh with the µWh beside: integers that never outgrow a small int. They are kept in the ESP8266's RTC memory every
+10 s (it survives a reset, not a power cut), with what was learned of the loads, and in energy.json every 5
+minutes: a power cut loses 5 minutes of counting at most, the flash sees 12 writes an hour.
 
 A chip that does not answer for a while keeps counting: the first reading after it gives that energy, unless the
 silence lasted over _SILENT_S, when the 24-bit register may have wrapped at full load. That energy, the energy a
@@ -43,7 +45,8 @@ _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale:
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
 _SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its readings' count and sum
-_HALVE = const(16384)  # a plateau's seconds and energy are halved at this count (4.5 hours): the fit follows slow changes
+_HALVE = const(16384)  # a plateau's seconds and energy are halved at this count (4.5 hours): the fit follows
+# slow changes
 _FIT_S = const(10)  # the fit is solved again this often (readings)
 
 chip = None  # the metering chip's driver (bringup)

@@ -139,8 +139,8 @@ def refused(n, why):
     """Say a refused command in the log, with how many since the last line (n)."""
     k = why[0]
     what = ("a message on %r" % why[1][:40] if k == 0 else "outlet %d: %r is not ON, OFF or TOGGLE" % (
-        why[1] + 1, why[2][:16]) if k == 1 else "a message of %d bytes (%d at most)" % (why[1], len(mqtt._buf)) if k == 2
-        else why[1])
+        why[1] + 1, why[2][:16]) if k == 1 else "a message of %d bytes (%d at most)" % (why[1], len(mqtt._buf))
+        if k == 2 else why[1])
     log("mqtt: command refused: %s%s" % (what, "" if n < 2 else " (%d refused since the last line)" % n))
 
 

@@ -7,8 +7,9 @@ server), the page and the console say the board's address, and 15 s later the ac
 restarts (a soft reset: the outlets keep their state) on its network.
 
 Loaded by wifi.py when there is no network to join, or when the FLASH button is held 5 s (wifi.setup), and only
-then: its names are the setup's (tools/vboard/bench.py,
-SETUP_ONLY), and the modules that reach it name it by strings, which are not interned until they run. The app runs meanwhile: outlets, schedules on the RTC, the console."""
+then: its names are the setup's (tools/vboard/bench.py, SETUP_ONLY), and the modules that reach it name it by
+strings, which are not interned until they run. The app runs meanwhile: outlets, schedules on the RTC, the
+console."""
 import time
 
 from micropython import const

@@ -16,7 +16,8 @@ fails = [0, 0]  # failed logins in a row, time.ticks_ms() before which no login 
 job = None  # a derivation under way (webauth.start): [connection (None: the console's; False: gone), derivation,
 # None: a login; a new password: a change, the current one checked first; True: a new password, stored when done]
 told = []  # the last badge events: (what, badge hash, text), 4 at most
-changes = 0  # outlets switched, badge events and graph points so far: a WebSocket's state goes at once (webconn._deliver)
+changes = 0  # outlets switched, badge events and graph points so far: a WebSocket's state goes at once
+# (webconn._deliver)
 data = bytearray(b"\xff" * 120)  # the last 10 minutes of total power: a point every 10 s, oldest first, W in 2 bytes
 # (big-endian; 65535: no point yet)
 
