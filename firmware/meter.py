@@ -214,7 +214,7 @@ def _solve():
                 r = es[j] / ns[j]  # what the others of the plateau leave of its mean power (dW)
                 for q in range(n + 1):
                     if q != i and m >> q & 1:
-                        r -= fit[q] or (learned[q] if q < n and seen[q] else 0)
+                        r -= fit[q] or (share(q) if q < n else 0)
                 num += ns[j] * r
                 den += ns[j]
         fit[i] = max(1, int(num / den + 0.5)) if i < n else int(num / den + 0.5)
