@@ -44,7 +44,7 @@ _WEIGH = const(8)  # a learned load: the mean of its last steps, each weighing 1
 _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
-_SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its readings' count and sum
+_SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its seconds and energy
 _HALVE = const(16384)  # a plateau's seconds and energy are halved at this count (4.5 hours): the fit follows
 # slow changes
 _FIT_S = const(10)  # the fit is solved again this often (readings)
@@ -242,7 +242,7 @@ def _add(k, x):
     x = int(x * 1000) - owed[k]
     owed[k] = max(0, -x)
     if x > 0:
-        for k in (k, k + len(owed)):
+        for k in (k, k + len(owed)):  # overall, then today's
             r = uwh[k] + x
             wh[k] += r // _MILLION
             uwh[k] = r % _MILLION
