@@ -1026,7 +1026,8 @@ def web_password(b, password):
     b.serial.write("webpass\r")
     b.serial.expect("type the web password", 10, since=m)
     b.serial.write(password + "\r")
-    b.serial.expect("web: password set", 20, since=m)
+    # the derivation steps while no tap nor server round is under way (web.py): on a loaded machine those take long
+    b.serial.expect("web: password set", 60, since=m)
 
 
 def _p50_p95(xs):
