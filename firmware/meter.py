@@ -7,7 +7,7 @@ limit. An outlet with a limit of its own (meter.outlet_max_watts) above it for m
 off, as a breaker would be.
 
 The chip measures the strip's total. Each outlet's share is its load fitted to every reading (the plateaus: the
-seconds and energy of each set of outlets on lately, fitted by least squares, _solve), or until it has been on in
+time and energy of each set of outlets on lately, fitted by least squares, _solve), or until it has been on in
 one, its learned load: the total's step when it switched (the mean of a few readings after the switch less the mean
 before it, weighed with its steps before), or its rated watts until it has one. A small load beside a big one whose
 power wanders is found from every reading, not from that wander at its switches; with one outlet on, its share is
@@ -44,8 +44,8 @@ _WEIGH = const(8)  # a learned load: the mean of its last steps, each weighing 1
 _SILENT_S = const(150)  # the energy register holds 233 Wh at the default scale: 182 s at 4.6 kW
 _RECORD = const(3)  # RTC memory: the boot mark's 3 bytes (firmware.boot_count), then the counters' record
 _MILLION = const(1000000)
-_SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its seconds and energy
-_HALVE = const(16384)  # a plateau's seconds and energy are halved at this count (4.5 hours): the fit follows
+_SETS = const(16)  # the fit's plateaus: the sets of outlets on seen lately, each with its time and energy
+_HALVE = const(16384000)  # a plateau's time and energy are halved past this (ms: 4.5 hours): the fit follows
 # slow changes
 _FIT_S = const(10)  # the fit is solved again this often (readings)
 
@@ -61,7 +61,7 @@ learned = []  # each outlet's load, learned from the total's steps when it switc
 seen = []  # how many steps each learned load weighs (0: none yet, its rated watts stand in; _WEIGH at most)
 fit = []  # each outlet's load fitted to every reading (dW; 0: none yet, the learned load stands in), then the strip's
 # own draw with none on
-sets = None  # the plateaus: sets of outlets on (bits), their seconds, their energy (dW·s, 1/36 mWh: an integer, which
+sets = None  # the plateaus: sets of outlets on (bits), their time (ms), their energy (dW·s, 1/36 mWh: an integer, which
 # the ESP8266's floats of 30 bits would bias as a sum of 16,384 readings; as shared by the fit now): _SETS of each
 owed = []  # per outlet, then 0 for the strip: energy it was given before its share came down (µWh), taken from what
 # it is given next, since a counter never goes back
@@ -188,7 +188,7 @@ def share(i):
 
 def _solve():
     """Each outlet's load, and what the strip takes with none on, fitted to the plateaus by least squares (every
-    reading weighs the same), one sweep over the unknowns at a time from the fit before (no matrix kept: the fit
+    second weighs the same), one sweep over the unknowns at a time from the fit before (no matrix kept: the fit
     comes closer at each solve); each learned load weighs as 4 readings more, so that an outlet with few readings,
     or one never on apart from another, keeps its learned load. A small load beside a big one whose power wanders
     is found from all the readings, not from a few at its switches. Then the energy of the plateaus' readings is
@@ -207,11 +207,11 @@ def _solve():
             fit[i] = 0
             continue
         p = (learned[i] if seen[i] else app.cfg["watts"][i] * 10) if i < n else 0
-        num, den = 4.0 * p, 4.0
+        num, den = 4000.0 * p, 4000.0  # (4 readings: 4 s)
         for j in range(_SETS):
             m = ms[j] | 1 << n
             if ns[j] and m >> i & 1:
-                r = es[j] / ns[j]  # what the others of the plateau leave of its mean power (dW)
+                r = es[j] * 1000 / ns[j]  # what the others of the plateau leave of its mean power (dW)
                 for q in range(n + 1):
                     if q != i and m >> q & 1:
                         r -= fit[q] or (share(q) if q < n else 0)
@@ -334,7 +334,8 @@ def count(t):
                 k = j
         if ms[k] != m or not ns[k]:
             ms[k], ns[k], es[k] = m, 0, 0
-        ns[k] += max(1, round(dt))  # seconds: a reading missed, the next one's energy is of two
+        ns[k] += time.ticks_diff(raw[6], prev)  # the energy's own time, from the read before to this one (ms; not
+        # dt, which leaves out the time the reads take: a bias of 0.3 % in a virtual board's plateaus)
         es[k] += round(e * 36)
         if ns[k] >= _HALVE:  # and half its energy stays as shared
             ns[k] //= 2
